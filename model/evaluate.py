@@ -1,0 +1,113 @@
+"""Scoring: the numbers every diagnostics page shows, and the ``model.evaluate`` command.
+
+    python -m model.evaluate --arch cnn --data-dir ../shared/mnist --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
+
+from model import MODEL_DIR
+
+# Correctly classified digits kept per class, so the confusion-matrix page can show a
+# diagonal cell too without the dataset.
+CORRECT_EXAMPLES_PER_CLASS = 12
+
+
+def score(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> dict:
+    """Everything ``evaluation.json`` holds, from predicted probabilities on the test set."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)  # float32 softmax sums drift by ~1e-7
+    predicted = probabilities.argmax(axis=1)
+    digits = list(range(10))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=digits, zero_division=0
+    )
+    wrong = np.flatnonzero(predicted != labels)
+    misclassified = [
+        {
+            "index": int(i),
+            "true": int(labels[i]),
+            "predicted": int(predicted[i]),
+            "confidence": round(float(probabilities[i, predicted[i]]), 6),
+            "probabilities": [round(float(p), 6) for p in probabilities[i]],
+            "pixels": images[i].astype(np.uint8).tolist(),
+        }
+        for i in wrong
+    ]
+    correct_examples = {}
+    for d in digits:
+        right = np.flatnonzero((labels == d) & (predicted == d))[:CORRECT_EXAMPLES_PER_CLASS]
+        correct_examples[str(d)] = [
+            {
+                "index": int(i),
+                "confidence": round(float(probabilities[i, d]), 6),
+                "pixels": images[i].astype(np.uint8).tolist(),
+            }
+            for i in right
+        ]
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((predicted == labels).mean()),
+        "loss": float(log_loss(labels, np.clip(probabilities, 1e-12, 1.0), labels=digits)),
+        "errors": int(len(wrong)),
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=digits).tolist(),
+        "per_class": [
+            {
+                "digit": d,
+                "precision": float(precision[d]),
+                "recall": float(recall[d]),
+                "f1": float(f1[d]),
+                "support": int(support[d]),
+            }
+            for d in digits
+        ],
+        "misclassified": misclassified,
+        "correct_examples": correct_examples,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Re-score a shipped model on the MNIST test set.")
+    parser.add_argument("--arch", default="cnn")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="where <arch>/ lives")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    from model.data import MnistError, load_mnist
+    from model.inference import ClassifierError, load_classifier
+
+    try:
+        mnist = load_mnist(args.data_dir)
+        classifier = load_classifier(args.arch, args.model_dir)
+    except (MnistError, ClassifierError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    probabilities = classifier.predict_proba(mnist.test.images.astype(np.float32) / 255.0)
+    result = score(probabilities, mnist.test.labels, mnist.test.images)
+    summary = {
+        "arch": args.arch,
+        "accuracy": result["accuracy"],
+        "loss": result["loss"],
+        "n": result["n"],
+        "errors": result["errors"],
+        "runtime": classifier.runtime,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"{args.arch}: accuracy {summary['accuracy']:.4%} ({summary['errors']} errors "
+            f"of {summary['n']}), loss {summary['loss']:.4f} [{classifier.runtime}]"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Every architecture Digit Lab ships, in one registry.
+
+``cnn`` is ours. The ``seed*`` entries rebuild, layer for layer, the networks of the projects
+Digit Lab grew from, so a student can compare them on equal terms. Each entry carries the
+recipe it is trained with; ``python -m model.train --arch NAME`` uses it unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+from keras import layers
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one architecture is built and trained (all the knobs in one visible place)."""
+
+    build: Callable[[], keras.Model]
+    optimizer: Callable[[int], keras.optimizers.Optimizer]  # steps_per_epoch -> optimizer
+    summary: str
+    epochs: int
+    batch_size: int = 128
+    augment: bool = False  # shifts, rotations, zoom and stroke-thickness changes while training
+    published_accuracy: float | None = None  # the seed project's own test accuracy
+    source: str = "Digit Lab"
+    label_smoothing: float = 0.0
+    extras: dict = field(default_factory=dict)
+
+
+def _inputs() -> keras.KerasTensor:
+    return keras.Input(shape=(28, 28, 1), name="image")
+
+
+def build_cnn() -> keras.Model:
+    # Three conv blocks with batch normalisation; strided 5x5 convs replace max-pooling
+    # because a learnt downsampling scored better on MNIST (Deotte's 2018 Kaggle ablation).
+    x = inputs = _inputs()
+    for filters in (32, 64):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(filters, 5, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Dropout(0.4)(x)
+    x = layers.Conv2D(128, 4, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.4)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def build_seed000_cnn() -> keras.Model:
+    x = inputs = _inputs()
+    x = layers.Conv2D(28, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed000_cnn")
+
+
+def build_seed002_mlp() -> keras.Model:
+    x = inputs = _inputs()
+    x = layers.Flatten()(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed002_mlp")
+
+
+def build_seed002_cnn() -> keras.Model:
+    x = inputs = _inputs()
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed002_cnn")
+
+
+def build_seed003_fcn() -> keras.Model:
+    x = inputs = _inputs()
+    x = layers.Flatten()(x)
+    x = layers.Dense(1024, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed003_fcn")
+
+
+def build_seed004_cnn() -> keras.Model:
+    x = inputs = _inputs()
+    x = layers.Conv2D(32, 5, padding="same", activation="relu")(x)
+    x = layers.Conv2D(32, 5, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2, strides=2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed004_cnn")
+
+
+def _adam_decaying(lr: float, per_epoch: float) -> Callable[[int], keras.optimizers.Optimizer]:
+    def make(steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        schedule = keras.optimizers.schedules.ExponentialDecay(lr, steps_per_epoch, per_epoch)
+        return keras.optimizers.Adam(schedule)
+
+    return make
+
+
+def _seed003_sgd(steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    # The seed's recipe: lr 0.5 halved every 500 steps, weight decay 1e-5.
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.5, 500, 0.5, staircase=True)
+    return keras.optimizers.SGD(schedule, weight_decay=1e-5)
+
+
+RECIPES: dict[str, Recipe] = {
+    "cnn": Recipe(
+        build_cnn,
+        _adam_decaying(1e-3, 0.9),
+        "3 conv blocks + BN + dropout, strided convs, augmented",
+        epochs=30,
+        augment=True,
+    ),
+    "seed000_cnn": Recipe(
+        build_seed000_cnn,
+        _adam_decaying(1e-3, 0.8),
+        "conv 28x3x3, max-pool, dense 128",
+        epochs=4,
+        published_accuracy=0.9727,
+        source="seed 000 (numpy CNN)",
+    ),
+    "seed002_mlp": Recipe(
+        build_seed002_mlp,
+        _adam_decaying(1e-3, 0.8),
+        "dense 512, dropout 0.2",
+        epochs=12,
+        published_accuracy=0.980,
+        source="seed 002 (TensorFlow MLP)",
+    ),
+    "seed002_cnn": Recipe(
+        build_seed002_cnn,
+        _adam_decaying(1e-3, 0.85),
+        "conv32-pool-conv64-pool-conv64, dense 64",
+        epochs=15,
+        published_accuracy=0.993,
+        source="seed 002 (TensorFlow CNN)",
+    ),
+    "seed003_fcn": Recipe(
+        build_seed003_fcn,
+        _seed003_sgd,
+        "dense 1024, SGD lr 0.5 x0.5/500 steps, wd 1e-5",
+        epochs=8,
+        batch_size=64,
+        published_accuracy=0.93,
+        source="seed 003 (numpy FCN)",
+    ),
+    "seed004_cnn": Recipe(
+        build_seed004_cnn,
+        _adam_decaying(1e-3, 0.85),
+        "2x conv32 5x5, pool, 2x conv64 3x3, pool, dense 256, dropouts",
+        epochs=10,
+        augment=True,
+        published_accuracy=0.995,
+        source="seed 004 (Keras CNN)",
+    ),
+}
