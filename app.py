@@ -1,0 +1,24 @@
+"""Digit Lab: draw a digit, watch a CNN read it.  Run with ``streamlit run app.py``.
+
+This file is the frame every page shares (page set-up, navigation, the sidebar's model picker)
+and the home page itself, the Draw page. The diagnostics pages live in ``pages/``.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import model_picker
+
+st.set_page_config(page_title="Digit Lab", page_icon="✏️", layout="wide")
+
+PAGES = [
+    st.Page("pages/draw.py", title="Draw", icon="✏️", default=True),
+    st.Page("pages/training.py", title="Training curves", icon="📈", url_path="training"),
+    st.Page("pages/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
+    st.Page("pages/mistakes.py", title="Misclassified", icon="🔍", url_path="mistakes"),
+    st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
+]
+
+navigation = st.navigation(PAGES)
+model_picker()
+navigation.run()

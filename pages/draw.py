@@ -1,0 +1,137 @@
+"""The Draw page: draw a digit, see what the model sees and how sure it is."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from model.inference import Classifier, ClassifierError, load_classifier
+from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
+from pages.common import digit_figure, probability_figure, selected_arch, show_failure
+
+CANVAS_SIDE = 400
+UNSURE_BELOW = 0.5
+
+# The canvas's toolbar is invisible until hovered but lies over the canvas's top-right corner,
+# where it swallows strokes. This moves it wholly above the canvas (into the component's open
+# shadow root, which page CSS cannot reach), so every pixel of the canvas draws.
+_TOOLBAR_ABOVE_CANVAS = st.components.v2.component(
+    "digitlab.canvas_toolbar_above",
+    js="""
+export default function () {
+  const css = ".dc-toolbar{top:auto !important;bottom:100% !important;}";
+  const fix = () => {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const root = host.shadowRoot;
+      if (!root || !root.querySelector(".dc-toolbar") || root.querySelector("style[data-digitlab]")) continue;
+      const style = document.createElement("style");
+      style.dataset.digitlab = "toolbar";
+      style.textContent = css;
+      root.appendChild(style);
+    }
+  };
+  fix();
+  const observer = new MutationObserver(fix);
+  observer.observe(document.body, { childList: true, subtree: true });
+  return () => observer.disconnect();
+}
+""",
+)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def get_classifier(arch: str) -> Classifier:
+    # One classifier per model per server, shared by every session.
+    return load_classifier(arch)
+
+
+def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
+    probabilities = classifier.predict_proba(image[None])[0]
+    ranked = np.argsort(probabilities)[::-1]
+    best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
+    left, right = st.columns([1, 1])
+    left.metric("Prediction", str(best))
+    right.metric("Confidence", f"{confidence:.1%}")
+    if confidence < UNSURE_BELOW:
+        top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
+        st.warning(f"The model is unsure. Its top three: {top3}.")
+    st.plotly_chart(probability_figure(probabilities), config={"displayModeBar": False})
+    with st.expander("What the model sees (28x28)", expanded=True):
+        st.plotly_chart(digit_figure(image, height=240), config={"displayModeBar": False})
+
+
+def show_reading(classifier: Classifier | None, reading: Reading) -> None:
+    if reading.problem == "empty":
+        st.info("✏️ Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen.")
+    elif reading.problem == "dot":
+        st.warning("That's only a dot. Draw a whole digit, as large as you like.")
+    elif classifier is not None:
+        show_prediction(classifier, reading.image)
+
+
+@st.fragment
+def drawing_area(classifier: Classifier | None) -> None:
+    # A fragment: a stroke reruns only this, not the page around it.
+    st.session_state.setdefault("canvas_generation", 0)
+    canvas_column, result_column = st.columns([5, 4], gap="large")
+    with canvas_column:
+        controls = st.columns([3, 2], vertical_alignment="bottom")
+        stroke = controls[0].slider("Pen width", 8, 48, 22, step=2)
+        if controls[1].button("Clear", icon="🧽", use_container_width=True):
+            # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
+            st.session_state.canvas_generation += 1
+        st.write("")  # room for the canvas toolbar, which shows above the canvas on hover
+        result = st_canvas(
+            stroke_width=stroke,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=CANVAS_SIDE,
+            height=CANVAS_SIDE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{st.session_state.canvas_generation}",
+        )
+        _TOOLBAR_ABOVE_CANVAS(key="toolbar-above-canvas")
+    with result_column:
+        show_reading(classifier, read_canvas(result.image_data))
+
+
+def upload_area(classifier: Classifier | None) -> None:
+    upload = st.file_uploader(
+        "A photo or scan of one handwritten digit",
+        type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+    )
+    if upload is None:
+        st.info("Dark ink on light paper or light on dark both work; crop close to the digit.")
+        return
+    try:
+        image = upload_to_mnist(upload.getvalue())
+    except ImageError as e:
+        st.error(str(e))
+        return
+    if image is None:
+        st.warning("No digit found in this image: it looks blank or has too little contrast.")
+    elif classifier is not None:
+        show_prediction(classifier, image)
+
+
+st.title("✏️ Draw a digit")
+arch = selected_arch()
+classifier = None
+if arch is None:
+    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+else:
+    try:
+        classifier = get_classifier(arch)
+        st.caption(
+            f"Model **{arch}** · {classifier.card.get('test_accuracy', 0):.2%} on the 10,000 MNIST test "
+            f"digits · runs on {classifier.runtime}"
+        )
+    except ClassifierError as e:
+        show_failure(e, f"The model {arch}")
+
+draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
+with draw_tab:
+    drawing_area(classifier)
+with upload_tab:
+    upload_area(classifier)
