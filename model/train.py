@@ -256,10 +256,20 @@ def _dump(path: Path, obj, compact: bool = False) -> None:
     path.write_text(text + "\n")
 
 
-def run(arch: str, epochs: int | None, batch_size: int | None, seed: int, data_dir, out: Path) -> dict:
+def run(
+    arch: str,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int,
+    data_dir,
+    out: Path,
+    limit: int | None = None,
+) -> dict:
     from model.networks import RECIPES
 
     train, val, test, mnist = load_splits(data_dir)
+    if limit:  # a quick smoke run on the first `limit` images of each split
+        train, val, test = (Split(s.images[:limit], s.labels[:limit]) for s in (train, val, test))
     started = time.perf_counter()
     if arch in RECIPES:
         recipe = RECIPES[arch]
@@ -296,6 +306,7 @@ def run(arch: str, epochs: int | None, batch_size: int | None, seed: int, data_d
         "seed": seed,
         "optimizer": result.optimizer,
         **result.extras,
+        "limit": limit,
         "train_size": len(train),
         "validation_size": len(val),
         "test_accuracy": evaluation["accuracy"],
@@ -327,12 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="artifacts go to OUT/<arch>/")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke runs)")
     args = parser.parse_args(argv)
 
     from model.data import MnistError
 
     try:
-        card = run(args.arch, args.epochs, args.batch_size, args.seed, args.data_dir, args.out)
+        card = run(args.arch, args.epochs, args.batch_size, args.seed, args.data_dir, args.out, args.limit)
     except MnistError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

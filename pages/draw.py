@@ -63,6 +63,8 @@ def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
 def show_reading(classifier: Classifier | None, reading: Reading) -> None:
     if reading.problem == "empty":
         st.info("✏️ Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen.")
+    elif reading.problem == "full":
+        st.warning("The box is almost all ink. Clear it and draw one digit.")
     elif reading.problem == "dot":
         st.warning("That's only a dot. Draw a whole digit, as large as you like.")
     elif classifier is not None:

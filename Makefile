@@ -1,0 +1,40 @@
+# Two commands for a fresh machine:
+#   make run    installs the app into .venv and serves it on http://localhost:8501
+#   make test   installs the app and the test tools, makes sure a Chromium exists, runs every test
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test chromium clean
+
+run: $(VENV)/.app-installed
+	$(VENV)/bin/streamlit run app.py
+
+test: $(VENV)/.dev-installed chromium
+	$(PY) -m pytest
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.app-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.app-installed
+
+# Browser tests need a Chromium: Debian's package where apt is available (Playwright's own
+# browser download is blocked on offline machines), else Playwright's download.
+chromium: $(VENV)/.dev-installed
+	@if [ -n "$$CHROMIUM_PATH" ] && [ -x "$$CHROMIUM_PATH" ]; then echo "chromium: $$CHROMIUM_PATH"; \
+	elif [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || $(PY) -m playwright install chromium; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null) || $(PY) -m playwright install chromium; \
+	else $(PY) -m playwright install chromium; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

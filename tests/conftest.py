@@ -1,0 +1,34 @@
+"""Shared fixtures: the real MNIST data, which tests may skip without only outside CI."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from model.data import MnistError, load_mnist
+
+
+def require_mnist():
+    """The verified MNIST set; outside CI a missing MNIST_DIR skips, in CI it fails."""
+    try:
+        return load_mnist(os.environ.get("MNIST_DIR") or "../shared/mnist")
+    except MnistError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have MNIST (set MNIST_DIR): {e}")
+        pytest.skip(f"needs MNIST: set MNIST_DIR to the folder of the four IDX files ({e})")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return require_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(mnist) -> str:
+    return mnist.source
+
+
+@pytest.fixture(scope="session")
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261122)

@@ -1,0 +1,143 @@
+"""Training: every architecture learns, artifacts are complete, consistent and written atomically."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.networks import RECIPES
+from model.train import ARTIFACT_FILES, run, write_artifacts_atomically
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("arch", sorted(RECIPES))
+def test_every_architecture_builds_and_learns(arch, mnist):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    recipe = RECIPES[arch]
+    model = recipe.build()
+    assert model.output_shape == (None, 10)
+    model.compile(optimizer=recipe.optimizer(10), loss="sparse_categorical_crossentropy")
+    x = (mnist.train.images[:512].astype(np.float32) / 255)[..., None]
+    y = mnist.train.labels[:512]
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+    after = model.evaluate(x, y, verbose=0)
+    assert np.isfinite(after) and after < before, (before, after)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("artifacts")
+    card = run("seed000_cnn", epochs=2, batch_size=128, seed=3, data_dir=mnist_dir, out=out, limit=3000)
+    return out, card
+
+
+def test_artifact_set_is_complete_and_consistent(tiny_run):
+    out, card = tiny_run
+    folder = out / "seed000_cnn"
+    for name in ARTIFACT_FILES + ("model.keras", "model.tflite"):
+        assert (folder / name).is_file(), name
+    history = json.loads((folder / "history.json").read_text())
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    assert card == json.loads((folder / "card.json").read_text())
+
+    assert [row["epoch"] for row in history["epochs"]] == [1, 2]
+    for row in history["epochs"]:
+        assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"} <= row.keys()
+    best = history["epochs"][history["best_epoch"] - 1]
+    assert best["val_accuracy"] == max(r["val_accuracy"] for r in history["epochs"])
+
+    matrix = np.array(evaluation["confusion_matrix"])
+    n = evaluation["n"]
+    assert n == 3000 == matrix.sum()
+    assert evaluation["accuracy"] == pytest.approx(np.trace(matrix) / n)
+    assert evaluation["errors"] == n - np.trace(matrix) == len(evaluation["misclassified"])
+    assert [c["support"] for c in evaluation["per_class"]] == matrix.sum(axis=1).tolist()
+    for c in evaluation["per_class"]:
+        d = c["digit"]
+        assert c["recall"] == pytest.approx(matrix[d, d] / matrix[d].sum())
+    for wrong in evaluation["misclassified"][:20]:
+        assert wrong["true"] != wrong["predicted"] == int(np.argmax(wrong["probabilities"]))
+        assert np.array(wrong["pixels"]).shape == (28, 28)
+    assert 0.80 < evaluation["accuracy"] <= 1.0
+
+    assert card["test_accuracy"] == evaluation["accuracy"]
+    assert card["test_errors"] == evaluation["errors"]
+    assert card["epochs"] == 2 and card["seed"] == 3 and card["best_epoch"] == history["best_epoch"]
+    assert card["params"] == sum(layer["params"] for layer in card["layers"]) > 0
+    assert card["data"]["checksums"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert card["train_seconds"] > 0 and card["date"].startswith("20")
+
+
+def test_evaluate_json_reports_the_same_accuracy(tiny_run, mnist_dir):
+    out, card = tiny_run
+    result = subprocess.run(
+        [sys.executable, "-m", "model.evaluate", "--arch", "seed000_cnn", "--model-dir", str(out),
+         "--data-dir", mnist_dir, "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["arch"] == "seed000_cnn" and summary["n"] == 10_000
+    assert {"accuracy", "loss", "n"} <= summary.keys()
+    # The tiny run was scored on 3,000 test digits, this on all 10,000: close, not equal.
+    assert abs(summary["accuracy"] - card["test_accuracy"]) < 0.03
+
+
+def test_evaluate_names_a_wrong_data_dir(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "model.evaluate", "--arch", "cnn", "--data-dir", str(tmp_path / "x"), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "no such directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_failing_write_leaves_old_artifacts_intact(tmp_path):
+    target = tmp_path / "cnn"
+    target.mkdir()
+    (target / "card.json").write_text('{"old": true}')
+    before = _snapshot(target)
+
+    def half_written(folder: Path):
+        (folder / "card.json").write_text('{"new": true}')
+        raise KeyboardInterrupt  # as if Ctrl-C arrived mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        write_artifacts_atomically(target, half_written)
+    assert _snapshot(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["cnn"]  # no staging folder left behind
+
+    write_artifacts_atomically(target, lambda f: (f / "card.json").write_text('{"new": true}'))
+    assert (target / "card.json").read_text() == '{"new": true}'
+    assert [p.name for p in tmp_path.iterdir()] == ["cnn"]
+
+
+def test_killed_training_leaves_old_artifacts_intact(tiny_run, mnist_dir, tmp_path):
+    out, _ = tiny_run
+    before = _snapshot(out / "seed000_cnn")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "model.train", "--arch", "seed000_cnn", "--epochs", "50",
+         "--limit", "3000", "--data-dir", mnist_dir, "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    time.sleep(12)  # well into training: 50 epochs take far longer
+    assert process.poll() is None, "training ended before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert _snapshot(out / "seed000_cnn") == before
