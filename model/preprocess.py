@@ -90,8 +90,9 @@ def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
-def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
-    """Thin or thicken the strokes so their median width is about ``target`` pixels."""
+def normalise_stroke_width(ink: np.ndarray, target: float, box: float) -> np.ndarray:
+    """Thin or thicken the strokes so their median width is about ``target`` pixels once the
+    digit is rescaled so its longer side is ``box`` pixels again."""
     mask = ink > 0.5
     if not mask.any():
         return ink
@@ -100,43 +101,48 @@ def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
     ratio = width / target
     if WIDTH_TOLERANCE[0] <= ratio <= WIDTH_TOLERANCE[1]:
         return ink
-    if ratio > 1:
-        # Peel (width - target) / 2 off each side; a skeleton of at least one pixel remains.
-        depth = (width - target) / 2
+    # Peeling d pixels off every edge also shrinks the digit by 2d, and rescaling it back to
+    # `box` widens the strokes again: solve (width - 2d) / (box - 2d) = target / box for d.
+    share = target / box
+    depth = (width - target) / (2 * (1 - share))
+    if depth > 0:
         thinner = inside > depth
-        if not thinner.any():
+        if not thinner.any():  # never erase the digit: keep at least its skeleton
             thinner = inside >= inside.max()
         return thinner.astype(np.float32)
     outside = ndimage.distance_transform_edt(~mask)
-    return (outside <= (target - width) / 2).astype(np.float32)
+    return (outside <= -depth).astype(np.float32)
+
+
+def _scaled_to_box(ink: np.ndarray, box: int, margin: int) -> np.ndarray | None:
+    """Crop to the ink and scale so the longer side is ``box`` pixels, with a blank margin."""
+    bounds = _bounding_box(ink)
+    if bounds is None:
+        return None
+    digit = ink[bounds]
+    scale = box / max(digit.shape)
+    height = max(1, min(box, round(digit.shape[0] * scale)))
+    width = max(1, min(box, round(digit.shape[1] * scale)))
+    return np.pad(_resize(digit, height, width), margin)
 
 
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
     """The MNIST recipe on an ink map (any size, values in [0, 1]); ``None`` if it is blank."""
-    box = _bounding_box(ink)
-    if box is None:
+    # First at 4x the final size, where the stroke width is measured and corrected; twice,
+    # because a blob-like digit (a huge pen on a tiny digit) is only partly fixed by one pass.
+    work_box, margin = DIGIT_BOX * WORK_SCALE, WORK_SCALE * 2
+    work = _scaled_to_box(ink, work_box, margin)
+    for _ in range(2):
+        if work is None:
+            return None
+        corrected = normalise_stroke_width(work, MNIST_STROKE_WIDTH * WORK_SCALE, work_box)
+        if corrected is work:
+            break
+        work = _scaled_to_box(corrected, work_box, margin)
+    small = _scaled_to_box(work, DIGIT_BOX, 0) if work is not None else None
+    if small is None or small.sum() <= 0:
         return None
-    digit = ink[box]
-    height, width = digit.shape
-    # Scale the longer side to 20 px, first to a 4x working size for the stroke correction.
-    scale = DIGIT_BOX / max(height, width)
-    work_h = max(1, round(height * scale * WORK_SCALE))
-    work_w = max(1, round(width * scale * WORK_SCALE))
-    work = _resize(digit, work_h, work_w)
-    # A margin so that thickening a stroke has room to grow outwards.
-    margin = WORK_SCALE * 2
-    work = np.pad(work, margin)
-    work = normalise_stroke_width(work, MNIST_STROKE_WIDTH * WORK_SCALE)
-    box = _bounding_box(work)
-    if box is None:
-        return None
-    work = work[box]
-    scale = DIGIT_BOX / max(work.shape)
-    out_h = max(1, min(DIGIT_BOX, round(work.shape[0] * scale)))
-    out_w = max(1, min(DIGIT_BOX, round(work.shape[1] * scale)))
-    small = _resize(work, out_h, out_w)
-    if small.sum() <= 0:
-        return None
+    out_h, out_w = small.shape
     # Paste so the centre of mass lands on MNIST's; whole-pixel shifts add no blur.
     com_row, com_col = ndimage.center_of_mass(small)
     top = int(np.clip(round(CENTRE_OF_MASS - com_row), 0, FIELD - out_h))

@@ -1,0 +1,75 @@
+"""Inference: the fast runtimes agree with Keras, and broken model files fail clearly."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from model import MODEL_DIR
+from model.artifacts import shipped_archs
+from model.inference import ClassifierError, load_classifier
+
+KERAS_ARCHS = [a for a in shipped_archs() if (MODEL_DIR / a / "model.keras").is_file()]
+
+
+def test_every_keras_model_is_shipped_with_its_export():
+    assert "cnn" in KERAS_ARCHS
+    for arch in KERAS_ARCHS:
+        assert (MODEL_DIR / arch / "model.tflite").is_file(), arch
+
+
+@pytest.mark.parametrize("arch", KERAS_ARCHS)
+def test_litert_equals_keras_within_1e5(arch, mnist):
+    fast = load_classifier(arch)
+    keras_model = load_classifier(arch, runtime="keras")
+    assert (fast.runtime, keras_model.runtime) == ("litert", "keras")
+    digits = mnist.test.images[:256] / 255.0
+    one_by_one = np.concatenate([fast.predict_proba(d) for d in digits[:32]])
+    batched = fast.predict_proba(digits)
+    reference = keras_model.predict_proba(digits)
+    assert batched.shape == (256, 10)
+    np.testing.assert_allclose(batched, reference, atol=1e-5)
+    np.testing.assert_allclose(one_by_one, reference[:32], atol=1e-5)
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_shipped_cnn_scores_at_least_99_70_on_the_real_test_set(mnist):
+    cnn = load_classifier("cnn")
+    predicted = cnn.predict_proba(mnist.test.images / 255.0).argmax(axis=1)
+    accuracy = (predicted == mnist.test.labels).mean()
+    recorded = json.loads((MODEL_DIR / "cnn" / "evaluation.json").read_text())
+    assert accuracy >= 0.9970, accuracy
+    assert abs(accuracy - recorded["accuracy"]) <= 2e-4  # LiteRT may flip one borderline digit
+
+
+@pytest.mark.parametrize("arch", shipped_archs())
+def test_every_shipped_model_scores_what_its_card_says(arch, mnist):
+    classifier = load_classifier(arch)
+    accuracy = (classifier.predict_proba(mnist.test.images / 255.0).argmax(axis=1) == mnist.test.labels).mean()
+    assert accuracy == pytest.approx(classifier.test_accuracy, abs=2e-4)
+    published = classifier.card.get("published_accuracy")
+    if published:
+        assert accuracy >= published, f"{arch} is below its seed project's {published:.2%}"
+
+
+def test_input_shapes_are_checked():
+    cnn = load_classifier("cnn")
+    assert cnn.predict_proba(np.zeros((28, 28))).shape == (1, 10)
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        cnn.predict_proba(np.zeros((3, 32, 32)))
+
+
+def test_missing_and_corrupt_models_fail_with_the_fix(tmp_path):
+    with pytest.raises(ClassifierError, match="card.json is missing.*python -m model.train --arch nope"):
+        load_classifier("nope", tmp_path)
+    folder = tmp_path / "cnn"
+    shutil.copytree(MODEL_DIR / "cnn", folder)
+    (folder / "model.tflite").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(ClassifierError, match=r"model.tflite could not be loaded.*--arch cnn"):
+        load_classifier("cnn", tmp_path)
+    (folder / "model.tflite").unlink()
+    (folder / "model.keras").unlink()
+    with pytest.raises(ClassifierError, match="has no model file"):
+        load_classifier("cnn", tmp_path)
