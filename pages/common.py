@@ -142,7 +142,7 @@ def selected_arch() -> str | None:
     return arch if arch in archs else (archs[0] if archs else None)
 
 
-def _shown_path(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path as short as it can be said: relative to the working folder when inside it."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
@@ -154,12 +154,12 @@ def show_failure(error: BaseException, what: str) -> None:
     """A friendly message on the page, the cause on stderr; the rest of the app goes on."""
     if isinstance(error, SearchResultsError):
         st.error(
-            f"**{what} is unavailable:** `{_shown_path(error.path)}` is {error.problem}.\n\n"
+            f"**{what} is unavailable:** `{shown_path(error.path)}` is {error.problem}.\n\n"
             f"Regenerate it with `{SEARCH_COMMAND}`."
         )
     elif isinstance(error, artifacts.ArtifactError):
         st.error(
-            f"**{what} is unavailable:** `{_shown_path(error.path)}` is {error.problem}.\n\n"
+            f"**{what} is unavailable:** `{shown_path(error.path)}` is {error.problem}.\n\n"
             f"Regenerate it with `python -m model.train --arch {error.arch} --data-dir $MNIST_DIR`."
         )
     else:
@@ -238,8 +238,8 @@ def projector_layout(fig: go.Figure, height: int = 420, **layout) -> go.Figure:
         legend=dict(font=dict(size=FONT_SIZE - 2)),
         hoverlabel=dict(font_size=FONT_SIZE),
         margin=dict(l=10, r=10, t=50, b=10),
-        **layout,
     )
+    fig.update_layout(**layout)
     fig.update_xaxes(title_font=dict(size=FONT_SIZE + 2), tickfont=dict(size=FONT_SIZE))
     fig.update_yaxes(title_font=dict(size=FONT_SIZE + 2), tickfont=dict(size=FONT_SIZE))
     return fig

@@ -1,0 +1,171 @@
+"""Confusion matrix: which digits the selected model mistakes for which, from
+``model/<arch>/evaluation.json``. Click a cell (or pick it below) to see the test digits in it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from model.artifacts import ArtifactError
+from pages.common import (
+    digit_grid,
+    failure_shown,
+    load_evaluation,
+    projector_layout,
+    selected_arch,
+    show_failure,
+)
+
+DIGITS = list(range(10))
+CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"
+DIAGONAL_GREY = "#d4d4d8"
+ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#dc2626"], [1.0, "#7f1d1d"]]
+
+st.title("Confusion matrix")
+
+arch = selected_arch()
+if arch is None:
+    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.stop()
+try:
+    evaluation = load_evaluation(arch)
+except ArtifactError as error:
+    show_failure(error, f"The confusion matrix of {arch}")
+    st.stop()
+
+with failure_shown(f"The confusion matrix of {arch}"):
+    matrix = np.asarray(evaluation["confusion_matrix"], dtype=int)
+    n = int(evaluation.get("n", matrix.sum()))
+    errors = int(evaluation.get("errors", matrix.sum() - np.trace(matrix)))
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    worst_true, worst_predicted = np.unravel_index(off.argmax(), off.shape)
+
+    st.markdown(
+        f"**{arch}** on the {n:,} MNIST test digits. Rows: the digit it really is; "
+        "columns: what the model said. The grey diagonal is right; **every coloured cell is a "
+        "mistake**, darker for more."
+    )
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Test accuracy", f"{evaluation['accuracy']:.2%}")
+    m2.metric("Errors", f"{errors:,} of {n:,}")
+    m3.metric("Test loss", f"{evaluation['loss']:.4f}")
+    m4.metric(
+        "Most common mistake",
+        f"{worst_true} → {worst_predicted}" if off.max() else "none",
+        f"{off.max()} digits" if off.max() else None,
+        delta_color="off", delta_arrow="off",
+    )
+
+    normalised = st.toggle(
+        "Row-normalised: share of each true digit", key="confusion_normalised",
+        help="Each row divided by how many test digits of that kind there are, so rare and "
+        "common digits compare fairly.",
+    )
+    support = matrix.sum(axis=1, keepdims=True).clip(min=1)
+    shares = matrix / support
+    values = shares if normalised else matrix
+
+    def label(v: float, count: int) -> str:
+        if count == 0:
+            return ""
+        return f"{v:.1%}" if normalised else f"{count}"
+
+    text = [[label(values[t, p], matrix[t, p]) for p in DIGITS] for t in DIGITS]
+    eye = np.eye(10, dtype=bool)
+    errors_z = np.where(eye, np.nan, values.astype(float))
+    diagonal_z = np.where(eye, 1.0, np.nan)
+    off_text = [[("" if t == p else text[t][p]) for p in DIGITS] for t in DIGITS]
+    diagonal_text = [[(text[t][p] if t == p else "") for p in DIGITS] for t in DIGITS]
+    top = float(np.nanmax(errors_z)) or 1.0
+
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(
+        x=DIGITS, y=DIGITS, z=errors_z, zmin=0, zmax=top, colorscale=ERROR_SCALE,
+        text=off_text, texttemplate="%{text}", textfont=dict(size=20), hoverinfo="skip",
+        xgap=2, ygap=2, showscale=False,
+    ))
+    fig.add_trace(go.Heatmap(
+        x=DIGITS, y=DIGITS, z=diagonal_z, zmin=0, zmax=1, showscale=False, hoverinfo="skip",
+        colorscale=[[0, DIAGONAL_GREY], [1, DIAGONAL_GREY]], text=diagonal_text,
+        texttemplate="%{text}", textfont=dict(size=16, color="#52525b"), xgap=2, ygap=2,
+    ))
+    # Heatmaps cannot be selected in Plotly, so a clickable (invisible) square sits on every
+    # cell; the clicked one lights up with an outline.
+    cells = [(t, p) for t in DIGITS for p in DIGITS]
+    fig.add_trace(go.Scatter(
+        x=[p for _, p in cells], y=[t for t, _ in cells], mode="markers", name="cells",
+        marker=dict(symbol="square-open", size=44, color="#111827", opacity=0, line=dict(width=4)),
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
+        customdata=[[int(matrix[t, p]), float(shares[t, p])] for t, p in cells],
+        hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]} digits "
+        "(%{customdata[1]:.1%} of the %{y}s)<extra></extra>",
+        showlegend=False,
+    ))
+    projector_layout(fig, height=700, margin=dict(l=10, r=10, t=10, b=10),
+                     plot_bgcolor="white", clickmode="event+select", dragmode=False)
+    fig.update_xaxes(title="predicted digit", tickmode="array", tickvals=DIGITS, side="top",
+                     tickfont=dict(size=22), showgrid=False, zeroline=False, range=[-0.5, 9.5],
+                     constrain="domain")
+    fig.update_yaxes(title="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed",
+                     tickfont=dict(size=22), showgrid=False, zeroline=False, scaleanchor="x",
+                     constrain="domain")
+
+    left, right = st.columns([2, 1], gap="large")
+    with left:
+        event = st.plotly_chart(
+            fig, on_select="rerun", selection_mode="points", key=f"confusion_heatmap_{arch}",
+            width="stretch", config={"displayModeBar": False},
+        )
+    with right:
+        st.markdown("#### Per digit")
+        table = pd.DataFrame(
+            {
+                "digit": str(row["digit"]),
+                "precision": f"{row['precision']:.1%}",
+                "recall": f"{row['recall']:.1%}",
+                "F1": f"{row['f1']:.1%}",
+                "test digits": f"{row['support']:,}",
+            }
+            for row in evaluation["per_class"]
+        )
+        st.table(table, hide_index=True)
+        st.caption("**Precision**: when it says *d*, how often it is right. "
+                   "**Recall**: of the real *d*s, how many it finds.")
+
+    # The cell to show: a click on the chart, else the two boxes below (keyboard friendly);
+    # a click sets the boxes, so the two always agree. It starts on the most common mistake.
+    points = (event.selection.points if event and event.selection else None) or []
+    clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None
+    if clicked is not None and clicked != st.session_state.get("confusion_last_click"):
+        st.session_state[CELL_TRUE], st.session_state[CELL_PREDICTED] = clicked
+    st.session_state["confusion_last_click"] = clicked
+    st.session_state.setdefault(CELL_TRUE, int(worst_true))
+    st.session_state.setdefault(CELL_PREDICTED, int(worst_predicted))
+
+    st.subheader("The digits in a cell")
+    b1, b2, _ = st.columns([1, 1, 2])
+    true_digit = b1.selectbox("True digit", DIGITS, key=CELL_TRUE)
+    predicted = b2.selectbox("Predicted digit", DIGITS, key=CELL_PREDICTED)
+    count = int(matrix[true_digit, predicted])
+
+    if true_digit == predicted:
+        examples = evaluation.get("correct_examples", {}).get(str(true_digit), [])
+        st.markdown(
+            f"#### {count:,} {true_digit}s read correctly: the first {len(examples)}"
+            if count else f"#### No {true_digit} was read correctly"
+        )
+        digit_grid(examples, lambda d: f"**{d['confidence']:.0%}** #{d['index']}", columns=8)
+    else:
+        examples = [m for m in evaluation.get("misclassified", [])
+                    if m["true"] == true_digit and m["predicted"] == predicted]
+        examples.sort(key=lambda m: -m["confidence"])
+        if not examples:
+            st.markdown(f"#### No {true_digit} was taken for a {predicted}. 🎉")
+        else:
+            st.markdown(
+                f"#### {len(examples)} × a {true_digit} the model read as {predicted}, most confident "
+                "first (with how sure it was, and the test-set number)"
+            )
+            digit_grid(examples, lambda d: f"**{d['confidence']:.0%}** #{d['index']}", columns=8)

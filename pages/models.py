@@ -1,0 +1,218 @@
+"""Models: every shipped model side by side with the published figures of the projects they
+come from, the selected model's layers, and the seed-003 hyperparameter search. All from the
+``card.json`` files (and ``model/search/results.json``)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from model.artifacts import ArtifactError
+from pages.common import (
+    SEARCH_COMMAND,
+    failure_shown,
+    load_card,
+    load_search_results,
+    model_color,
+    projector_layout,
+    search_results_path,
+    selected_arch,
+    shipped_archs,
+    show_failure,
+    shown_path,
+)
+
+# What each seed project reported for its own network, should a card not carry it.
+PUBLISHED = {
+    "seed000_cnn": 0.9727,
+    "seed000_numpy": 0.9727,
+    "seed002_mlp": 0.980,
+    "seed002_cnn": 0.993,
+    "seed003_fcn": 0.93,
+    "seed003_numpy": 0.93,
+    "seed004_cnn": 0.995,
+}
+
+st.title("Models")
+
+archs = shipped_archs()
+arch = selected_arch()
+if arch is None:
+    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.stop()
+
+# ---------------------------------------------------------------- every model, one table
+st.header("Every shipped model")
+st.markdown(
+    "All tested on the same 10,000 MNIST test digits. **Published** is the accuracy the project "
+    "the network comes from reported; **difference** is ours minus theirs, in percentage points."
+)
+cards: dict[str, dict] = {}
+for name in archs:
+    try:
+        cards[name] = load_card(name)
+    except ArtifactError as error:
+        show_failure(error, f"The card of {name}")
+
+with failure_shown("The model table"):
+    def number(value) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    rows = []
+    for name, card in cards.items():
+        accuracy = number(card.get("test_accuracy"))
+        published = number(card.get("published_accuracy")) or PUBLISHED.get(name)
+        seconds = number(card.get("train_seconds"))
+        rows.append({
+            "model": name,
+            "layers": card.get("summary", ""),
+            "parameters": card.get("params"),
+            "test accuracy": accuracy * 100 if accuracy is not None else None,
+            "errors": card.get("test_errors"),
+            "epochs": f"{card.get('best_epoch', '?')} / {card.get('epochs', '?')}",
+            "training min": seconds / 60 if seconds is not None else None,
+            "inference ms": number(card.get("inference_ms")),
+            "published": published * 100 if published is not None else None,
+            "difference": (accuracy - published) * 100 if accuracy is not None and published is not None else None,
+        })
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        st.dataframe(
+            table, hide_index=True, width="stretch", placeholder="",
+            column_config={
+                "model": st.column_config.TextColumn("model", pinned=True),
+                "layers": st.column_config.TextColumn("layers", width="medium"),
+                "parameters": st.column_config.NumberColumn("params", format="localized"),
+                "test accuracy": st.column_config.NumberColumn("test acc.", format="%.2f%%",
+                    help="Accuracy on the 10,000 MNIST test digits"),
+                "errors": st.column_config.NumberColumn("errors", format="%d",
+                    help="Test digits misread, out of 10,000"),
+                "epochs": st.column_config.TextColumn("epochs", help="best epoch / epochs trained"),
+                "training min": st.column_config.NumberColumn("train min", format="%.1f",
+                    help="Minutes of training on this 2-core CPU"),
+                "inference ms": st.column_config.NumberColumn("infer ms", format="%.2f",
+                    help="Milliseconds to read one digit on this CPU; blank until measured"),
+                "published": st.column_config.NumberColumn("published", format="%.2f%%",
+                    help="Test accuracy the source project reported"),
+                "difference": st.column_config.NumberColumn("difference", format="%+.2f pp",
+                    help="Ours minus published, in percentage points"),
+            },
+        )
+
+        chart = table.dropna(subset=["test accuracy"])
+        fig = go.Figure()
+        fig.add_trace(go.Bar(
+            x=chart["model"], y=chart["test accuracy"], name="ours (test accuracy)",
+            marker_color=[model_color(m, archs) for m in chart["model"]],
+            text=[f"{v:.2f}%" for v in chart["test accuracy"]], textposition="outside",
+            hovertemplate="%{x}: %{y:.2f}%<extra>ours</extra>",
+        ))
+        published = chart.dropna(subset=["published"])
+        fig.add_trace(go.Scatter(
+            x=published["model"], y=published["published"], name="published by the source project",
+            mode="markers",
+            marker=dict(symbol="line-ew-open", size=56, color="#111827", line=dict(width=5, color="#111827")),
+            hovertemplate="%{x}: published %{y:.2f}%<extra></extra>",
+        ))
+        low = min([*chart["test accuracy"], *published["published"]])
+        projector_layout(fig, height=420, title="Test accuracy: ours (bars) vs published (black line)",
+                         legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
+        fig.update_yaxes(title="accuracy (%)", range=[math.floor(low) - 1, 100.4], ticksuffix="%")
+        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+
+# ---------------------------------------------------------------- the selected model
+st.header(f"Inside {arch}")
+with failure_shown(f"The card of {arch}"):
+    if arch not in cards:
+        load_card(arch)  # raises the error that names the file
+    card = cards[arch]
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        layers = pd.DataFrame([
+            {
+                "name": layer.get("name"),
+                "type": layer.get("type"),
+                "output shape": " × ".join(str(d) for d in layer.get("output_shape") or []) or "",
+                "parameters": layer.get("params"),
+            }
+            for layer in card.get("layers", [])
+        ])
+        st.markdown(f"**{card.get('summary', '')}** — {card.get('params', 0):,} parameters in "
+                    f"{len(layers)} layers")
+        st.dataframe(
+            layers, hide_index=True, width="stretch", height="content",
+            column_config={"parameters": st.column_config.NumberColumn("parameters", format="localized")},
+        )
+    with right:
+        facts = {
+            "from": card.get("source"),
+            "framework": card.get("framework"),
+            "optimizer": card.get("optimizer"),
+            "batch size": card.get("batch_size"),
+            "epochs (best)": f"{card.get('epochs')} ({card.get('best_epoch')})",
+            "augmented training": {True: "yes", False: "no"}.get(card.get("augment"), "—"),
+            "training / validation digits": f"{card.get('train_size', 0):,} / {card.get('validation_size', 0):,}",
+            "training time": f"{card.get('train_seconds', 0) / 60:.1f} min on {card.get('cpu', '?')}",
+            "seed": card.get("seed"),
+            "trained": card.get("date"),
+            "command": f"`{card['command']}`" if card.get("command") else None,
+        }
+        st.markdown("\n".join(
+            f"- **{key}:** {value if value not in (None, '') else '—'}" for key, value in facts.items()
+        ))
+
+# ---------------------------------------------------------------- the seed-003 search
+st.header("Seed 003: the hyperparameter search")
+with failure_shown("The hyperparameter search results"):
+    results = load_search_results()
+    if results is None:
+        st.info(
+            f"No search results yet: `{shown_path(search_results_path())}` does not exist. "
+            f"Run `{SEARCH_COMMAND}` to produce it."
+        )
+    elif not results:
+        st.info("The search results file holds no rows yet.")
+    else:
+        search = pd.DataFrame(results)
+        st.markdown(
+            f"Seed 003's fully connected network, trained **{len(search)}** times with different "
+            "settings; each dot is one run, scored on the validation digits."
+        )
+        if "val_accuracy" in search:
+            search = search.sort_values("val_accuracy", ascending=False)
+        left, right = st.columns([2, 3], gap="large")
+        with left:
+            st.dataframe(
+                search, hide_index=True, width="stretch", height=440,
+                column_config={
+                    "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+                    "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
+                    "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+                    "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+                    "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+                },
+            )
+        with right:
+            if {"learning_rate", "val_accuracy"} <= set(search):
+                fig = go.Figure()
+                groups = search.groupby("hidden") if "hidden" in search else [("all", search)]
+                for i, (hidden, group) in enumerate(groups):
+                    custom = group[[c for c in ("weight_decay", "val_loss") if c in group]].to_numpy()
+                    fig.add_trace(go.Scatter(
+                        x=group["learning_rate"], y=group["val_accuracy"], mode="markers",
+                        name=f"{hidden} hidden units" if "hidden" in search else "runs",
+                        marker=dict(size=16, color=model_color(str(i), [str(j) for j in range(8)]),
+                                    line=dict(width=1, color="white")),
+                        customdata=custom,
+                        hovertemplate="learning rate %{x:g}<br>val accuracy %{y:.2%}"
+                        + ("<br>weight decay %{customdata[0]:g}" if "weight_decay" in group else "")
+                        + "<extra></extra>",
+                    ))
+                projector_layout(fig, height=440, title="Validation accuracy by learning rate",
+                                 legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
+                positive = (search["learning_rate"] > 0).all()
+                fig.update_xaxes(title="learning rate", type="log" if positive else "linear")
+                fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+                st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})

@@ -1,0 +1,168 @@
+"""Training curves: how loss, accuracy, learning rate and time per epoch moved while a model
+trained, read from ``model/<arch>/history.json``. Several models can be overlaid."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from model.artifacts import ArtifactError
+from pages.common import (
+    failure_shown,
+    load_history,
+    model_color,
+    projector_layout,
+    selected_arch,
+    shipped_archs,
+    show_failure,
+)
+
+st.title("Training curves")
+st.markdown(
+    "Each **epoch** is one pass over the 55,000 training digits. Solid lines: the training "
+    "digits; dashed: 5,000 held-out **validation** digits the model never learns from. "
+    "The ★ marks the **best epoch**, whose weights were kept."
+)
+
+archs = shipped_archs()
+arch = selected_arch()
+if arch is None:
+    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.stop()
+
+# Keyed by the sidebar's model, so choosing another model there starts the comparison afresh.
+chosen = st.multiselect(
+    "Models to compare", archs, default=[arch], key=f"training_compare_{arch}",
+    help="Pick several models to overlay their curves.",
+)
+if not chosen:
+    st.info("Pick at least one model above.")
+    st.stop()
+
+histories: dict[str, dict] = {}
+for name in chosen:
+    try:
+        histories[name] = load_history(name)
+    except ArtifactError as error:
+        show_failure(error, f"The training history of {name}")
+
+with failure_shown("The training curves"):
+    focus = arch if arch in histories else next(iter(histories), None)
+    if focus is not None:
+        history = histories[focus]
+        epochs = history["epochs"]
+        best = history["best_epoch"]
+        best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
+        st.subheader(focus)
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Best epoch", f"{best} of {len(epochs)}")
+        c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
+        c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
+        c4.metric("Training time", f"{sum(e['seconds'] for e in epochs) / 60:.1f} min")
+
+    if not histories:
+        st.stop()
+
+    several = len(histories) > 1
+    longest = max(len(h["epochs"]) for h in histories.values())
+
+    def curves(train_key: str | None, val_key: str, title: str, y_title: str, **layout) -> go.Figure:
+        """One chart: per model, the training curve (solid) and the validation curve (dashed),
+        with the best epoch starred on the validation curve."""
+        fig = go.Figure()
+        for name, hist in histories.items():
+            color = model_color(name, archs)
+            rows = hist["epochs"]
+            x = [r["epoch"] for r in rows]
+            prefix = f"{name} · " if several else ""
+            if train_key:
+                fig.add_trace(go.Scatter(
+                    x=x, y=[r[train_key] for r in rows], name=f"{prefix}training",
+                    mode="lines+markers", line=dict(color=color, width=4), marker=dict(size=8),
+                    legendgroup=name,
+                ))
+            fig.add_trace(go.Scatter(
+                x=x, y=[r[val_key] for r in rows], name=f"{prefix}validation",
+                mode="lines+markers", line=dict(color=color, width=4, dash="dash"),
+                marker=dict(size=8), legendgroup=name,
+            ))
+            best_rows = [r for r in rows if r["epoch"] == hist["best_epoch"]]
+            if best_rows:
+                fig.add_trace(go.Scatter(
+                    x=[hist["best_epoch"]], y=[best_rows[0][val_key]], name=f"{prefix}best epoch",
+                    mode="markers", legendgroup=name, showlegend=False,
+                    marker=dict(symbol="star", size=24, color=color, line=dict(color="white", width=2)),
+                    hovertemplate=f"best epoch %{{x}}<br>{y_title} %{{y}}<extra>{name}</extra>",
+                ))
+        if not several:
+            fig.add_vline(
+                x=next(iter(histories.values()))["best_epoch"], line=dict(color="#888", dash="dot", width=2),
+                annotation_text="best epoch", annotation_font_size=16, annotation_position="top left",
+            )
+        projector_layout(fig, title=title, **layout)
+        fig.update_xaxes(title="epoch", range=[0.6, longest + 0.4], dtick=1 if longest <= 20 else None)
+        fig.update_yaxes(title=y_title)
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+        return fig
+
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(curves("loss", "val_loss", "Loss (lower is better)", "loss"), width="stretch")
+    with right:
+        fig = curves("accuracy", "val_accuracy", "Accuracy (higher is better)", "accuracy")
+        fig.update_yaxes(tickformat=".1%")
+        st.plotly_chart(fig, width="stretch")
+
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure()
+        rates = []
+        for name, hist in histories.items():
+            rows = hist["epochs"]
+            rates += [r["learning_rate"] for r in rows if r["learning_rate"] > 0]
+            fig.add_trace(go.Scatter(
+                x=[r["epoch"] for r in rows], y=[r["learning_rate"] for r in rows], name=name,
+                mode="lines+markers", line=dict(color=model_color(name, archs), width=4), marker=dict(size=8),
+            ))
+        projector_layout(fig, title="Learning rate at the end of each epoch", showlegend=several)
+        # A schedule that shrinks the rate tenfold or more reads better on a log scale.
+        log = bool(rates) and max(rates) / min(rates) >= 10
+        fig.update_yaxes(title="learning rate", type="log" if log else "linear", exponentformat="e")
+        fig.update_xaxes(title="epoch")
+        st.plotly_chart(fig, width="stretch")
+    with right:
+        fig = go.Figure()
+        for name, hist in histories.items():
+            rows = hist["epochs"]
+            fig.add_trace(go.Bar(
+                x=[r["epoch"] for r in rows], y=[r["seconds"] for r in rows], name=name,
+                marker_color=model_color(name, archs),
+                hovertemplate="epoch %{x}: %{y:.1f} s<extra>" + name + "</extra>",
+            ))
+        projector_layout(fig, title="Seconds per epoch (2-core CPU)", showlegend=several, barmode="group")
+        fig.update_yaxes(title="seconds")
+        fig.update_xaxes(title="epoch")
+        st.plotly_chart(fig, width="stretch")
+
+    st.caption(
+        "Training loss and accuracy are averaged over each epoch while it trains, with dropout "
+        "(and, for some models, augmentation) switched on; so the training curve can sit on the "
+        "wrong side of the validation curve."
+    )
+    with st.expander("The numbers, epoch by epoch"):
+        table = pd.DataFrame(
+            [{"model": name, **row} for name, hist in histories.items() for row in hist["epochs"]]
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "accuracy": st.column_config.NumberColumn(format="percent"),
+                "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+                "loss": st.column_config.NumberColumn(format="%.4f"),
+                "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+                "learning_rate": st.column_config.NumberColumn("learning rate", format="%.2e"),
+                "seconds": st.column_config.NumberColumn(format="%.1f"),
+            },
+        )

@@ -1,0 +1,119 @@
+"""Helpers for end-to-end tests in a real browser: a Streamlit server and a headless Chromium.
+
+    from tests.browser import streamlit_server, launch_chromium, wait_for_app
+
+    with streamlit_server() as base_url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(base_url + "/confusion")
+        wait_for_app(page)
+
+The server runs ``app.py`` from the repository with the same Python as the tests, in its own
+process; ``env`` adds variables (e.g. ``DIGITLAB_MODEL_DIR`` to serve a copy of the artifacts).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DIGITLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# The app's root element says whether a script run is under way; "notRunning" = settled.
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def browser_available() -> bool:
+    """Whether a browser test can run here (for ``pytest.mark.skipif``)."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    app: str | Path = "app.py", env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Iterator[str]:
+    """Run ``streamlit run app`` on a free port; yield its base URL (``http://127.0.0.1:PORT``).
+
+    The server's output goes to a log file, quoted in the error if the server never comes up.
+    """
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({process.returncode}):\n{_tail(log.name)}")
+            try:
+                with urllib.request.urlopen(base_url + "/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start within {timeout:.0f} s:\n{_tail(log.name)}")
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def _tail(path: str, lines: int = 40) -> str:
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def launch_chromium(playwright, **kwargs):
+    """The system's Chromium, headless, without the background traffic a test has no use for."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **kwargs
+    )
+
+
+def wait_for_app(page, timeout: float = 30_000) -> None:
+    """Wait until the app has run its script and settled (the first run included)."""
+    page.wait_for_selector(APP_IDLE, timeout=timeout)
