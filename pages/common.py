@@ -48,6 +48,23 @@ def shipped_archs() -> list[str]:
     return artifacts.shipped_archs(model_dir())
 
 
+def cardless_archs() -> list[str]:
+    """Folders of ``model_dir()`` with a model or its results but no ``card.json``: a model
+    whose card went missing, which ``shipped_archs()`` cannot list."""
+    folder = model_dir()
+    if not folder.is_dir():
+        return []
+    telltales = (*artifacts.MODEL_FILES, "history.json", "evaluation.json")
+    return sorted(
+        sub.name
+        for sub in folder.iterdir()
+        if sub.is_dir()
+        and not sub.name.startswith((".", "_"))
+        and not (sub / "card.json").exists()
+        and any((sub / name).exists() for name in telltales)
+    )
+
+
 # The readers are cached per server (every session reads the same files), keyed on the file's
 # path, modification time and size: a retrained or repaired artifact is read afresh.
 # Failures are not cached, so a fixed file shows up on the next rerun.

@@ -11,6 +11,8 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    cardless_archs,
+    model_dir,
     SEARCH_COMMAND,
     failure_shown,
     load_card,
@@ -49,6 +51,8 @@ st.markdown(
     "All tested on the same 10,000 MNIST test digits. **Published** is the accuracy the project "
     "the network comes from reported; **difference** is ours minus theirs, in percentage points."
 )
+for name in cardless_archs():
+    show_failure(ArtifactError(model_dir() / name / "card.json", "missing", name), f"The model {name}")
 cards: dict[str, dict] = {}
 for name in archs:
     try:

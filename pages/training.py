@@ -17,6 +17,9 @@ from pages.common import (
     show_failure,
 )
 
+# Legends go under the charts, clear of the titles and the x axis's label.
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)
+
 st.title("Training curves")
 st.markdown(
     "Each **epoch** is one pass over the 55,000 training digits. Solid lines: the training "
@@ -58,7 +61,7 @@ with failure_shown("The training curves"):
         c1.metric("Best epoch", f"{best} of {len(epochs)}")
         c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
         c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
-        c4.metric("Training time", f"{sum(e['seconds'] for e in epochs) / 60:.1f} min")
+        c4.metric("Training time", f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min")
 
     if not histories:
         st.stop()
@@ -74,22 +77,25 @@ with failure_shown("The training curves"):
             color = model_color(name, archs)
             rows = hist["epochs"]
             x = [r["epoch"] for r in rows]
-            prefix = f"{name} · " if several else ""
+            # One model: the legend tells training from validation. Several: it names the
+            # models (one entry per colour; solid and dashed are explained above).
             if train_key:
                 fig.add_trace(go.Scatter(
-                    x=x, y=[r[train_key] for r in rows], name=f"{prefix}training",
+                    x=x, y=[r[train_key] for r in rows], name=name if several else "training",
                     mode="lines+markers", line=dict(color=color, width=4), marker=dict(size=8),
-                    legendgroup=name,
+                    legendgroup=name, showlegend=not several,
+                    hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} training</extra>",
                 ))
             fig.add_trace(go.Scatter(
-                x=x, y=[r[val_key] for r in rows], name=f"{prefix}validation",
+                x=x, y=[r[val_key] for r in rows], name=name if several else "validation",
                 mode="lines+markers", line=dict(color=color, width=4, dash="dash"),
                 marker=dict(size=8), legendgroup=name,
+                hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} validation</extra>",
             ))
             best_rows = [r for r in rows if r["epoch"] == hist["best_epoch"]]
             if best_rows:
                 fig.add_trace(go.Scatter(
-                    x=[hist["best_epoch"]], y=[best_rows[0][val_key]], name=f"{prefix}best epoch",
+                    x=[hist["best_epoch"]], y=[best_rows[0][val_key]], name="best epoch",
                     mode="markers", legendgroup=name, showlegend=False,
                     marker=dict(symbol="star", size=24, color=color, line=dict(color="white", width=2)),
                     hovertemplate=f"best epoch %{{x}}<br>{y_title} %{{y}}<extra>{name}</extra>",
@@ -102,7 +108,7 @@ with failure_shown("The training curves"):
         projector_layout(fig, title=title, **layout)
         fig.update_xaxes(title="epoch", range=[0.6, longest + 0.4], dtick=1 if longest <= 20 else None)
         fig.update_yaxes(title=y_title)
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+        fig.update_layout(legend=LEGEND_BELOW)
         return fig
 
     left, right = st.columns(2)
@@ -119,29 +125,32 @@ with failure_shown("The training curves"):
         rates = []
         for name, hist in histories.items():
             rows = hist["epochs"]
-            rates += [r["learning_rate"] for r in rows if r["learning_rate"] > 0]
+            rates += [r["learning_rate"] for r in rows if (r.get("learning_rate") or 0) > 0]
             fig.add_trace(go.Scatter(
-                x=[r["epoch"] for r in rows], y=[r["learning_rate"] for r in rows], name=name,
+                x=[r["epoch"] for r in rows], y=[r.get("learning_rate") for r in rows], name=name,
                 mode="lines+markers", line=dict(color=model_color(name, archs), width=4), marker=dict(size=8),
             ))
-        projector_layout(fig, title="Learning rate at the end of each epoch", showlegend=several)
+        projector_layout(fig, title="Learning rate at the end of each epoch", showlegend=several,
+                         legend=LEGEND_BELOW)
         # A schedule that shrinks the rate tenfold or more reads better on a log scale.
         log = bool(rates) and max(rates) / min(rates) >= 10
-        fig.update_yaxes(title="learning rate", type="log" if log else "linear", exponentformat="e")
-        fig.update_xaxes(title="epoch")
+        fig.update_yaxes(title="learning rate", type="log" if log else "linear", exponentformat="power",
+                         dtick=1 if log else None)
+        fig.update_xaxes(title="epoch", range=[0.6, longest + 0.4], dtick=1 if longest <= 20 else None)
         st.plotly_chart(fig, width="stretch")
     with right:
         fig = go.Figure()
         for name, hist in histories.items():
             rows = hist["epochs"]
             fig.add_trace(go.Bar(
-                x=[r["epoch"] for r in rows], y=[r["seconds"] for r in rows], name=name,
+                x=[r["epoch"] for r in rows], y=[r.get("seconds") for r in rows], name=name,
                 marker_color=model_color(name, archs),
                 hovertemplate="epoch %{x}: %{y:.1f} s<extra>" + name + "</extra>",
             ))
-        projector_layout(fig, title="Seconds per epoch (2-core CPU)", showlegend=several, barmode="group")
+        projector_layout(fig, title="Seconds per epoch (2-core CPU)", showlegend=several, barmode="group",
+                         legend=LEGEND_BELOW)
         fig.update_yaxes(title="seconds")
-        fig.update_xaxes(title="epoch")
+        fig.update_xaxes(title="epoch", range=[0.4, longest + 0.6], dtick=1 if longest <= 20 else None)
         st.plotly_chart(fig, width="stretch")
 
     st.caption(
