@@ -1,0 +1,422 @@
+"""Drawing digits on the Draw page's canvas like a person would, and reading what the app says.
+
+    from tests.drawing import draw_digit, read_prediction, clear_canvas
+
+    draw_digit(page, 3)                        # centred, 60% of the canvas
+    assert read_prediction(page) == "3"
+    clear_canvas(page)                         # back to the empty state
+    draw_digit(page, 7, scale=0.4, offset=(0.6, 0.0))   # small, in the top-right corner
+
+The stroke paths are written by hand, in a unit square (x to the right, y down), the way people
+write digits: a 1 with a small flag, a 4 with an open top, a 7 with a bar, an 8 in one stroke.
+Each stroke is a list of points; :func:`smooth` turns the corners into curves (Catmull-Rom)
+and :func:`draw_strokes` plays them with real mouse events, several moves per segment, so the
+canvas (Fabric.js free drawing) sees what it sees from a hand.
+
+Timing (for the benchmarks): :func:`install_timing` puts a recorder in the page that stamps,
+with the page's own clock (``performance.now()``), every ``mouseup`` and every change of the
+Prediction metric's text (a ``MutationObserver`` on the document; the stamp is taken when the
+DOM changes, and again at the next animation frame, i.e. when the browser paints it).
+:func:`draw_and_time` draws a digit and returns the value and the milliseconds from the pen
+lifting to the new value, so no Python or Playwright round trip is inside the measurement.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+Point = tuple[float, float]
+Stroke = list[Point]
+
+# --------------------------------------------------------------------------- the digits
+# Written by hand in a unit square; (0, 0) is the top-left corner. Handwriting does not fill
+# its box evenly: a 1 is narrow, so it sits in the middle of the square.
+DIGITS: dict[int, list[Stroke]] = {
+    # An oval, begun at the top a little right of centre and drawn anticlockwise, closing
+    # with a small overlap, as most people write it.
+    0: [[(0.55, 0.04), (0.35, 0.08), (0.2, 0.25), (0.14, 0.5), (0.2, 0.76), (0.38, 0.95),
+         (0.6, 0.95), (0.78, 0.78), (0.85, 0.5), (0.8, 0.24), (0.66, 0.07), (0.5, 0.05)]],
+    # A short flag up to the top, then straight down.
+    1: [[(0.36, 0.2), (0.5, 0.08), (0.56, 0.02), (0.55, 0.5), (0.54, 0.98)]],
+    # A hook over the top, a long diagonal down to the left, a flat base.
+    2: [[(0.16, 0.24), (0.26, 0.09), (0.46, 0.02), (0.66, 0.06), (0.78, 0.2), (0.76, 0.38),
+         (0.62, 0.56), (0.4, 0.76), (0.14, 0.96), (0.5, 0.95), (0.88, 0.95)]],
+    # Two bumps on the right, the middle drawn in towards the centre.
+    3: [[(0.16, 0.14), (0.34, 0.03), (0.58, 0.03), (0.75, 0.14), (0.74, 0.32), (0.56, 0.45),
+         (0.38, 0.48), (0.6, 0.52), (0.8, 0.66), (0.82, 0.84), (0.66, 0.97), (0.42, 0.98),
+         (0.18, 0.88)]],
+    # Open top: down and across in one stroke, then the long upright, lifting the pen between.
+    4: [[(0.26, 0.02), (0.18, 0.32), (0.12, 0.6), (0.5, 0.6), (0.9, 0.58)],
+        [(0.7, 0.12), (0.69, 0.55), (0.68, 0.98)]],
+    # Down, round the belly, then the flag on top as a second stroke.
+    5: [[(0.26, 0.04), (0.22, 0.26), (0.19, 0.46), (0.38, 0.39), (0.58, 0.4), (0.76, 0.52),
+         (0.8, 0.72), (0.7, 0.9), (0.5, 0.98), (0.28, 0.96), (0.14, 0.86)],
+        [(0.25, 0.04), (0.55, 0.03), (0.84, 0.04)]],
+    # A long curve down from the top right, closing in a loop at the bottom.
+    6: [[(0.72, 0.03), (0.5, 0.16), (0.3, 0.38), (0.18, 0.64), (0.22, 0.86), (0.42, 0.98),
+         (0.64, 0.93), (0.76, 0.76), (0.7, 0.58), (0.5, 0.52), (0.3, 0.6), (0.2, 0.72)]],
+    # The top bar and the slanted stem in one stroke; a short bar across the stem.
+    7: [[(0.12, 0.06), (0.5, 0.05), (0.86, 0.04), (0.7, 0.35), (0.56, 0.66), (0.46, 0.98)],
+        [(0.46, 0.5), (0.6, 0.5), (0.76, 0.49)]],
+    # One stroke: an S down from the top right, then back up the other way to close it.
+    8: [[(0.74, 0.14), (0.6, 0.03), (0.4, 0.03), (0.26, 0.14), (0.3, 0.33), (0.5, 0.48),
+         (0.72, 0.62), (0.78, 0.82), (0.62, 0.97), (0.38, 0.97), (0.22, 0.82), (0.28, 0.62),
+         (0.5, 0.48), (0.7, 0.33), (0.74, 0.14)]],
+    # A loop drawn anticlockwise from its top right, then the stem straight down.
+    9: [[(0.74, 0.16), (0.58, 0.04), (0.38, 0.05), (0.22, 0.18), (0.24, 0.38), (0.42, 0.48),
+         (0.64, 0.42), (0.76, 0.2), (0.75, 0.5), (0.72, 0.98)]],
+}
+
+# The same digits, each in a single stroke (the 4 retraces its upright, the 5 starts with its
+# flag, the 7 has no bar). The benchmarks draw these: with one stroke per digit, the first
+# prediction after the pen lifts is the drawing's, so it can be timed without ambiguity.
+ONE_STROKE: dict[int, list[Stroke]] = {
+    **{d: s for d, s in DIGITS.items() if len(s) == 1},
+    4: [[(0.26, 0.02), (0.18, 0.32), (0.12, 0.6), (0.5, 0.6), (0.9, 0.58), (0.7, 0.58),
+         (0.7, 0.12), (0.69, 0.55), (0.68, 0.98)]],
+    5: [[(0.82, 0.04), (0.55, 0.03), (0.26, 0.04), (0.22, 0.26), (0.19, 0.46), (0.38, 0.39),
+         (0.58, 0.4), (0.76, 0.52), (0.8, 0.72), (0.7, 0.9), (0.5, 0.98), (0.28, 0.96),
+         (0.14, 0.86)]],
+    7: [[(0.12, 0.06), (0.5, 0.05), (0.86, 0.04), (0.7, 0.35), (0.56, 0.66), (0.46, 0.98)]],
+}
+ONE_STROKE = dict(sorted(ONE_STROKE.items()))
+
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+EMPTY_HINT = "Draw a digit, 0 to 9"
+
+# The Prediction metric's value, or null when the page shows no prediction.
+PREDICTION_JS = """() => {
+  for (const metric of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const label = metric.querySelector('[data-testid="stMetricLabel"]');
+    if (label && label.textContent.trim() === 'Prediction') {
+      const value = metric.querySelector('[data-testid="stMetricValue"]');
+      return value ? value.textContent.trim() : null;
+    }
+  }
+  return null;
+}"""
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def smooth(points: Stroke, per_segment: int = 4) -> Stroke:
+    """A Catmull-Rom curve through ``points``: a hand draws curves, not polygons."""
+    if len(points) < 3 or per_segment <= 1:
+        return list(points)
+    padded = [points[0], *points, points[-1]]
+    out: Stroke = []
+    for i in range(1, len(padded) - 2):
+        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
+        for k in range(per_segment):
+            t = k / per_segment
+            t2, t3 = t * t, t * t * t
+            out.append(tuple(  # type: ignore[arg-type]
+                0.5 * (2 * p1[j] + (-p0[j] + p2[j]) * t + (2 * p0[j] - 5 * p1[j] + 4 * p2[j] - p3[j]) * t2
+                       + (-p0[j] + 3 * p1[j] - 3 * p2[j] + p3[j]) * t3)
+                for j in (0, 1)
+            ))
+    out.append(points[-1])
+    return out
+
+
+def place(strokes: list[Stroke], scale: float = 0.6, offset: Point | None = None) -> list[Stroke]:
+    """Strokes from the unit square to canvas fractions: a box ``scale`` of the canvas's side,
+    its top-left corner at ``offset`` (fractions of the canvas; ``None`` centres it)."""
+    if offset is None:
+        offset = ((1 - scale) / 2, (1 - scale) / 2)
+    ox, oy = offset
+    return [[(ox + x * scale, oy + y * scale) for x, y in stroke] for stroke in strokes]
+
+
+def digit_strokes(digit: int, scale: float = 0.6, offset: Point | None = None, curve: int = 4,
+                  one_stroke: bool = False) -> list[Stroke]:
+    """Digit ``digit`` smoothed and placed, in fractions of the canvas."""
+    table = ONE_STROKE if one_stroke else DIGITS
+    return place([smooth(s, curve) for s in table[digit]], scale, offset)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def canvas_box(page, timeout: float = 30_000) -> dict:
+    """The drawing canvas's bounding box in page pixels (scrolled into view)."""
+    canvas = page.locator(CANVAS).last
+    canvas.wait_for(state="visible", timeout=timeout)
+    canvas.scroll_into_view_if_needed(timeout=timeout)
+    box = canvas.bounding_box()
+    if box is None:
+        raise RuntimeError("the drawing canvas has no bounding box (not displayed)")
+    return box
+
+
+def _to_page(box: dict, p: Point) -> Point:
+    """Canvas fractions -> page pixels, kept half a pixel inside the canvas's edges."""
+    inset = 0.5
+    x = min(max(p[0] * box["width"], inset), box["width"] - inset)
+    y = min(max(p[1] * box["height"], inset), box["height"] - inset)
+    return box["x"] + x, box["y"] + y
+
+
+def draw_strokes(page, strokes: list[Stroke], steps: int = 3, box: dict | None = None) -> None:
+    """Play strokes given in canvas fractions with the mouse: down, moves, up per stroke.
+
+    ``steps`` is how many mouse moves Playwright makes per segment between two points."""
+    box = box or canvas_box(page)
+    for stroke in strokes:
+        points = [_to_page(box, p) for p in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=steps)
+        page.mouse.up()
+
+
+def draw_digit(page, digit: int, scale: float = 0.6, offset: Point | None = None, steps: int = 3,
+               box: dict | None = None, one_stroke: bool = False) -> None:
+    """Draw ``digit`` (0-9) on the canvas in a box ``scale`` of the canvas's side at ``offset``
+    (fractions of the canvas; ``None`` centres it). ``one_stroke`` draws the single-stroke form."""
+    draw_strokes(page, digit_strokes(digit, scale, offset, one_stroke=one_stroke), steps=steps, box=box)
+
+
+def current_prediction(page) -> str | None:
+    """The Prediction metric's value now, or ``None`` when none is shown."""
+    return page.evaluate(PREDICTION_JS)
+
+
+def read_prediction(page, previous: str | None = None, timeout: float = 30_000,
+                    settle: float = 0.5) -> str:
+    """Wait until the Prediction metric shows a value other than ``previous`` and return it.
+
+    With ``previous=None`` any value will do: call it after a Clear (or on a fresh page), or
+    pass the value shown before drawing. A digit of several strokes is predicted after each
+    stroke, so with ``settle`` (seconds) the value is returned only once the app has been idle
+    and the value unchanged for that long: the last stroke's prediction, not an earlier one's.
+    ``settle=0`` returns the first new value at once."""
+    deadline = time.monotonic() + timeout / 1000
+    handle = page.wait_for_function(
+        f"(previous) => {{ const v = ({PREDICTION_JS})(); return v !== null && v !== previous ? v : null; }}",
+        arg=previous,
+        timeout=timeout,
+        polling="raf",
+    )
+    value = handle.json_value()
+    while settle > 0:
+        wait_idle(page, max(1.0, (deadline - time.monotonic()) * 1000))
+        page.wait_for_timeout(settle * 1000)
+        now = current_prediction(page)
+        if now is not None and now == value and page.locator(APP_IDLE).count() == 1:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the prediction did not settle within {timeout:.0f} ms (last {now!r})")
+        value = now if now is not None else value
+    return value
+
+
+def wait_idle(page, timeout: float = 30_000) -> None:
+    """Wait until the app has finished its script run (a fragment run included)."""
+    page.wait_for_selector(APP_IDLE, timeout=timeout)
+
+
+def clear_canvas(page, timeout: float = 30_000) -> None:
+    """Press Clear and wait for the empty state: a fresh canvas, no Prediction, the hint shown.
+
+    Clear mounts a new canvas. On a canvas that is already empty nothing else on the page
+    changes, so the old canvas is marked first and the wait is for one without the mark:
+    drawing before the swap would draw on a canvas about to vanish."""
+    page.evaluate(_MARK_CANVASES_JS)
+    page.get_by_role("button", name="Clear").click(timeout=timeout)
+    page.wait_for_function(_FRESH_CANVAS_JS, timeout=timeout, polling="raf")
+    page.wait_for_function(f"() => ({PREDICTION_JS})() === null", timeout=timeout, polling="raf")
+    page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=timeout)
+    wait_idle(page, timeout)
+    page.locator(CANVAS).last.wait_for(state="visible", timeout=timeout)
+
+
+_CANVASES_JS = """() => [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')]
+    .map(host => host.shadowRoot && host.shadowRoot.querySelector('canvas.upper-canvas'))
+    .filter(Boolean)"""
+_MARK_CANVASES_JS = f"() => ({_CANVASES_JS})().forEach(c => {{ c.dataset.digitlabCleared = '1'; }})"
+_FRESH_CANVAS_JS = f"""() => {{
+  const all = ({_CANVASES_JS})();
+  return all.length > 0 && all.every(c => !c.dataset.digitlabCleared);
+}}"""
+
+
+def open_draw_page(page, base_url: str, timeout: float = 60_000) -> None:
+    """Open the Draw page ("/") and wait until its canvas is ready to draw on."""
+    page.goto(base_url.rstrip("/") + "/", timeout=timeout)
+    wait_idle(page, timeout)
+    page.locator(CANVAS).last.wait_for(state="visible", timeout=timeout)
+    page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=timeout)
+
+
+# --------------------------------------------------------------------------- timing
+
+TIMING_JS = """() => {
+  if (window.__digitlab) return true;
+  const read = (%s);
+  const state = { ups: [], changes: [], value: read() };
+  window.addEventListener('mouseup', () => state.ups.push(performance.now()), true);
+  new MutationObserver(() => {
+    const value = read();
+    if (value === state.value) return;
+    state.value = value;
+    const change = { t: performance.now(), painted: null, value };
+    state.changes.push(change);
+    requestAnimationFrame(() => { change.painted = performance.now(); });
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  window.__digitlab = state;
+  return true;
+}""" % PREDICTION_JS
+
+
+@dataclass
+class Timed:
+    value: str  # the prediction shown
+    ms: float  # from the last mouseup to the value in the DOM (the page's clock)
+    painted_ms: float  # ... to the next animation frame after it (when it is on screen)
+    wall_ms: float  # from mouse.up() returning in Python to the value seen from Python
+
+
+# The first change to a shown value after the last mouseup, with that mouseup's time.
+_TIMED_CHANGE_JS = """(seen) => {
+  const s = window.__digitlab;
+  const up = s.ups[s.ups.length - 1];
+  for (let i = seen; i < s.changes.length; i++) {
+    const c = s.changes[i];
+    if (c.value !== null && c.t >= up && c.painted !== null) return { ...c, up };
+  }
+  return null;
+}"""
+
+
+def install_timing(page) -> None:
+    """Start the in-page recorder (once per page load; call again after a navigation)."""
+    page.evaluate(TIMING_JS)
+
+
+def _timed(change: dict, wall_ms: float) -> Timed:
+    return Timed(change["value"], change["t"] - change["up"], change["painted"] - change["up"], wall_ms)
+
+
+def draw_and_time(page, digit: int, scale: float = 0.6, offset: Point | None = None,
+                  timeout: float = 30_000, steps: int = 3) -> Timed:
+    """Draw ``digit`` in one stroke on an EMPTY canvas (Clear first) and time from the pen
+    lifting to the Prediction shown, both stamps taken in the page (:func:`install_timing`).
+
+    One stroke, on an empty canvas, has exactly one prediction: the first value that appears
+    after the mouseup is the drawing's."""
+    install_timing(page)
+    seen = page.evaluate("() => window.__digitlab.changes.length")
+    draw_digit(page, digit, scale, offset, steps=steps, one_stroke=True)
+    start = time.perf_counter()
+    handle = page.wait_for_function(_TIMED_CHANGE_JS, arg=seen, timeout=timeout, polling="raf")
+    wall = (time.perf_counter() - start) * 1000
+    return _timed(handle.json_value(), wall)
+
+
+# --------------------------------------------------------------------------- asyncio Playwright
+# The same operations for ``playwright.async_api`` pages (the load benchmark runs many at once).
+
+
+async def canvas_box_async(page, timeout: float = 30_000) -> dict:
+    canvas = page.locator(CANVAS).last
+    await canvas.wait_for(state="visible", timeout=timeout)
+    await canvas.scroll_into_view_if_needed(timeout=timeout)
+    box = await canvas.bounding_box()
+    if box is None:
+        raise RuntimeError("the drawing canvas has no bounding box (not displayed)")
+    return box
+
+
+async def draw_strokes_async(page, strokes: list[Stroke], steps: int = 3, box: dict | None = None) -> None:
+    box = box or await canvas_box_async(page)
+    for stroke in strokes:
+        points = [_to_page(box, p) for p in stroke]
+        await page.mouse.move(*points[0])
+        await page.mouse.down()
+        for point in points[1:]:
+            await page.mouse.move(*point, steps=steps)
+        await page.mouse.up()
+
+
+async def open_draw_page_async(page, base_url: str, timeout: float = 60_000) -> None:
+    await page.goto(base_url.rstrip("/") + "/", timeout=timeout)
+    await page.wait_for_selector(APP_IDLE, timeout=timeout)
+    await page.locator(CANVAS).last.wait_for(state="visible", timeout=timeout)
+    await page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=timeout)
+    await page.evaluate(TIMING_JS)
+
+
+async def clear_canvas_async(page, timeout: float = 30_000) -> None:
+    """:func:`clear_canvas` for an asyncio page."""
+    await page.evaluate(_MARK_CANVASES_JS)
+    await page.get_by_role("button", name="Clear").click(timeout=timeout)
+    await page.wait_for_function(_FRESH_CANVAS_JS, timeout=timeout, polling="raf")
+    await page.wait_for_function(f"() => ({PREDICTION_JS})() === null", timeout=timeout, polling="raf")
+    await page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=timeout)
+    await page.wait_for_selector(APP_IDLE, timeout=timeout)
+    await page.locator(CANVAS).last.wait_for(state="visible", timeout=timeout)
+
+
+async def draw_and_time_async(page, digit: int, scale: float = 0.6, offset: Point | None = None,
+                              timeout: float = 30_000, steps: int = 3) -> Timed:
+    """:func:`draw_and_time` for an asyncio page."""
+    await page.evaluate(TIMING_JS)
+    seen = await page.evaluate("() => window.__digitlab.changes.length")
+    await draw_strokes_async(page, digit_strokes(digit, scale, offset, one_stroke=True), steps=steps)
+    start = time.perf_counter()
+    handle = await page.wait_for_function(_TIMED_CHANGE_JS, arg=seen, timeout=timeout, polling="raf")
+    wall = (time.perf_counter() - start) * 1000
+    return _timed(await handle.json_value(), wall)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values, q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation, as numpy's default does."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    k = (len(data) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...; sw.ms`` - wall-clock milliseconds of a block."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.perf_counter()
+        self.ms = float("nan")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ms = (time.perf_counter() - self.start) * 1000
+
+
+# --------------------------------------------------------------------------- offline rendering
+
+
+def render(strokes_or_digit, size: int = 400, width: int = 22, scale: float = 0.6,
+           offset: Point | None = None):
+    """The drawing as the canvas would return it: (size, size, 4) uint8, white on black.
+
+    For checking the stroke paths without a browser (round pen, like Fabric's free drawing)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    strokes = (digit_strokes(strokes_or_digit, scale, offset) if isinstance(strokes_or_digit, int)
+               else strokes_or_digit)
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(image)
+    r = width / 2
+    for stroke in strokes:
+        points = [(x * size, y * size) for x, y in stroke]
+        pen.line(points, fill=(255, 255, 255, 255), width=width, joint="curve")
+        for x, y in (points[0], points[-1]):
+            pen.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 255))
+    return np.asarray(image)

@@ -1,0 +1,190 @@
+"""The Draw page in a real browser: digits drawn with the mouse are read right, Clear empties
+the page, the sidebar's model picker switches the model, and the canvas's top-right corner
+(where its toolbar used to sit) draws like the rest.
+
+Run: ``.venv/bin/python -m pytest -m browser tests/test_draw_browser.py``  (about a minute)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+import pytest
+
+from model.artifacts import shipped_archs
+from tests.browser import browser_available, launch_chromium, streamlit_server
+from tests.drawing import (
+    CANVAS,
+    EMPTY_HINT,
+    clear_canvas,
+    current_prediction,
+    draw_digit,
+    draw_strokes,
+    open_draw_page,
+    read_prediction,
+    wait_idle,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
+]
+
+TIMEOUT = 45_000  # ms; generous: the machine is shared with training runs
+VIEWPORT = {"width": 1400, "height": 1100}
+# Set to test a server that is already running (e.g. a patched copy of the app).
+BASE_URL_ENV = "DIGITLAB_BASE_URL"
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    if os.environ.get(BASE_URL_ENV):
+        yield os.environ[BASE_URL_ENV].rstrip("/")
+        return
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        with contextlib.suppress(Exception):
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, base_url):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(TIMEOUT)
+    open_draw_page(page, base_url, timeout=90_000)
+    yield page
+    page.close()
+
+
+def prediction_metric(page):
+    return page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+
+
+def caption(page) -> str:
+    return " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
+
+
+def test_empty_canvas_shows_hint_and_no_prediction(page):
+    assert page.get_by_text(EMPTY_HINT).is_visible()
+    assert prediction_metric(page).count() == 0
+    assert current_prediction(page) is None
+
+
+@pytest.mark.parametrize(
+    "digit, scale, offset",
+    [
+        (0, 0.6, None),
+        (1, 0.6, None),
+        (2, 0.5, (0.1, 0.1)),  # smaller, towards the top left
+        (3, 0.7, None),
+        (4, 0.6, None),
+        (5, 0.4, (0.45, 0.5)),  # small, bottom right
+        (7, 0.6, None),
+        (8, 0.8, None),  # large
+        (9, 0.6, None),
+    ],
+)
+def test_drawn_digit_is_read(page, digit, scale, offset):
+    clear_canvas(page, TIMEOUT)
+    draw_digit(page, digit, scale=scale, offset=offset)
+    shown = read_prediction(page, timeout=TIMEOUT)
+    assert shown == str(digit), f"drew a {digit}, the page says {shown}"
+    assert prediction_metric(page).locator('[data-testid="stMetricValue"]').inner_text().strip() == str(digit)
+    confidence = page.locator('[data-testid="stMetric"]').filter(has_text="Confidence")
+    assert re.fullmatch(r"\d+(\.\d)?%", confidence.locator('[data-testid="stMetricValue"]').inner_text().strip())
+
+
+def test_clear_returns_the_empty_state(page):
+    clear_canvas(page, TIMEOUT)
+    draw_digit(page, 6)
+    assert read_prediction(page, timeout=TIMEOUT) == "6"
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=TIMEOUT)
+    wait_idle(page, TIMEOUT)
+    assert prediction_metric(page).count() == 0
+    assert page.get_by_text(EMPTY_HINT).is_visible()
+    # The canvas itself is empty again: a fresh one, with nothing drawn on it.
+    painted = page.locator(CANVAS).last.evaluate(
+        """upper => {
+          const lower = upper.parentElement.querySelector('canvas.lower-canvas');
+          const ctx = lower.getContext('2d');
+          const d = ctx.getImageData(0, 0, lower.width, lower.height).data;
+          let lit = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] > 128) lit++;
+          return lit;
+        }"""
+    )
+    assert painted == 0
+
+
+# A 1 down the right edge, its stroke begun in the very corner of the canvas.
+CORNER_ONE = [[(0.985, 0.01), (0.98, 0.2), (0.975, 0.45)]]
+
+
+def toolbar_overlap(page) -> float | None:
+    """How far (px) the canvas toolbar reaches down over the canvas; None if it has none."""
+    return page.locator(CANVAS).last.evaluate(
+        """upper => {
+          const bar = upper.getRootNode().querySelector('.dc-toolbar');
+          return bar ? bar.getBoundingClientRect().bottom - upper.getBoundingClientRect().top : null;
+        }"""
+    )
+
+
+def test_top_right_corner_draws_on_a_fresh_page(browser, base_url):
+    # The first thing a visitor does: a stroke from the corner, on a page just opened.
+    fresh = browser.new_page(viewport=VIEWPORT)
+    try:
+        fresh.set_default_timeout(TIMEOUT)
+        open_draw_page(fresh, base_url, timeout=90_000)
+        overlap = toolbar_overlap(fresh)
+        draw_strokes(fresh, CORNER_ONE)
+        assert read_prediction(fresh, timeout=15_000) == "1", f"toolbar overlap {overlap} px"
+    finally:
+        fresh.close()
+
+
+def test_top_right_corner_draws(page):
+    clear_canvas(page, TIMEOUT)
+    # The toolbar is moved above the canvas, not over its top-right corner (after a Clear too).
+    overlap = toolbar_overlap(page)
+    draw_strokes(page, CORNER_ONE)
+    assert read_prediction(page, timeout=15_000) == "1", f"toolbar overlap {overlap} px"
+    assert (toolbar_overlap(page) or 0) <= 1, "the canvas toolbar lies over the canvas"
+    clear_canvas(page, TIMEOUT)
+    # A 7 hugging the corner: its top bar along the top edge, its turn in the corner.
+    draw_digit(page, 7, scale=0.45, offset=(0.56, 0.0))
+    assert read_prediction(page, timeout=TIMEOUT) == "7"
+
+
+def test_model_picker_switches_the_model(page):
+    archs = shipped_archs()
+    if len(archs) < 2:
+        pytest.skip("only one model is shipped")
+    current = next((a for a in archs if f"Model {a} " in caption(page) + " "), archs[0])
+    other = next(a for a in archs if a != current)
+    picker = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")
+    picker.click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(other)}\b")).click()
+    page.wait_for_function(
+        "(arch) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+        ".some(c => c.textContent.includes('Model ' + arch + ' '))",
+        arg=other,
+        timeout=TIMEOUT,
+    )
+    wait_idle(page, TIMEOUT)
+    assert f"Model {other} " in caption(page)
+    assert picker.input_value().startswith(other)
+    clear_canvas(page, TIMEOUT)
+    draw_digit(page, 3)
+    assert read_prediction(page, timeout=TIMEOUT) == "3"
