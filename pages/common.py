@@ -153,6 +153,26 @@ def model_picker() -> str | None:
     return st.sidebar.selectbox("Model", archs, key=ARCH_KEY, format_func=arch_label)
 
 
+def ensure_router() -> None:
+    """Call first thing on a page that app.py's st.navigation lists (not needed on the default
+    page: app.py is it).
+
+    Streamlit takes a folder named ``pages/`` beside the main script for an old-style (v1)
+    multipage app until ``st.navigation`` has run once in the server process. So on a fresh
+    server, a browser opening (or reconnecting to) ``/confusion`` runs pages/confusion.py on
+    its own: no sidebar model picker, no wide layout, and every file of pages/ listed as a
+    page. This switches the server to app.py's navigation and reruns, which routes to the same
+    URL through app.py. (The lasting fix is a folder not named ``pages/``.)
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the v1 fallback
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def selected_arch() -> str | None:
     archs = shipped_archs()
     arch = st.session_state.get(ARCH_KEY)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    ensure_router,
     digit_grid,
     failure_shown,
     load_evaluation,
@@ -22,6 +23,7 @@ CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"
 DIAGONAL_GREY = "#d4d4d8"
 ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#dc2626"], [1.0, "#7f1d1d"]]
 
+ensure_router()
 st.title("Confusion matrix")
 
 arch = selected_arch()

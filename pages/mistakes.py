@@ -8,6 +8,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    ensure_router,
     FONT_SIZE,
     digit_figure,
     digit_image,
@@ -38,6 +39,7 @@ def pick(index: int) -> None:
     st.session_state[PICK] = index
 
 
+ensure_router()
 st.title("Misclassified digits")
 
 arch = selected_arch()

@@ -11,6 +11,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    ensure_router,
     cardless_archs,
     model_dir,
     SEARCH_COMMAND,
@@ -37,6 +38,7 @@ PUBLISHED = {
     "seed004_cnn": 0.995,
 }
 
+ensure_router()
 st.title("Models")
 
 archs = shipped_archs()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    ensure_router,
     failure_shown,
     load_history,
     model_color,
@@ -20,6 +21,7 @@ from pages.common import (
 # Legends go under the charts, clear of the titles and the x axis's label.
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)
 
+ensure_router()
 st.title("Training curves")
 st.markdown(
     "Each **epoch** is one pass over the 55,000 training digits. Solid lines: the training "

@@ -79,7 +79,6 @@ def test_clicking_a_confusion_cell_shows_its_digits(server, page):
     count, true, predicted = min(
         (matrix[t][p], t, p) for t in range(10) for p in range(10) if t != p and matrix[t][p]
     )
-    open_page(page, server + "/", None)  # through the router first (see the xfail test below)
     open_page(page, server + "/confusion", "Confusion matrix")
     chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
     chart.wait_for()
@@ -109,18 +108,18 @@ def test_clicking_a_confusion_cell_shows_its_digits(server, page):
     assert page.get_by_role("combobox", name="Predicted digit").input_value() == str(predicted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit treats a folder named pages/ beside app.py as a v1 multipage app until "
-    "st.navigation has run once in the server: a fresh server's first visitor arriving on "
-    "/confusion gets pages/confusion.py alone (no router, no model picker, pages/common.py listed "
-    "as a page). Fix: rename pages/ (e.g. to views/) in app.py and the imports.",
-)
 def test_a_direct_link_on_a_fresh_server_goes_through_the_router(browser):
+    """Streamlit takes the folder pages/ beside app.py for an old-style multipage app until
+    st.navigation has run once in the server, so a fresh server's first visitor on /confusion
+    would get pages/confusion.py alone (no model picker, pages/common.py listed as a page).
+    pages.common.ensure_router() sends such a run through app.py."""
     with streamlit_server() as base_url:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:
             open_page(page, base_url + "/confusion", "Confusion matrix")
             assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() == 1
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Confusion matrix" in nav and "common" not in nav
+            assert page.locator(EXCEPTION).count() == 0
         finally:
             page.close()
