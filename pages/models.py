@@ -11,6 +11,8 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    FONT_SIZE,
+    PALETTE,
     ensure_router,
     cardless_archs,
     model_dir,
@@ -188,37 +190,46 @@ with failure_shown("The hyperparameter search results"):
         )
         if "val_accuracy" in search:
             search = search.sort_values("val_accuracy", ascending=False)
-        left, right = st.columns([2, 3], gap="large")
-        with left:
-            st.dataframe(
-                search, hide_index=True, width="stretch", height=440,
-                column_config={
-                    "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
-                    "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
-                    "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
-                    "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
-                    "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
-                },
+        if {"learning_rate", "val_accuracy"} <= set(search):
+            fig = go.Figure()
+            groups = search.groupby("hidden") if "hidden" in search else [("all", search)]
+            for i, (hidden, group) in enumerate(groups):
+                custom = group[[c for c in ("weight_decay", "val_loss") if c in group]].to_numpy()
+                fig.add_trace(go.Scatter(
+                    x=group["learning_rate"], y=group["val_accuracy"], mode="markers",
+                    name=f"{hidden} hidden units" if "hidden" in search else "runs",
+                    marker=dict(size=18, color=PALETTE[i % len(PALETTE)], opacity=0.85,
+                                line=dict(width=1, color="white")),
+                    customdata=custom,
+                    hovertemplate="learning rate %{x:g}<br>val accuracy %{y:.2%}"
+                    + ("<br>weight decay %{customdata[0]:g}" if "weight_decay" in group else "")
+                    + "<extra>%{fullData.name}</extra>",
+                ))
+            best = search.iloc[0]
+            fig.add_annotation(
+                x=best["learning_rate"], y=best["val_accuracy"], text=f"best: {best['val_accuracy']:.2%}",
+                showarrow=True, arrowhead=2, ax=60, ay=-36, font=dict(size=FONT_SIZE),
+                xref="x", yref="y",
             )
-        with right:
-            if {"learning_rate", "val_accuracy"} <= set(search):
-                fig = go.Figure()
-                groups = search.groupby("hidden") if "hidden" in search else [("all", search)]
-                for i, (hidden, group) in enumerate(groups):
-                    custom = group[[c for c in ("weight_decay", "val_loss") if c in group]].to_numpy()
-                    fig.add_trace(go.Scatter(
-                        x=group["learning_rate"], y=group["val_accuracy"], mode="markers",
-                        name=f"{hidden} hidden units" if "hidden" in search else "runs",
-                        marker=dict(size=16, color=model_color(str(i), [str(j) for j in range(8)]),
-                                    line=dict(width=1, color="white")),
-                        customdata=custom,
-                        hovertemplate="learning rate %{x:g}<br>val accuracy %{y:.2%}"
-                        + ("<br>weight decay %{customdata[0]:g}" if "weight_decay" in group else "")
-                        + "<extra></extra>",
-                    ))
-                projector_layout(fig, height=440, title="Validation accuracy by learning rate",
-                                 legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
-                positive = (search["learning_rate"] > 0).all()
-                fig.update_xaxes(title="learning rate", type="log" if positive else "linear")
-                fig.update_yaxes(title="validation accuracy", tickformat=".1%")
-                st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+            projector_layout(fig, height=460, title="Validation accuracy by learning rate",
+                             legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+            rates = sorted(search["learning_rate"].unique())
+            log = rates[0] > 0 and rates[-1] / rates[0] >= 10
+            fig.update_xaxes(title="learning rate", type="log" if log else "linear",
+                             tickvals=rates if len(rates) <= 12 else None,
+                             ticktext=[f"{r:g}" for r in rates] if len(rates) <= 12 else None)
+            if log:  # the log axis wants the annotation's x as a power of ten
+                fig.layout.annotations[0].x = math.log10(best["learning_rate"])
+            fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+            st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+        st.dataframe(
+            search, hide_index=True, width="stretch", height=min(440, 35 * (len(search) + 1) + 3),
+            column_config={
+                "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+                "hidden": st.column_config.NumberColumn("hidden units", format="%d"),
+                "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
+                "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+                "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+                "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+            },
+        )
