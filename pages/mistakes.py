@@ -79,7 +79,9 @@ with failure_shown(f"The misclassified digits of {arch}"):
 
     pages = math.ceil(len(shown) / PER_PAGE)
     p1, p2 = st.columns([1, 3])
-    page = p1.number_input(f"Page (of {pages})", 1, pages, 1, key=f"mistakes_page_{pages}") if pages > 1 else 1
+    page = 1
+    if pages > 1:
+        page = p1.number_input(f"Page (of {pages})", 1, pages, 1, key=f"mistakes_page_{pages}")
     start = (page - 1) * PER_PAGE
     on_page = shown[start : start + PER_PAGE]
     p2.markdown(f"<br>Showing **{start + 1}–{start + len(on_page)}** of **{len(shown)}** mistakes",

@@ -72,6 +72,7 @@ with failure_shown("The model table"):
     for name, card in cards.items():
         accuracy = number(card.get("test_accuracy"))
         published = number(card.get("published_accuracy")) or PUBLISHED.get(name)
+        known = accuracy is not None and published is not None
         seconds = number(card.get("train_seconds"))
         rows.append({
             "model": name,
@@ -83,7 +84,7 @@ with failure_shown("The model table"):
             "training min": seconds / 60 if seconds is not None else None,
             "inference ms": number(card.get("inference_ms")),
             "published": published * 100 if published is not None else None,
-            "difference": (accuracy - published) * 100 if accuracy is not None and published is not None else None,
+            "difference": (accuracy - published) * 100 if known else None,
         })
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -161,7 +162,8 @@ with failure_shown(f"The card of {arch}"):
             "batch size": card.get("batch_size"),
             "epochs (best)": f"{card.get('epochs')} ({card.get('best_epoch')})",
             "augmented training": {True: "yes", False: "no"}.get(card.get("augment"), "—"),
-            "training / validation digits": f"{card.get('train_size', 0):,} / {card.get('validation_size', 0):,}",
+            "training / validation digits":
+                f"{card.get('train_size', 0):,} / {card.get('validation_size', 0):,}",
             "training time": f"{card.get('train_seconds', 0) / 60:.1f} min on {card.get('cpu', '?')}",
             "seed": card.get("seed"),
             "trained": card.get("date"),

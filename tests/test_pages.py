@@ -212,7 +212,8 @@ def test_models_page_lists_every_model():
         assert row["test accuracy"] == pytest.approx(card["test_accuracy"] * 100)
         assert row["parameters"] == card["params"]
         if card.get("published_accuracy"):
-            assert row["difference"] == pytest.approx((card["test_accuracy"] - card["published_accuracy"]) * 100)
+            difference = (card["test_accuracy"] - card["published_accuracy"]) * 100
+            assert row["difference"] == pytest.approx(difference)
     layers = at.dataframe[1].value
     assert list(layers["name"]) == [layer["name"] for layer in load_card(ARCHS[0])["layers"]]
 
@@ -228,7 +229,9 @@ for page in {list(PAGES.values())!r}:
     assert not at.exception, (page, at.exception)
 print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
