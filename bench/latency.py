@@ -60,7 +60,10 @@ def mnist_canvas(index: int = 0, data_dir: str | None = None) -> tuple[np.ndarra
     try:
         from model.data import load_mnist
 
-        mnist = load_mnist(data_dir or os.environ.get("MNIST_DIR") or "/work/shared/mnist")
+        data_dir = data_dir or os.environ.get("MNIST_DIR")
+        if not data_dir:  # load_mnist would try a download
+            raise FileNotFoundError("MNIST_DIR is not set")
+        mnist = load_mnist(data_dir)
         digit, label = mnist.test.images[index], int(mnist.test.labels[index])
         big = np.asarray(Image.fromarray(digit).resize((DIGIT_SIDE, DIGIT_SIDE), Image.Resampling.BILINEAR))
     except Exception as e:  # no MNIST here: the timing is what matters, not the digit

@@ -1,0 +1,58 @@
+"""Small runs of the benchmarks, as tests: they work, end to end, without errors.
+
+No timing is asserted here (the machine may be busy); the targets are measured by the bench
+scripts themselves (``bench/*.py``, see their docstrings).
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import browser_available
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
+]
+
+
+def test_load_three_sessions_without_errors():
+    from bench import load
+
+    result = load.run_load(n=3, digits=2, ramp=0.1, log=lambda *a: None)
+    print(load.report(result))
+    assert result["error_messages"] == []
+    assert result["errors"] == 0
+    assert result["drawings_done"] == 6
+    assert 0.0 <= result["correct_share"] <= 1.0
+    # The digits are drawn clearly: most must be read right (the figure is reported above).
+    assert result["correct_share"] >= 0.5
+    assert result["rss_mb"]["before"] > 0 and result["rss_mb"]["after_open"] > 0
+    assert result["p50_ms"] > 0
+
+
+def test_one_cold_start_reaches_a_prediction():
+    from playwright.sync_api import sync_playwright
+
+    from bench import cold_start
+    from tests.browser import launch_chromium
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            marks = cold_start.measure_once(browser, timeout=120)
+        finally:
+            browser.close()
+    print(marks)
+    assert marks["value"] in {str(d) for d in range(10)}
+    assert marks["correct"], f"drew a {cold_start.DIGIT}, the page says {marks['value']}"
+    assert 0 < marks["health"] <= marks["page"] <= marks["drawn"] <= marks["prediction"]
+
+
+def test_latency_bench_runs():
+    from bench import latency
+
+    measured = latency.measure(n=20, baselines=False)
+    print(latency.report(measured))
+    verdicts = latency.verdicts(measured)
+    assert measured["predicted"] == measured["label"]
+    assert verdicts["pipeline_ms"] > 0
