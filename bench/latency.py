@@ -66,17 +66,19 @@ def mnist_canvas(index: int = 0, data_dir: str | None = None) -> tuple[np.ndarra
         mnist = load_mnist(data_dir)
         digit, label = mnist.test.images[index], int(mnist.test.labels[index])
         big = np.asarray(Image.fromarray(digit).resize((DIGIT_SIDE, DIGIT_SIDE), Image.Resampling.BILINEAR))
+        source = f"MNIST test digit {index} (a {label})"
     except Exception as e:  # no MNIST here: the timing is what matters, not the digit
         print(f"note: MNIST not loaded ({type(e).__name__}: {e}); timing a drawn 3 instead")
         from tests.drawing import render
 
         big, label = render(3, size=DIGIT_SIDE, width=14, scale=0.9)[..., 0], 3
+        source = "a drawn 3 (no MNIST)"
     canvas = np.zeros((CANVAS, CANVAS, 4), np.uint8)
     canvas[..., 3] = 255
     top = (CANVAS - DIGIT_SIDE) // 2
     for c in range(3):
         canvas[top : top + DIGIT_SIDE, top : top + DIGIT_SIDE, c] = big
-    return canvas, label
+    return canvas, label, source
 
 
 def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
@@ -110,7 +112,7 @@ def measure(arch: str = "cnn", n: int = 500, keras_n: int | None = None, data_di
     from model.preprocess import canvas_to_mnist
 
     arch = pick_arch(arch)
-    canvas, label = mnist_canvas(0, data_dir)
+    canvas, label, source = mnist_canvas(0, data_dir)
     classifier = load_classifier(arch)
     image = canvas_to_mnist(canvas)
     assert image is not None and image.shape == (28, 28)
@@ -137,7 +139,7 @@ def measure(arch: str = "cnn", n: int = 500, keras_n: int | None = None, data_di
         results["(d) keras model(x) eager"] = summary(time_calls(lambda: model(xt, training=False).numpy(), kn))
         compiled = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
         results["(e) tf.function(model)"] = summary(time_calls(lambda: compiled(xt).numpy(), kn))
-    return {"arch": arch, "runtime": classifier.runtime, "label": label, "predicted": predicted,
+    return {"arch": arch, "runtime": classifier.runtime, "label": label, "predicted": predicted, "source": source,
             "results": results}
 
 
@@ -159,8 +161,8 @@ def verdicts(measured: dict) -> dict:
 
 def report(measured: dict) -> str:
     lines = [
-        f"model {measured['arch']} (runtime {measured['runtime']}); MNIST test digit 0 is a "
-        f"{measured['label']}, predicted {measured['predicted']}",
+        f"model {measured['arch']} (runtime {measured['runtime']}); canvas: {measured['source']} upscaled to "
+        f"{DIGIT_SIDE} px on a black {CANVAS}x{CANVAS} RGBA; predicted {measured['predicted']}",
         f"{'call':36s} {'n':>5s} {'median ms':>10s} {'p95 ms':>9s} {'mean ms':>9s} {'min ms':>8s}",
     ]
     for name, s in measured["results"].items():
