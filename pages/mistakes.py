@@ -1,5 +1,5 @@
 """Misclassified: every test digit the selected model got wrong, from
-``model/<arch>/evaluation.json``; filter, sort, and pick one to see all ten probabilities."""
+``model/<arch>/evaluation.json``; filter, sort, and click one to see all ten probabilities."""
 from __future__ import annotations
 
 import math
@@ -28,15 +28,31 @@ SORTS = {
     "Least confident first": lambda m: m["confidence"],
     "Test-set order": lambda m: m["index"],
 }
-PICK = "mistakes_pick"  # the test-set index of the digit shown in detail
 
 
 def caption(m: dict) -> str:
     return f"{m['true']} → {m['predicted']} ({m['confidence']:.0%})"
 
 
-def pick(index: int) -> None:
-    st.session_state[PICK] = index
+@st.dialog("A closer look", width="large")
+def closer_look(m: dict) -> None:
+    """One mistake, big: the digit as the model saw it and its ten probabilities."""
+    st.markdown(f"### Test digit #{m['index']}: a **{m['true']}**, read as **{m['predicted']}**")
+    left, right = st.columns([2, 3], gap="medium")
+    with left:
+        st.plotly_chart(digit_figure(m["pixels"], height=280), width="content",
+                        config={"displayModeBar": False}, key="mistake_digit")
+    with right:
+        probs = m.get("probabilities")
+        if probs:
+            figure = projector_layout(probability_figure(probs), height=300, title="The ten probabilities")
+            figure.update_traces(textfont_size=FONT_SIZE)
+            st.plotly_chart(figure, width="stretch", config={"displayModeBar": False},
+                            key="mistake_probabilities")
+    if probs:
+        right = probs[m["true"]]
+        st.markdown(f"The model gave **{m['predicted']}** {probs[m['predicted']]:.1%}; the right "
+                    f"answer, **{m['true']}**, only {'under 0.1%' if right < 0.001 else f'{right:.1%}'}.")
 
 
 ensure_router()
@@ -56,7 +72,8 @@ with failure_shown(f"The misclassified digits of {arch}"):
     mistakes = evaluation.get("misclassified", [])
     st.markdown(
         f"**{arch}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
-        "Each is captioned *true → predicted (how sure the model was)*. Would you have read them right?"
+        "Each is captioned *true → predicted (how sure the model was)*; click a caption for a closer "
+        "look. Would you have read them right?"
     )
     if not mistakes:
         st.success("No mistakes at all.")
@@ -87,41 +104,15 @@ with failure_shown(f"The misclassified digits of {arch}"):
     p2.markdown(f"<br>Showing **{start + 1}–{start + len(on_page)}** of **{len(shown)}** mistakes",
                 unsafe_allow_html=True)
 
-    # The digit in detail: the one last clicked if it is still among the filtered mistakes.
-    by_index = {m["index"]: m for m in shown}
-    if st.session_state.get(PICK) not in by_index:
-        st.session_state[PICK] = on_page[0]["index"]
-
-    grid, detail = st.columns([5, 3], gap="large")
-    with grid:
-        for row_start in range(0, len(on_page), COLUMNS):
-            row = st.columns(COLUMNS, gap="small")
-            for cell, m in zip(row, on_page[row_start : row_start + COLUMNS]):
-                with cell:
-                    st.image(digit_image(m["pixels"]), width="stretch")
-                    st.button(
-                        caption(m), key=f"mistake_{m['index']}", on_click=pick, args=(m["index"],),
-                        type="primary" if m["index"] == st.session_state[PICK] else "secondary",
-                        width="stretch",
-                    )
-    with detail:
-        chosen = st.selectbox(
-            "Look closer at", list(by_index), key=PICK,
-            format_func=lambda i: f"#{i}: {caption(by_index[i])}",
-            help="Or click a digit's caption.",
-        )
-        m = by_index[chosen]
-        st.markdown(
-            f"### Test digit #{m['index']}: a **{m['true']}**, read as **{m['predicted']}**"
-        )
-        st.plotly_chart(digit_figure(m["pixels"], height=300), width="content",
-                        config={"displayModeBar": False}, key="mistake_digit")
-        probs = m.get("probabilities")
-        if probs:
-            st.markdown(f"The model's ten probabilities: {m['predicted']} got "
-                        f"**{probs[m['predicted']]:.1%}**, the right answer {m['true']} only "
-                        f"**{probs[m['true']]:.1%}**.")
-            figure = projector_layout(probability_figure(probs), height=340, title="The ten probabilities")
-            figure.update_traces(textfont_size=FONT_SIZE)
-            st.plotly_chart(figure, width="stretch",
-                            config={"displayModeBar": False}, key="mistake_probabilities")
+    # Each caption is a button: click it (or Tab to it and press Enter) for a closer look.
+    chosen = None
+    for row_start in range(0, len(on_page), COLUMNS):
+        row = st.columns(COLUMNS, gap="medium")
+        for cell, m in zip(row, on_page[row_start : row_start + COLUMNS]):
+            with cell:
+                st.image(digit_image(m["pixels"], scale=8), width="stretch")
+                if st.button(caption(m), key=f"mistake_{m['index']}", width="stretch",
+                             help=f"Test digit #{m['index']}: see its ten probabilities"):
+                    chosen = m
+    if chosen is not None:
+        closer_look(chosen)

@@ -182,48 +182,58 @@ with failure_shown("The hyperparameter search results"):
             f"No search results yet: `{shown_path(search_results_path())}` does not exist. "
             f"Run `{SEARCH_COMMAND}` to produce it."
         )
-    elif not results:
-        st.info("The search results file holds no rows yet.")
     else:
-        search = pd.DataFrame(results)
+        search = pd.DataFrame(results["rows"]).sort_values("val_accuracy", ascending=False)
+        settings = results.get("settings", {})
+        epochs = settings.get("epochs")
         st.markdown(
-            f"Seed 003's fully connected network, trained **{len(search)}** times with different "
-            "settings; each dot is one run, scored on the validation digits."
+            f"Seed 003's fully connected network (`{results.get('arch', 'seed003_numpy')}`), trained "
+            f"**{len(search)}** times with different settings"
+            + (f", {epochs} epoch{'s' if epochs != 1 else ''} each" if epochs else "")
+            + (f" on {settings['train_size']:,} training digits" if settings.get("train_size") else "")
+            + "; each dot is one run, scored on the validation digits. Short runs rank settings by "
+            "how fast they learn: a map to explore, not the final word."
         )
-        if "val_accuracy" in search:
-            search = search.sort_values("val_accuracy", ascending=False)
-        if {"learning_rate", "val_accuracy"} <= set(search):
-            fig = go.Figure()
-            groups = search.groupby("hidden") if "hidden" in search else [("all", search)]
-            for i, (hidden, group) in enumerate(groups):
-                custom = group[[c for c in ("weight_decay", "val_loss") if c in group]].to_numpy()
-                fig.add_trace(go.Scatter(
-                    x=group["learning_rate"], y=group["val_accuracy"], mode="markers",
-                    name=f"{hidden} hidden units" if "hidden" in search else "runs",
-                    marker=dict(size=18, color=PALETTE[i % len(PALETTE)], opacity=0.85,
-                                line=dict(width=1, color="white")),
-                    customdata=custom,
-                    hovertemplate="learning rate %{x:g}<br>val accuracy %{y:.2%}"
-                    + ("<br>weight decay %{customdata[0]:g}" if "weight_decay" in group else "")
-                    + "<extra>%{fullData.name}</extra>",
-                ))
-            best = search.iloc[0]
-            fig.add_annotation(
-                x=best["learning_rate"], y=best["val_accuracy"], text=f"best: {best['val_accuracy']:.2%}",
-                showarrow=True, arrowhead=2, ax=60, ay=-36, font=dict(size=FONT_SIZE),
-                xref="x", yref="y",
-            )
-            projector_layout(fig, height=460, title="Validation accuracy by learning rate",
-                             legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
-            rates = sorted(search["learning_rate"].unique())
-            log = rates[0] > 0 and rates[-1] / rates[0] >= 10
-            fig.update_xaxes(title="learning rate", type="log" if log else "linear",
-                             tickvals=rates if len(rates) <= 12 else None,
-                             ticktext=[f"{r:g}" for r in rates] if len(rates) <= 12 else None)
-            if log:  # the log axis wants the annotation's x as a power of ten
-                fig.layout.annotations[0].x = math.log10(best["learning_rate"])
-            fig.update_yaxes(title="validation accuracy", tickformat=".1%")
-            st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+        # model.search checked the rows: every one has all six keys. Colour: hidden units;
+        # symbol: weight decay; runs with the same learning rate are nudged apart sideways.
+        rates = sorted(search["learning_rate"].unique())
+        log = rates[0] > 0 and rates[-1] / rates[0] >= 10
+        hiddens = sorted(search["hidden"].unique())
+        decays = sorted(search["weight_decay"].unique())
+        symbols = ["circle", "diamond", "square", "triangle-up", "x", "star"]
+
+        def nudged(rate, hidden):
+            shift = (hiddens.index(hidden) - (len(hiddens) - 1) / 2) * 0.04
+            return rate * 10**shift if log else rate + shift * ((rates[-1] - rates[0]) or 1)
+
+        fig = go.Figure()
+        for (hidden, decay), group in search.groupby(["hidden", "weight_decay"]):
+            fig.add_trace(go.Scatter(
+                x=nudged(group["learning_rate"], hidden), y=group["val_accuracy"], mode="markers",
+                name=f"{hidden} hidden, weight decay {decay:g}", legendgroup=str(hidden),
+                marker=dict(size=18, color=PALETTE[hiddens.index(hidden) % len(PALETTE)], opacity=0.9,
+                            symbol=symbols[decays.index(decay) % len(symbols)],
+                            line=dict(width=1, color="white")),
+                customdata=group[["learning_rate", "val_loss"]].to_numpy(),
+                hovertemplate="learning rate %{customdata[0]:g}<br>val accuracy %{y:.2%}"
+                "<br>val loss %{customdata[1]:.4f}<extra>%{fullData.name}</extra>",
+            ))
+        best = results.get("best") or search.iloc[0].to_dict()
+        best_x = nudged(best["learning_rate"], best["hidden"]) if best.get("hidden") in hiddens \
+            else best["learning_rate"]
+        fig.add_annotation(  # a log axis places annotations by the power of ten
+            x=math.log10(best_x) if log else best_x, y=best["val_accuracy"],
+            text=f"best: {best['val_accuracy']:.2%}", showarrow=True, arrowhead=2, ax=60, ay=-36,
+            font=dict(size=FONT_SIZE),
+        )
+        projector_layout(fig, height=480, title="Validation accuracy by learning rate")
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0,
+                                      font=dict(size=FONT_SIZE - 3)))
+        few = len(rates) <= 12
+        fig.update_xaxes(title="learning rate", type="log" if log else "linear",
+                         tickvals=rates if few else None, ticktext=[f"{r:g}" for r in rates] if few else None)
+        fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
         st.dataframe(
             search, hide_index=True, width="stretch", height=min(440, 35 * (len(search) + 1) + 3),
             column_config={
@@ -232,6 +242,6 @@ with failure_shown("The hyperparameter search results"):
                 "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
                 "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
                 "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
-                "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+                "seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
             },
         )
