@@ -9,8 +9,8 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
-    ensure_router,
     digit_grid,
+    ensure_router,
     failure_shown,
     load_evaluation,
     projector_layout,
@@ -164,7 +164,7 @@ with failure_shown(f"The confusion matrix of {arch}"):
                     if m["true"] == true_digit and m["predicted"] == predicted]
         examples.sort(key=lambda m: -m["confidence"])
         if not examples:
-            st.markdown(f"#### No {true_digit} was taken for a {predicted}. 🎉")
+            st.markdown(f"#### No {true_digit} was taken for a {predicted}.")
         else:
             st.markdown(
                 f"#### {len(examples)} × a {true_digit} the model read as {predicted}, most confident "

@@ -8,10 +8,10 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
-    ensure_router,
     FONT_SIZE,
     digit_figure,
     digit_image,
+    ensure_router,
     failure_shown,
     load_evaluation,
     probability_figure,

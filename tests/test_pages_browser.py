@@ -65,9 +65,9 @@ def open_page(page, url: str, title: str | None) -> None:
 def test_every_page_opens(server, page):
     for path, title in PAGES:
         open_page(page, server + path, title)
-        assert page.locator(EXCEPTION).count() == 0, path
+        assert page.locator(EXCEPTION).count() == 0, (path, page.locator(EXCEPTION).all_inner_texts())
         if title:  # the shipped artifacts are whole: no error message either
-            assert page.locator(ERROR).count() == 0, path
+            assert page.locator(ERROR).count() == 0, (path, page.locator(ERROR).all_inner_texts())
         # The sidebar's model picker is on every page.
         assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() == 1, path
 
