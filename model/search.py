@@ -37,6 +37,7 @@ SUBSET = None  # training images per run; None = the whole training split (55,00
 EPOCHS = 1
 SEED = 0
 RESULTS_PATH = Path("search") / "results.json"  # under the model directory
+COMMAND = "python -m model.search --data-dir $MNIST_DIR"
 ROW_KEYS = ("learning_rate", "hidden", "weight_decay", "val_accuracy", "val_loss", "seconds")
 
 
@@ -45,10 +46,12 @@ class SearchResultsError(ArtifactError):
 
     def __init__(self, path: Path, problem: str, arch: str = ARCH):
         super().__init__(path, problem, arch)
-        self.args = (f"{self.path} is {problem}. Regenerate it with: python -m model.search --data-dir $MNIST_DIR",)
+        self.args = (f"{self.path} is {problem}. Regenerate it with: {COMMAND}",)
 
 
-def run_config(train: Split, val: Split, learning_rate: float, hidden: int, weight_decay: float, epochs: int) -> dict:
+def run_config(
+    train: Split, val: Split, learning_rate: float, hidden: int, weight_decay: float, epochs: int
+) -> dict:
     """Train one setting with the seed's recipe otherwise; its validation score."""
     from model.scratch import SCRATCH_RECIPES, build_network, fit
 
@@ -67,7 +70,9 @@ def run_config(train: Split, val: Split, learning_rate: float, hidden: int, weig
     }
 
 
-def search(data_dir=None, subset: int | None = SUBSET, epochs: int = EPOCHS, grid: dict = GRID, log=print) -> dict:
+def search(
+    data_dir=None, subset: int | None = SUBSET, epochs: int = EPOCHS, grid: dict = GRID, log=print
+) -> dict:
     from model.data import load_splits
     from model.scratch import SCRATCH_RECIPES
 
@@ -136,7 +141,8 @@ def load_search_results(model_dir: Path = MODEL_DIR) -> dict:
     if not isinstance(results, dict):
         raise SearchResultsError(path, "corrupt (not a JSON object)")
     rows = results.get("rows")
-    if not (isinstance(rows, list) and rows and all(isinstance(r, dict) and set(ROW_KEYS) <= set(r) for r in rows)):
+    complete = isinstance(rows, list) and all(isinstance(r, dict) and set(ROW_KEYS) <= set(r) for r in rows)
+    if not (rows and complete):
         raise SearchResultsError(path, f"corrupt (no 'rows' list with {', '.join(ROW_KEYS)})")
     if not (isinstance(results.get("best"), dict) and set(ROW_KEYS) <= set(results["best"])):
         raise SearchResultsError(path, "corrupt (no 'best' row)")
@@ -154,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.data import MnistError
 
     images = args.subset or "all training"
-    print(f"{ARCH}: {np.prod([len(v) for v in GRID.values()])} settings, {args.epochs} epoch(s) on {images} images each")
+    settings = int(np.prod([len(v) for v in GRID.values()]))
+    print(f"{ARCH}: {settings} settings, {args.epochs} epoch(s) on {images} images each")
     print(TABLE_HEADER)
     started = time.perf_counter()
     try:

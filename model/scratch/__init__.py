@@ -6,7 +6,16 @@ Keras), ``training.py`` (the recipes and the loop).
 
     python -m model.train --arch seed000_numpy --data-dir ../shared/mnist
 """
-from model.scratch.layers import Conv2D, Dense, Flatten, MaxPool2x2, ReLU, Standardize, softmax, softmax_cross_entropy
+from model.scratch.layers import (
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2x2,
+    ReLU,
+    Standardize,
+    softmax,
+    softmax_cross_entropy,
+)
 from model.scratch.network import Network, build_network, fold_standardize, from_keras, load_network, to_keras
 from model.scratch.optim import SGD, ExponentialSchedule, batches
 from model.scratch.training import SCRATCH_RECIPES, ScratchRecipe, evaluate, fit, train_scratch

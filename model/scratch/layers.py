@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int, dtype) -> np.ndarray:
+def glorot_uniform(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int, dtype) -> np.ndarray:
     # Keras's default initialiser, so a fresh scratch network starts like a fresh Keras one.
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
@@ -72,7 +72,9 @@ class Conv2D(Layer):
 
     type = "Conv2D"
 
-    def __init__(self, name: str, in_channels: int, filters: int, size: int, rng, dtype=np.float32, input_grad=True):
+    def __init__(
+        self, name: str, in_channels: int, filters: int, size: int, rng, dtype=np.float32, input_grad=True
+    ):
         super().__init__(name)
         shape = (size, size, in_channels, filters)
         fan_in, fan_out = size * size * in_channels, size * size * filters
@@ -115,7 +117,8 @@ class Conv2D(Layer):
         # Gradient for every patch entry, then col2im: scatter each patch back to where it
         # was read from. Patches overlap, so contributions add up. The loop runs over the
         # kh*kw kernel offsets (9 for 3x3), never over pixels or images.
-        dcols = (dy_rows @ self.params["kernel"].reshape(kh * kw * c, filters).T).reshape(n, oh, ow, kh, kw, c)
+        dcols = dy_rows @ self.params["kernel"].reshape(kh * kw * c, filters).T
+        dcols = dcols.reshape(n, oh, ow, kh, kw, c)
         dx = np.zeros(self.x_shape, dtype=dy.dtype)
         for i in range(kh):
             for j in range(kw):

@@ -60,7 +60,8 @@ class Network:
     def predict_proba(self, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
         """(N, 28, 28) in [0, 1] -> (N, 10) probabilities, in slices to bound memory."""
         images = np.asarray(images)
-        out = [softmax(self.forward(as_input(images[i : i + batch_size], self.dtype))) for i in range(0, len(images), batch_size)]
+        slices = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
+        out = [softmax(self.forward(as_input(s, self.dtype))) for s in slices]
         return np.concatenate(out) if out else np.zeros((0, 10), self.dtype)
 
     @property
@@ -100,7 +101,8 @@ class Network:
         for (layer, name), w in zip(slots, weights):
             if tuple(w.shape) != layer.params[name].shape:
                 raise ValueError(
-                    f"{self.arch} {layer.name}.{name}: expected shape {layer.params[name].shape}, got {tuple(w.shape)}"
+                    f"{self.arch} {layer.name}.{name}: expected shape {layer.params[name].shape}, "
+                    f"got {tuple(w.shape)}"
                 )
             layer.params[name] = np.array(w, dtype=self.dtype)
 
@@ -181,10 +183,11 @@ def fold_standardize(network: Network) -> Network:
         raise ValueError(f"{network.arch} does not start with Standardize then a Conv2D or Dense")
     kernel, bias = first.params["kernel"], first.params["bias"]
     input_axes = tuple(range(kernel.ndim - 1))  # all but the output axis
-    folded = Network(network.arch, network.layers[1:], network.dtype, {**network.config, "standardize": False})
+    config = {**network.config, "standardize": False}
+    folded = Network(network.arch, network.layers[1:], network.dtype, config)
     first.params = {
         "kernel": (kernel / standardize.std).astype(network.dtype),
-        "bias": (bias - standardize.mean / standardize.std * kernel.sum(axis=input_axes)).astype(network.dtype),
+        "bias": (bias - standardize.mean / standardize.std * kernel.sum(input_axes)).astype(network.dtype),
     }
     return folded
 
