@@ -1,6 +1,7 @@
 """Load: many people drawing at once on one server.
 
     .venv/bin/python bench/load.py [--n 30] [--digits 10] [--url URL] [--settle 130]
+        [--barrier] [--rounds 3 --session-ttl 5 --settle 15]
 
 Starts ``streamlit run app.py`` on a free port (or uses ``--url``; the server process is found
 by the port it listens on), then opens ``--n`` browser sessions at once (asyncio Playwright:
@@ -17,8 +18,14 @@ after S seconds more (Streamlit keeps a disconnected session for
 ``server.disconnectedSessionTTL`` = 120 s, so the memory a session leaves behind can only be
 judged after that).
 
-Targets: 0 errors; p95 <= 1 s; memory not growing per session: what stays after the sessions
-are gone (with --settle >= 120), per session, <= 0.5 MB.
+Targets: 0 errors; p95 <= 1 s; memory not growing per session: with ``--rounds R`` (R >= 2),
+the RSS growth from the first round's end to the last's, per session, <= 0.5 MB (RSS seldom
+shrinks, so only repeated rounds tell a leak from memory kept for reuse); with one round and
+``--settle`` >= 120 s, what stays per session, <= 0.5 MB.
+
+Options: ``--barrier`` starts drawing only once every page is open (otherwise the first
+drawings race the other sessions' page loads); ``--session-ttl 5 --settle 15`` makes rounds
+short on a server started here.
 
 The browsers run on the same machine as the server, so the figures include their CPU use.
 """
@@ -31,6 +38,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +84,19 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def active_sessions(base_url: str) -> int | None:
+    """The server's count of live sessions (Streamlit's /_stcore/metrics), None if unavailable."""
+    try:
+        with urllib.request.urlopen(base_url + "/_stcore/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("active_sessions"):
+            return int(float(line.split()[-1]))
+    return None
+
+
 class RssSampler:
     """Samples a process tree's RSS in a thread; ``peak`` is the highest seen."""
 
@@ -111,45 +132,46 @@ class SessionResult:
 
 
 async def run_session(browser, base_url: str, index: int, digits: int, timeout: float,
-                      start_delay: float) -> SessionResult:
+                      start_delay: float, all_loaded: "asyncio.Barrier | None" = None) -> SessionResult:
     result = SessionResult(index)
     await asyncio.sleep(start_delay)
     context = await browser.new_context(viewport=VIEWPORT)
+    result.context = context  # type: ignore[attr-defined]  # closed by the caller, at the end
+    page = await context.new_page()
+    page.set_default_timeout(timeout)
+    started = time.perf_counter()
     try:
-        page = await context.new_page()
-        page.set_default_timeout(timeout)
-        started = time.perf_counter()
-        try:
-            await open_draw_page_async(page, base_url, timeout=timeout)
-        except Exception as e:  # noqa: BLE001 - every failure is counted, none stops the run
-            result.errors.append(f"session {index}: page load: {type(e).__name__}: {str(e)[:200]}")
-            return result
+        await open_draw_page_async(page, base_url, timeout=timeout)
         result.load_ms = (time.perf_counter() - started) * 1000
-        for k in range(digits):
-            digit = (index + k) % 10
-            try:
-                await clear_canvas_async(page, timeout)
-                timed = await draw_and_time_async(page, digit, timeout=timeout)
-                result.drawings.append({"digit": digit, "value": timed.value,
-                                        "painted_ms": timed.painted_ms, "dom_ms": timed.ms})
-            except Exception as e:  # noqa: BLE001
-                result.errors.append(f"session {index}, drawing {k} ({digit}): {type(e).__name__}: {str(e)[:200]}")
+    except Exception as e:  # noqa: BLE001 - every failure is counted, none stops the run
+        result.errors.append(f"session {index}: page load: {type(e).__name__}: {str(e)[:200]}")
+    if all_loaded is not None:  # draw only once every page is open: no page-load storm meanwhile
+        await all_loaded.wait()
+    if result.errors:
         return result
-    finally:
-        # Kept open until every session is done (the caller closes the contexts), so the
-        # memory "after" is measured with all sessions still connected.
-        result.context = context  # type: ignore[attr-defined]
+    for k in range(digits):
+        digit = (index + k) % 10
+        try:
+            await clear_canvas_async(page, timeout)
+            timed = await draw_and_time_async(page, digit, timeout=timeout)
+            result.drawings.append({"digit": digit, "value": timed.value,
+                                    "painted_ms": timed.painted_ms, "dom_ms": timed.ms})
+        except Exception as e:  # noqa: BLE001
+            result.errors.append(f"session {index}, drawing {k} ({digit}): {type(e).__name__}: {str(e)[:200]}")
+    return result
 
 
 async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp: float,
-                       on_all_done=None) -> list[SessionResult]:
+                       on_all_done=None, barrier: bool = False) -> list[SessionResult]:
+    """``n`` sessions at once; ``on_all_done`` is called when all have drawn, before any closes."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
+            all_loaded = asyncio.Barrier(n) if barrier else None
             results = await asyncio.gather(
-                *(run_session(browser, base_url, i, digits, timeout, i * ramp) for i in range(n))
+                *(run_session(browser, base_url, i, digits, timeout, i * ramp, all_loaded) for i in range(n))
             )
             if on_all_done is not None:
                 on_all_done()
@@ -165,11 +187,17 @@ async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp:
 
 
 def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout: float = 120_000,
-             ramp: float = 0.2, settle: float = 0.0, warmup: bool = True, log=print) -> dict:
-    """Run the load test against ``base_url`` (or a server started here); a dict of figures."""
+             ramp: float = 0.2, settle: float = 0.0, warmup: bool = True, log=print,
+             barrier: bool = False, rounds: int = 1, session_ttl: float | None = None) -> dict:
+    """Run the load test against ``base_url`` (or a server started here); a dict of figures.
+
+    ``rounds`` > 1 repeats the ``n`` sessions (after ``settle`` seconds each): memory that keeps
+    growing round after round is a leak, memory the first round took and later rounds reuse
+    is not. ``session_ttl`` sets the server's disconnectedSessionTTL (a server started here)."""
     with contextlib.ExitStack() as stack:
         if base_url is None:
-            base_url = stack.enter_context(streamlit_server())
+            env = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(int(session_ttl))} if session_ttl else None
+            base_url = stack.enter_context(streamlit_server(env=env))
         base_url = base_url.rstrip("/")
         process = server_process(base_url)
         rss = {"fresh": tree_rss(process)}
@@ -178,36 +206,49 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
             asyncio.run(run_sessions(base_url, 1, 1, timeout, 0.0))
         time.sleep(1.0)
         rss["before"] = tree_rss(process)
-        log(f"{n} sessions x {digits} digits ...")
-        started = time.perf_counter()
-        with RssSampler(process) as sampler:
-            results = asyncio.run(run_sessions(
-                base_url, n, digits, timeout, ramp,
-                on_all_done=lambda: rss.__setitem__("after_open", tree_rss(process)),
-            ))
-        elapsed = time.perf_counter() - started
-        rss["peak"] = max(sampler.peak, rss.get("after_open", 0))
-        time.sleep(1.0)
-        rss["after_closed"] = tree_rss(process)
-        if settle > 0:
-            log(f"waiting {settle:.0f} s for the closed sessions to expire ...")
-            time.sleep(settle)
-            rss["after_settle"] = tree_rss(process)
-    return summarise(results, rss, n, digits, elapsed, settle)
+        results: list[SessionResult] = []
+        elapsed = 0.0
+        settled = []
+        for round_ in range(1, rounds + 1):
+            suffix = "" if round_ == 1 else f"_round{round_}"
+            log(f"{n} sessions x {digits} digits" + (f" (round {round_} of {rounds})" if rounds > 1 else "") + " ...")
+            started = time.perf_counter()
+            with RssSampler(process) as sampler:
+                results += asyncio.run(run_sessions(
+                    base_url, n, digits, timeout, ramp, barrier=barrier,
+                    on_all_done=lambda: rss.__setitem__("after_open" + suffix, tree_rss(process)),
+                ))
+            elapsed += time.perf_counter() - started
+            rss["peak"] = max(rss.get("peak", 0), sampler.peak, rss["after_open" + suffix])
+            time.sleep(1.0)
+            rss["after_closed" + suffix] = tree_rss(process)
+            if settle > 0:
+                log(f"waiting {settle:.0f} s for the closed sessions to expire ...")
+                time.sleep(settle)
+                rss["after_settle" + suffix] = tree_rss(process)
+                settled.append(rss["after_settle" + suffix])
+            sessions_left = active_sessions(base_url)
+    out = summarise(results, rss, n * rounds, digits, elapsed, settle, per_round=n)
+    out["rounds"], out["barrier"], out["sessions_left"] = rounds, barrier, sessions_left
+    if len(settled) >= 2:
+        out["later_rounds_mb_per_session"] = (settled[-1] - settled[0]) / MB / (n * (rounds - 1))
+    return out
 
 
 def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elapsed: float,
-              settle: float) -> dict:
+              settle: float, per_round: int | None = None) -> dict:
+    """Figures over all ``n`` sessions; memory per session over the first round's ``per_round``."""
+    per_round = per_round or n
     drawings = [d for r in results for d in r.drawings]
     errors = [e for r in results for e in r.errors]
     painted = [d["painted_ms"] for d in drawings]
     correct = sum(str(d["digit"]) == d["value"] for d in drawings)
-    expected = n * digits
     loads = [r.load_ms for r in results if r.load_ms == r.load_ms]
+    before = rss["before"]
     out = {
         "sessions": n,
         "digits_per_session": digits,
-        "drawings_expected": expected,
+        "drawings_expected": n * digits,
         "drawings_done": len(drawings),
         # Every failed page load or drawing is one error; drawings_done says how many got through.
         "errors": len(errors),
@@ -223,20 +264,21 @@ def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elap
         "elapsed_s": elapsed,
         "rss_mb": {k: v / MB for k, v in rss.items()},
         "settle_s": settle,
+        "growth_open_mb_per_session": (rss.get("after_open", rss["after_closed"]) - before) / MB / per_round,
+        "growth_closed_mb_per_session": (rss["after_closed"] - before) / MB / per_round,
     }
-    before = rss["before"]
-    out["growth_open_mb_per_session"] = (rss.get("after_open", rss["after_closed"]) - before) / MB / n
-    out["growth_closed_mb_per_session"] = (rss["after_closed"] - before) / MB / n
     if "after_settle" in rss:
-        out["retained_mb_per_session"] = (rss["after_settle"] - before) / MB / n
+        out["retained_mb_per_session"] = (rss["after_settle"] - before) / MB / per_round
     return out
 
 
 def report(r: dict) -> str:
     mem = r["rss_mb"]
     lines = [
-        f"{r['sessions']} sessions x {r['digits_per_session']} digits: {r['drawings_done']}/"
-        f"{r['drawings_expected']} drawings done in {r['elapsed_s']:.1f} s",
+        f"{r['sessions']} sessions x {r['digits_per_session']} digits"
+        + (f" ({r['rounds']} rounds)" if r.get("rounds", 1) > 1 else "")
+        + (", drawing only once all pages were open" if r.get("barrier") else "")
+        + f": {r['drawings_done']}/{r['drawings_expected']} drawings done in {r['elapsed_s']:.1f} s",
         f"errors: {r['errors']}",
         *[f"  {m}" for m in r["error_messages"][:10]],
         f"correct predictions: {r['correct']}/{r['drawings_done']} = {r['correct_share']:.1%}",
@@ -244,28 +286,35 @@ def report(r: dict) -> str:
         f"max {r['max_ms']:.0f} ms (in the DOM: p50 {r['dom_p50_ms']:.0f} ms)",
         f"page load (open -> canvas ready): p50 {r['page_load_p50_ms']:.0f} ms, max {r['page_load_max_ms']:.0f} ms",
         "server RSS (process tree): " + ", ".join(f"{k} {v:.1f} MB" for k, v in mem.items()),
-        f"growth per session: {r['growth_open_mb_per_session']:.2f} MB while open, "
+        f"sessions the server still holds at the end (/_stcore/metrics active_sessions): {r.get('sessions_left')}",
+        f"growth per session (first round): {r['growth_open_mb_per_session']:.2f} MB while open, "
         f"{r['growth_closed_mb_per_session']:.2f} MB just after closing"
-        + (f", {r['retained_mb_per_session']:.2f} MB retained after {r['settle_s']:.0f} s"
+        + (f", {r['retained_mb_per_session']:.2f} MB still held {r['settle_s']:.0f} s after closing"
            if "retained_mb_per_session" in r else ""),
         f"target 0 errors: {'PASS' if r['errors'] == 0 else 'FAIL'} ({r['errors']})",
         f"target p95 <= {TARGET_P95_MS:.0f} ms: {'PASS' if r['p95_ms'] <= TARGET_P95_MS else 'FAIL'} "
         f"({r['p95_ms']:.0f} ms, {TARGET_P95_MS - r['p95_ms']:+.0f} ms to spare)",
     ]
-    if "retained_mb_per_session" in r:
+    if "later_rounds_mb_per_session" in r:
+        growth = r["later_rounds_mb_per_session"]
+        lines.append(f"memory growth per session in rounds after the first: {growth:.2f} MB")
+        lines.append(f"target memory not growing per session (<= {TARGET_RETAINED_MB_PER_SESSION} MB per session "
+                     f"after round 1): {'PASS' if growth <= TARGET_RETAINED_MB_PER_SESSION else 'FAIL'}")
+    elif "retained_mb_per_session" in r:
         ok = r["retained_mb_per_session"] <= TARGET_RETAINED_MB_PER_SESSION
         lines.append(f"target memory not growing per session (retained <= {TARGET_RETAINED_MB_PER_SESSION} MB "
                      f"per session after {r['settle_s']:.0f} s): {'PASS' if ok else 'FAIL'} "
-                     f"({r['retained_mb_per_session']:.2f} MB)")
+                     f"({r['retained_mb_per_session']:.2f} MB; RSS rarely shrinks, --rounds 2+ tells a leak "
+                     "from memory kept for reuse)")
     else:
         lines.append(f"target memory not growing per session: not judged (run with --settle >= {SESSION_TTL_S + 10}"
-                     " so closed sessions expire first)")
+                     " so closed sessions expire first, and --rounds 2+)")
     return "\n".join(lines)
 
 
 def passed(r: dict) -> bool:
-    return (r["errors"] == 0 and r["p95_ms"] <= TARGET_P95_MS
-            and r.get("retained_mb_per_session", 0) <= TARGET_RETAINED_MB_PER_SESSION)
+    memory = r.get("later_rounds_mb_per_session", r.get("retained_mb_per_session", 0))
+    return r["errors"] == 0 and r["p95_ms"] <= TARGET_P95_MS and memory <= TARGET_RETAINED_MB_PER_SESSION
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,8 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120, help="seconds any one wait may take (default 120)")
     parser.add_argument("--settle", type=float, default=0, help="seconds to wait after closing before the "
                         f"last memory reading (>= {SESSION_TTL_S + 10} to judge retained memory)")
+    parser.add_argument("--barrier", action="store_true", help="start drawing only once every session's "
+                        "page is open (drawing under load without the page-load storm)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the sessions; memory growth after the "
+                        "first round is the leak test (default 1)")
+    parser.add_argument("--session-ttl", type=float, default=None, help="the started server's "
+                        "disconnectedSessionTTL in s (default Streamlit's 120); then --settle can be shorter")
     args = parser.parse_args(argv)
-    r = run_load(args.url, args.n, args.digits, args.timeout * 1000, args.ramp, args.settle)
+    r = run_load(args.url, args.n, args.digits, args.timeout * 1000, args.ramp, args.settle,
+                 barrier=args.barrier, rounds=args.rounds, session_ttl=args.session_ttl)
     print(report(r))
     return 0 if passed(r) else 1
 

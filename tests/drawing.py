@@ -186,7 +186,7 @@ def current_prediction(page) -> str | None:
 
 
 def read_prediction(page, previous: str | None = None, timeout: float = 30_000,
-                    settle: float = 0.5) -> str:
+                    settle: float = 0.8) -> str:
     """Wait until the Prediction metric shows a value other than ``previous`` and return it.
 
     With ``previous=None`` any value will do: call it after a Clear (or on a fresh page), or
