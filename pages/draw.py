@@ -13,27 +13,44 @@ CANVAS_SIDE = 400
 UNSURE_BELOW = 0.5
 
 # The canvas's toolbar is invisible until hovered but lies over the canvas's top-right corner,
-# where it swallows strokes. This moves it wholly above the canvas (into the component's open
-# shadow root, which page CSS cannot reach), so every pixel of the canvas draws.
+# where it swallows strokes. This moves it wholly above the canvas, so every pixel of the canvas
+# draws. The canvas's styles live in an open shadow root that page CSS cannot reach, so a style
+# is put into each such root as soon as the root exists (before its toolbar does: a stroke on a
+# page just opened must draw too), and put back if the component rebuilds its content.
 _TOOLBAR_ABOVE_CANVAS = st.components.v2.component(
     "digitlab.canvas_toolbar_above",
     js="""
 export default function () {
-  const css = ".dc-toolbar{top:auto !important;bottom:100% !important;}";
+  const css = ".dc-toolbar{top:auto !important;bottom:100% !important;padding-bottom:.25rem !important;}";
+  const watched = new WeakSet();
+  const observers = [];
+  const patch = (root) => {
+    if (root.querySelector("style[data-digitlab]")) return;
+    const style = document.createElement("style");
+    style.dataset.digitlab = "toolbar";
+    style.textContent = css;
+    root.appendChild(style);
+  };
+  let retries = 0;
   const fix = () => {
+    let pending = false;
     for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
       const root = host.shadowRoot;
-      if (!root || !root.querySelector(".dc-toolbar") || root.querySelector("style[data-digitlab]")) continue;
-      const style = document.createElement("style");
-      style.dataset.digitlab = "toolbar";
-      style.textContent = css;
-      root.appendChild(style);
+      if (!root) { pending = true; continue; }
+      patch(root);
+      if (!watched.has(root)) {
+        watched.add(root);
+        const observer = new MutationObserver(() => patch(root));
+        observer.observe(root, { childList: true });
+        observers.push(observer);
+      }
     }
+    if (pending && retries++ < 200) setTimeout(fix, 25);
   };
   fix();
-  const observer = new MutationObserver(fix);
-  observer.observe(document.body, { childList: true, subtree: true });
-  return () => observer.disconnect();
+  const bodyObserver = new MutationObserver(() => { retries = 0; fix(); });
+  bodyObserver.observe(document.body, { childList: true, subtree: true });
+  return () => { bodyObserver.disconnect(); observers.forEach((o) => o.disconnect()); };
 }
 """,
 )
