@@ -26,6 +26,9 @@ class Recipe:
     published_accuracy: float | None = None  # the seed project's own test accuracy
     source: str = "Digit Lab"
     label_smoothing: float = 0.0
+    # >1: that many copies of the network, trained side by side from different initialisations,
+    # each on its own loss, and shipped as one model that averages their probabilities.
+    members: int = 1
     extras: dict = field(default_factory=dict)
 
 
@@ -33,7 +36,7 @@ def _inputs() -> keras.KerasTensor:
     return keras.Input(shape=(28, 28, 1), name="image")
 
 
-def build_cnn() -> keras.Model:
+def build_cnn(name: str = "cnn") -> keras.Model:
     # Three conv blocks with batch normalisation; strided 5x5 convs replace max-pooling
     # because a learnt downsampling scored better on MNIST (Deotte's 2018 Kaggle ablation).
     x = inputs = _inputs()
@@ -54,7 +57,7 @@ def build_cnn() -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dropout(0.4)(x)
     outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="cnn")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_seed000_cnn() -> keras.Model:
@@ -131,10 +134,14 @@ def _seed003_sgd(steps_per_epoch: int) -> keras.optimizers.Optimizer:
 RECIPES: dict[str, Recipe] = {
     "cnn": Recipe(
         build_cnn,
-        _adam_decaying(1e-3, 0.9),
-        "3 conv blocks + BN + dropout, strided convs, augmented",
-        epochs=30,
+        _adam_decaying(1e-3, 0.82),
+        "3 x (3 conv blocks + BN + dropout, strided convs), augmented, probabilities averaged",
+        epochs=16,
         augment=True,
+        # One such network scored 99.61% (30 epochs, 74 min); the best single small CNNs
+        # average about 99.64%. Three averaged cancel much of each one's idiosyncratic errors
+        # (Deotte's 15-network ensemble: 99.75%) at three times the cost of one.
+        members=3,
     ),
     "seed000_cnn": Recipe(
         build_seed000_cnn,
@@ -155,8 +162,10 @@ RECIPES: dict[str, Recipe] = {
     "seed002_cnn": Recipe(
         build_seed002_cnn,
         _adam_decaying(1e-3, 0.85),
-        "conv32-pool-conv64-pool-conv64, dense 64",
+        "conv32-pool-conv64-pool-conv64, dense 64, augmented",
         epochs=15,
+        # Without augmentation it stopped at 99.27%, just short of the seed's 99.3%.
+        augment=True,
         published_accuracy=0.993,
         source="seed 002 (TensorFlow CNN)",
     ),

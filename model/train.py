@@ -126,12 +126,26 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
     )
     if recipe.augment:
         train_ds = train_ds.map(_augmenter(seed), num_parallel_calls=tf.data.AUTOTUNE)
-    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_ds = tf.data.Dataset.from_tensor_slices((as_input(val), val.labels.astype(np.int32))).batch(1000)
 
-    model = recipe.build()
     optimizer = recipe.optimizer(steps_per_epoch)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if recipe.members == 1:
+        model = trainer = recipe.build()
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    else:
+        model, trainer = _ensemble(arch, recipe)
+        outputs = ["probabilities"] + [f"member_{i}" for i in range(recipe.members)]
+        trainer.compile(
+            optimizer=optimizer,
+            # Each member learns on its own loss: a loss on the average alone would let the
+            # members lean on each other and lose the independence that makes averaging pay.
+            loss={name: "sparse_categorical_crossentropy" for name in outputs},
+            loss_weights={name: 0.0 if name == "probabilities" else 1.0 / recipe.members for name in outputs},
+            metrics={"probabilities": ["accuracy"]},
+        )
+        as_targets = _every_output(outputs)
+        train_ds, val_ds = train_ds.map(as_targets), val_ds.map(as_targets)
+    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
 
     class Recorder(keras.callbacks.Callback):
         """Times each epoch, logs the learning rate, and keeps the best validation weights."""
@@ -148,7 +162,11 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
 
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1}
-            row.update({k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+            # An ensemble's curves are those of its averaged output, the model that ships.
+            prefix = "probabilities_" if recipe.members > 1 else ""
+            for key in ("loss", "accuracy"):
+                row[key] = float(logs[prefix + key])
+                row["val_" + key] = float(logs["val_" + prefix + key])
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.started, 3)
             self.rows.append(row)
@@ -158,14 +176,14 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
                 self.best_weights = self.model.get_weights()
 
     recorder = Recorder()
-    model.fit(
+    trainer.fit(
         train_ds,
         epochs=epochs,
         validation_data=val_ds,
         callbacks=[recorder],
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    model.set_weights(recorder.best_weights)
+    trainer.set_weights(recorder.best_weights)
 
     @tf.function(reduce_retracing=True)
     def forward(x):
@@ -188,8 +206,32 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
         save=save,
         optimizer=_describe_optimizer(optimizer),
         framework=f"keras {keras.__version__} (tensorflow {tf.__version__})",
-        extras={"augment": recipe.augment},
+        extras={"augment": recipe.augment, "members": recipe.members},
     )
+
+
+def _ensemble(arch: str, recipe):
+    """The shipped model (members' probabilities averaged) and the model that trains them.
+
+    Both share the same layers; the trainer also exposes each member's own output so that
+    each can be given its own loss.
+    """
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    members = [recipe.build(name=f"{arch}_{i}") for i in range(recipe.members)]
+    outputs = {f"member_{i}": member(inputs) for i, member in enumerate(members)}
+    probabilities = keras.layers.Average(name="probabilities")(list(outputs.values()))
+    shipped = keras.Model(inputs, probabilities, name=arch)
+    trainer = keras.Model(inputs, {"probabilities": probabilities, **outputs}, name=f"{arch}_trainer")
+    return shipped, trainer
+
+
+def _every_output(names):
+    def as_targets(images, labels):
+        return images, {name: labels for name in names}
+
+    return as_targets
 
 
 def export_litert(model, path: Path) -> None:
