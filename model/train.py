@@ -62,7 +62,7 @@ def all_arch_names() -> list[str]:
 # --------------------------------------------------------------------------- Keras training
 
 
-def _augmenter(seed: int):
+def _augmenter(seed: int, vary_stroke_width: bool):
     """Training-time distortions that make MNIST look like digits people draw on a canvas."""
     import keras
     import tensorflow as tf
@@ -78,6 +78,8 @@ def _augmenter(seed: int):
 
     def augment(images, labels):
         images = geometry(images, training=True)
+        if not vary_stroke_width:
+            return images, labels
         # Stroke thickness: blend each digit towards its 3x3 dilation (thicker) or erosion
         # (thinner) by a random amount, since people draw with every brush width.
         dilated = tf.nn.max_pool2d(images, 3, 1, "SAME")
@@ -125,7 +127,8 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
         .batch(batch_size)
     )
     if recipe.augment:
-        train_ds = train_ds.map(_augmenter(seed), num_parallel_calls=tf.data.AUTOTUNE)
+        augment = _augmenter(seed, recipe.vary_stroke_width)
+        train_ds = train_ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     val_ds = tf.data.Dataset.from_tensor_slices((as_input(val), val.labels.astype(np.int32))).batch(1000)
 
     optimizer = recipe.optimizer(steps_per_epoch)
@@ -206,7 +209,11 @@ def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: in
         save=save,
         optimizer=_describe_optimizer(optimizer),
         framework=f"keras {keras.__version__} (tensorflow {tf.__version__})",
-        extras={"augment": recipe.augment, "members": recipe.members},
+        extras={
+            "augment": recipe.augment,
+            "vary_stroke_width": recipe.vary_stroke_width,
+            "members": recipe.members,
+        },
     )
 
 
