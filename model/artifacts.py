@@ -78,3 +78,42 @@ def load_evaluation(arch: str, model_dir: Path = MODEL_DIR) -> dict:
             Path(model_dir) / arch / "evaluation.json", "corrupt (no 10x10 confusion_matrix)", arch
         )
     return evaluation
+
+
+def models_table(model_dir: Path = MODEL_DIR) -> list[dict]:
+    """One row per shipped model: what the README, the Models page and the closing notes show."""
+    rows = []
+    for arch in shipped_archs(model_dir):
+        card = load_card(arch, model_dir)
+        rows.append(
+            {
+                "model": arch,
+                "layers": card.get("summary", ""),
+                "test accuracy": card.get("test_accuracy"),
+                "errors": card.get("test_errors"),
+                "published": card.get("published_accuracy"),
+                "params": card.get("params"),
+                "epochs": card.get("epochs"),
+                "training min": round(card.get("train_seconds", 0) / 60, 1),
+                "inference ms": card.get("inference_ms"),
+            }
+        )
+    return rows
+
+
+def _markdown(rows: list[dict]) -> str:
+    header = ["model", "layers", "test accuracy", "errors / 10,000", "seed's published", "params", "epochs",
+              "training min", "ms a digit"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for r in rows:
+        published = f"{r['published']:.2%}" if r["published"] else "—"
+        latency = f"{r['inference ms']:.2f}" if r["inference ms"] else "—"
+        lines.append(
+            f"| `{r['model']}` | {r['layers']} | {r['test accuracy']:.2%} | {r['errors']} | {published} | "
+            f"{r['params']:,} | {r['epochs']} | {r['training min']} | {latency} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(_markdown(models_table()))

@@ -12,6 +12,7 @@ their own forward pass; a Keras model without an export falls back to a compiled
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -103,13 +104,8 @@ RUNTIMES = {  # tried in this order
 }
 
 
-def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str = "auto") -> Classifier:
-    """Load a shipped model with the fastest runtime it has, warmed up."""
-    folder = Path(model_dir) / arch
-    try:
-        card = load_card(arch, model_dir)
-    except ArtifactError as e:
-        raise ClassifierError(str(e)) from e
+def _load_forward(folder: Path, arch: str, runtime: str = "auto") -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """The fastest runtime ``folder`` has a model file for, loaded and warmed up."""
     names = list(RUNTIMES) if runtime == "auto" else [runtime]
     for name in names:
         filename, make_forward = RUNTIMES[name]
@@ -126,8 +122,33 @@ def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str
             ) from e
         if warm.shape != (1, 10) or not np.isfinite(warm).all():
             raise ClassifierError(f"{path} does not output 10 probabilities")
-        return Classifier(arch, name, card, forward)
+        return name, forward
     raise ClassifierError(
         f"{folder} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). "
         f"Regenerate it with: python -m model.train --arch {arch} --data-dir $MNIST_DIR"
     )
+
+
+def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str = "auto") -> Classifier:
+    """Load a shipped model with the fastest runtime it has, warmed up."""
+    try:
+        card = load_card(arch, model_dir)
+    except ArtifactError as e:
+        raise ClassifierError(str(e)) from e
+    name, forward = _load_forward(Path(model_dir) / arch, arch, runtime)
+    return Classifier(arch, name, card, forward)
+
+
+def inference_ms(folder: Path, image: np.ndarray, calls: int = 300) -> tuple[str, float]:
+    """Median milliseconds to classify one 28x28 ``image`` with what the Draw page would load
+    from ``folder``; the training command records it in the card."""
+    name, forward = _load_forward(Path(folder), Path(folder).name)
+    x = np.ascontiguousarray(np.asarray(image, np.float32).reshape(1, 28, 28))
+    for _ in range(20):
+        forward(x)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        forward(x)
+        times.append(time.perf_counter_ns() - started)
+    return name, float(np.median(times)) / 1e6

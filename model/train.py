@@ -371,6 +371,10 @@ def run(
 
     def fill(folder: Path) -> None:
         result.save(folder)
+        from model.inference import inference_ms
+
+        # Measured here, on the machine that trained it, with the runtime the Draw page uses.
+        card["runtime"], card["inference_ms"] = inference_ms(folder, test_x[0])
         _dump(folder / "history.json", history)
         _dump(folder / "evaluation.json", evaluation, compact=True)  # pixels make it large
         _dump(folder / "card.json", card)

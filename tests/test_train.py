@@ -141,3 +141,44 @@ def test_killed_training_leaves_old_artifacts_intact(tiny_run, mnist_dir, tmp_pa
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert _snapshot(out / "seed000_cnn") == before
+
+
+def test_an_ensemble_ships_the_average_of_its_members(mnist_dir, tmp_path):
+    import keras
+
+    from model.inference import load_classifier
+
+    members = RECIPES["cnn"].members
+    assert members > 1
+    card = run("cnn", epochs=1, batch_size=64, seed=0, data_dir=mnist_dir, out=tmp_path, limit=640)
+    assert card["members"] == members
+    assert [layer["type"] for layer in card["layers"]] == ["InputLayer"] + ["Functional"] * members + ["Average"]
+    assert card["params"] == members * RECIPES["cnn"].build().count_params()
+
+    model = keras.models.load_model(tmp_path / "cnn" / "model.keras", safe_mode=True, compile=False)
+    x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    average = np.mean([keras.ops.convert_to_numpy(m(x, training=False)) for m in model.layers[1:-1]], axis=0)
+    shipped = keras.ops.convert_to_numpy(model(x, training=False))
+    np.testing.assert_allclose(shipped, average, atol=1e-6)
+    # The members start apart (their own initialisations) and stay apart.
+    first, second = (keras.ops.convert_to_numpy(m(x, training=False)) for m in model.layers[1:3])
+    assert np.abs(first - second).max() > 1e-3
+    # What the Draw page runs (LiteRT) is the same averaged model.
+    np.testing.assert_allclose(load_classifier("cnn", tmp_path).predict_proba(x[..., 0]), shipped, atol=1e-5)
+
+
+def test_train_speed_bench_measures_the_real_loop(mnist):
+    from bench import train_speed
+    from model.data import Split
+
+    train = Split(mnist.train.images[:1024], mnist.train.labels[:1024])
+    val = Split(mnist.train.images[-256:], mnist.train.labels[-256:])
+    row = train_speed.measure("seed002_mlp", train, val, epochs=2)
+    assert row["images_per_second"] > 100
+    assert row["seconds_per_epoch"] == pytest.approx(55_000 / row["images_per_second"])
+    history = ROOT / "model" / "cnn" / "history.json"
+    reached = train_speed.time_to_accuracy(history)
+    rows = json.loads(history.read_text())["epochs"]
+    first = next(r for r in rows if r["val_accuracy"] >= 0.99)
+    assert reached["epoch"] == first["epoch"]
+    assert reached["seconds"] == pytest.approx(sum(r["seconds"] for r in rows[: first["epoch"]]))
