@@ -107,13 +107,19 @@ def _layer_table(model) -> list[dict]:
     return rows
 
 
-def train_keras(arch: str, train: Split, val: Split, epochs: int, batch_size: int, seed: int) -> TrainResult:
+def train_keras(
+    arch: str, train: Split, val: Split, epochs: int, batch_size: int, seed: int, members: int | None = None
+) -> TrainResult:
+    import dataclasses
+
     import keras
     import tensorflow as tf
 
     from model.networks import RECIPES
 
     recipe = RECIPES[arch]
+    if members:
+        recipe = dataclasses.replace(recipe, members=members)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -313,6 +319,7 @@ def run(
     data_dir,
     out: Path,
     limit: int | None = None,
+    members: int | None = None,
 ) -> dict:
     from model.networks import RECIPES
 
@@ -324,7 +331,7 @@ def run(
         recipe = RECIPES[arch]
         epochs = epochs or recipe.epochs
         batch_size = batch_size or recipe.batch_size
-        result = train_keras(arch, train, val, epochs, batch_size, seed)
+        result = train_keras(arch, train, val, epochs, batch_size, seed, members)
         summary, published, source = recipe.summary, recipe.published_accuracy, recipe.source
     else:
         from model.scratch import SCRATCH_RECIPES, train_scratch
@@ -392,12 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="artifacts go to OUT/<arch>/")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke runs)")
+    parser.add_argument("--members", type=int, default=None, help="train N networks, ship their average")
     args = parser.parse_args(argv)
 
     from model.data import MnistError
 
     try:
-        card = run(args.arch, args.epochs, args.batch_size, args.seed, args.data_dir, args.out, args.limit)
+        card = run(
+            args.arch, args.epochs, args.batch_size, args.seed, args.data_dir, args.out, args.limit, args.members
+        )
     except MnistError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
