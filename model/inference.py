@@ -104,7 +104,9 @@ RUNTIMES = {  # tried in this order
 }
 
 
-def _load_forward(folder: Path, arch: str, runtime: str = "auto") -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+def _load_forward(
+    folder: Path, arch: str, runtime: str = "auto"
+) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """The fastest runtime ``folder`` has a model file for, loaded and warmed up."""
     names = list(RUNTIMES) if runtime == "auto" else [runtime]
     for name in names:

@@ -22,7 +22,10 @@ class Recipe:
     summary: str
     epochs: int
     batch_size: int = 128
-    augment: bool = False  # random shifts, rotations and zoom while training
+    augment: bool = False  # random shifts, rotations and zoom while training, up to:
+    shift: float = 0.1  # of the side: 2.8 px
+    rotation_degrees: float = 10.0
+    zoom: float = 0.1
     # Also thicken or thin each training digit at random: for the network that reads the canvas,
     # where people draw with every pen width. It costs a little MNIST accuracy per epoch.
     vary_stroke_width: bool = False
@@ -164,10 +167,15 @@ RECIPES: dict[str, Recipe] = {
     "seed002_cnn": Recipe(
         build_seed002_cnn,
         _adam_decaying(1e-3, 0.85),
-        "conv32-pool-conv64-pool-conv64, dense 64, augmented",
+        "conv32-pool-conv64-pool-conv64, dense 64, shifted",
         epochs=15,
-        # Without augmentation it stopped at 99.27%, just short of the seed's 99.3%.
+        # Without augmentation it stopped at 99.27%, just short of the seed's 99.3%; with
+        # rotations and zoom too, this small network was still at 98.9% validation accuracy
+        # after 10 epochs. Shifts of up to 2 px alone are what it can use.
         augment=True,
+        shift=0.08,
+        rotation_degrees=0.0,
+        zoom=0.0,
         published_accuracy=0.993,
         source="seed 002 (TensorFlow CNN)",
     ),

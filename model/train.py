@@ -62,18 +62,20 @@ def all_arch_names() -> list[str]:
 # --------------------------------------------------------------------------- Keras training
 
 
-def _augmenter(seed: int, vary_stroke_width: bool):
+def _augmenter(seed: int, recipe):
     """Training-time distortions that make MNIST look like digits people draw on a canvas."""
     import keras
     import tensorflow as tf
 
-    geometry = keras.Sequential(
-        [
-            keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-            keras.layers.RandomZoom((-0.1, 0.1), fill_mode="constant", seed=seed + 1),
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
-        ]
-    )
+    vary_stroke_width = recipe.vary_stroke_width
+    fill = {"fill_mode": "constant"}
+    distortions = []
+    if recipe.rotation_degrees:
+        distortions.append(keras.layers.RandomRotation(recipe.rotation_degrees / 360, seed=seed, **fill))
+    if recipe.zoom:
+        distortions.append(keras.layers.RandomZoom((-recipe.zoom, recipe.zoom), seed=seed + 1, **fill))
+    distortions.append(keras.layers.RandomTranslation(recipe.shift, recipe.shift, seed=seed + 2, **fill))
+    geometry = keras.Sequential(distortions)
     rng = tf.random.Generator.from_seed(seed + 3)
 
     def augment(images, labels):
@@ -133,7 +135,7 @@ def train_keras(
         .batch(batch_size)
     )
     if recipe.augment:
-        augment = _augmenter(seed, recipe.vary_stroke_width)
+        augment = _augmenter(seed, recipe)
         train_ds = train_ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     val_ds = tf.data.Dataset.from_tensor_slices((as_input(val), val.labels.astype(np.int32))).batch(1000)
 
