@@ -6,8 +6,9 @@ field so that its centre of mass is at the centre. We add one step MNIST did not
 stroke is thinned or thickened to MNIST's typical width, since people draw on a canvas with any
 brush at any size (a tiny digit drawn with a thick brush would otherwise be a blob).
 
-Everything is vectorised numpy / scipy / Pillow; a 280x280 canvas takes well under a
-millisecond (bench/latency.py).
+Everything is vectorised numpy / scipy / Pillow. A 280x280 canvas took 4.0 ms (median,
+bench/latency.py, on a slow run of the 2-core machine); most of it is the stroke-width
+correction at 4x scale.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ FIELD = 28
 CENTRE_OF_MASS = 14.0
 MNIST_STROKE_WIDTH = 2.7
 # The stroke is measured and corrected on the digit scaled to 4x its final size: fine
-# enough to be accurate, small enough to cost a fraction of a millisecond.
+# enough to be accurate; each pass costs about a millisecond here.
 WORK_SCALE = 4
 WIDTH_TOLERANCE = (0.8, 1.25)  # leave strokes alone within this ratio of MNIST's width
 INK_THRESHOLD = 0.2  # below this (of full ink) a pixel is background, e.g. anti-aliasing haze

@@ -117,7 +117,11 @@ def test_a_direct_link_on_a_fresh_server_goes_through_the_router(browser):
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:
             open_page(page, base_url + "/confusion", "Confusion matrix")
-            assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() == 1
+            # The rerun through app.py may still be drawing when the first run reports idle.
+            picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+            picker.first.wait_for(timeout=TIMEOUT)
+            wait_for_app(page, timeout=TIMEOUT)
+            assert picker.count() == 1
             nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
             assert "Confusion matrix" in nav and "common" not in nav
             assert page.locator(EXCEPTION).count() == 0
