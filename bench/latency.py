@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -32,6 +29,7 @@ if str(REPO) not in sys.path:
 
 from model import MODEL_DIR  # noqa: E402
 from model.artifacts import shipped_archs  # noqa: E402
+from model.inference import time_calls  # noqa: E402
 
 TARGET_PIPELINE_MS = 2.0
 TARGET_RATIO = 20.0
@@ -79,19 +77,6 @@ def mnist_canvas(index: int = 0, data_dir: str | None = None) -> tuple[np.ndarra
     for c in range(3):
         canvas[top : top + DIGIT_SIDE, top : top + DIGIT_SIDE, c] = big
     return canvas, label, source
-
-
-def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
-    """Milliseconds of each of ``n`` calls of ``fn`` (after ``warmup`` untimed calls)."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    clock = time.perf_counter_ns
-    for _ in range(n):
-        t0 = clock()
-        fn()
-        out.append((clock() - t0) / 1e6)
-    return out
 
 
 def summary(times_ms: list[float]) -> dict:

@@ -81,7 +81,7 @@ def load_evaluation(arch: str, model_dir: Path = MODEL_DIR) -> dict:
 
 
 def models_table(model_dir: Path = MODEL_DIR) -> list[dict]:
-    """One row per shipped model: what the README, the Models page and the closing notes show."""
+    """One row per shipped model, from the cards: the README's table (``python -m model.artifacts``)."""
     rows = []
     for arch in shipped_archs(model_dir):
         card = load_card(arch, model_dir)

@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         "errors": result["errors"],
         "runtime": classifier.runtime,
     }
-    folder = Path(args.model_dir) / args.arch
-    _, summary["inference_ms"] = inference_ms(folder, mnist.test.images[0] / 255.0)
+    summary["inference_ms"] = inference_ms(classifier.predict_proba, mnist.test.images[0] / 255.0)
     if args.record_inference:
-        record_inference(folder / "card.json", classifier.runtime, summary["inference_ms"])
+        card_path = Path(args.model_dir) / args.arch / "card.json"
+        record_inference(card_path, classifier.runtime, summary["inference_ms"])
     if args.json:
         print(json.dumps(summary))
     else:

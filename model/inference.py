@@ -104,7 +104,7 @@ RUNTIMES = {  # tried in this order
 }
 
 
-def _load_forward(
+def load_forward(
     folder: Path, arch: str, runtime: str = "auto"
 ) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """The fastest runtime ``folder`` has a model file for, loaded and warmed up."""
@@ -137,20 +137,27 @@ def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str
         card = load_card(arch, model_dir)
     except ArtifactError as e:
         raise ClassifierError(str(e)) from e
-    name, forward = _load_forward(Path(model_dir) / arch, arch, runtime)
+    name, forward = load_forward(Path(model_dir) / arch, arch, runtime)
     return Classifier(arch, name, card, forward)
 
 
-def inference_ms(folder: Path, image: np.ndarray, calls: int = 300) -> tuple[str, float]:
-    """Median milliseconds to classify one 28x28 ``image`` with what the Draw page would load
-    from ``folder``; the training command records it in the card."""
-    name, forward = _load_forward(Path(folder), Path(folder).name)
+def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
+    """Milliseconds of each of ``n`` calls of ``fn`` (after ``warmup`` untimed calls)."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        t0 = clock()
+        fn()
+        out.append((clock() - t0) / 1e6)
+    return out
+
+
+def inference_ms(
+    forward: Callable[[np.ndarray], np.ndarray], image: np.ndarray, calls: int = 300
+) -> float:
+    """Median milliseconds ``forward`` takes for one 28x28 ``image``, as the Draw page calls it;
+    the cards record it."""
     x = np.ascontiguousarray(np.asarray(image, np.float32).reshape(1, 28, 28))
-    for _ in range(20):
-        forward(x)
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter_ns()
-        forward(x)
-        times.append(time.perf_counter_ns() - started)
-    return name, float(np.median(times)) / 1e6
+    return float(np.median(time_calls(lambda: forward(x), calls, warmup=20)))

@@ -380,10 +380,12 @@ def run(
 
     def fill(folder: Path) -> None:
         result.save(folder)
-        from model.inference import inference_ms
+        from model.inference import Classifier, inference_ms, load_forward
 
         # Measured here, on the machine that trained it, with the runtime the Draw page uses.
-        card["runtime"], card["inference_ms"] = inference_ms(folder, test_x[0])
+        card["runtime"], forward = load_forward(folder, arch)
+        classifier = Classifier(arch, card["runtime"], card, forward)
+        card["inference_ms"] = inference_ms(classifier.predict_proba, test_x[0])
         _dump(folder / "history.json", history)
         _dump(folder / "evaluation.json", evaluation, compact=True)  # pixels make it large
         _dump(folder / "card.json", card)
