@@ -12,13 +12,18 @@ from pages.common import digit_figure, probability_figure, selected_arch, show_f
 CANVAS_SIDE = 400
 UNSURE_BELOW = 0.5
 
-# The canvas's toolbar is invisible until hovered but lies over the canvas's top-right corner,
-# where it swallows strokes. This moves it wholly above the canvas, so every pixel of the canvas
-# draws. The canvas's styles live in an open shadow root that page CSS cannot reach, so a style
-# is put into each such root as soon as the root exists (before its toolbar does: a stroke on a
-# page just opened must draw too), and put back if the component rebuilds its content.
-_TOOLBAR_ABOVE_CANVAS = st.components.v2.component(
-    "digitlab.canvas_toolbar_above",
+# Two fixes to the canvas component, made from outside it (it has no option for either):
+# 1. Its toolbar is invisible until hovered but lies over the canvas's top-right corner, where
+#    it swallows strokes. A style moves it wholly above the canvas, so every pixel draws. The
+#    canvas's styles live in an open shadow root that page CSS cannot reach, so the style is put
+#    into each such root as soon as the root exists (before its toolbar does: a stroke on a page
+#    just opened must draw too), and put back if the component rebuilds its content.
+# 2. It sends a finished stroke to the app only after a 200 ms debounce (`Bc = 200` in its
+#    bundle), more than the whole rest of the round trip. When the pen lifts after a stroke
+#    that began on the canvas, this presses the toolbar's own "Update the app with this drawing"
+#    button, which sends at once and cancels the pending debounced send: one send per stroke.
+_CANVAS_FIXES = st.components.v2.component(
+    "digitlab.canvas_fixes",
     js="""
 export default function () {
   const css = ".dc-toolbar{top:auto !important;bottom:100% !important;padding-bottom:.25rem !important;}";
@@ -50,7 +55,27 @@ export default function () {
   fix();
   const bodyObserver = new MutationObserver(() => { retries = 0; fix(); });
   bodyObserver.observe(document.body, { childList: true, subtree: true });
-  return () => { bodyObserver.disconnect(); observers.forEach((o) => o.disconnect()); };
+
+  let strokeRoot = null;
+  const onDown = (event) => {
+    const target = event.composedPath()[0];
+    strokeRoot = target instanceof Element && target.matches("canvas.upper-canvas") ? target.getRootNode() : null;
+  };
+  const onUp = () => {
+    const root = strokeRoot;
+    strokeRoot = null;
+    // A new task: the canvas finishes the path and queues its debounced send on this same
+    // pointer-up (a mouseup listener and a microtask), so the send now comes after both.
+    if (root) setTimeout(() => root.querySelector('button[aria-label="Update the app with this drawing"]')?.click(), 0);
+  };
+  window.addEventListener("pointerdown", onDown, true);
+  window.addEventListener("pointerup", onUp, true);
+  return () => {
+    bodyObserver.disconnect();
+    observers.forEach((o) => o.disconnect());
+    window.removeEventListener("pointerdown", onDown, true);
+    window.removeEventListener("pointerup", onUp, true);
+  };
 }
 """,
 )
@@ -110,7 +135,7 @@ def drawing_area(classifier: Classifier | None) -> None:
             return_image_data=True,
             key=f"canvas-{st.session_state.canvas_generation}",
         )
-        _TOOLBAR_ABOVE_CANVAS(key="toolbar-above-canvas")
+        _CANVAS_FIXES(key="canvas-fixes")
     with result_column:
         show_reading(classifier, read_canvas(result.image_data))
 

@@ -402,3 +402,19 @@ def test_search_results_corrupt_is_named(artifacts, text):
     message = " ".join(texts(at, "error"))
     assert "search/results.json" in message and SEARCH_COMMAND in message
     assert at.dataframe[0].value is not None  # the model table is still there
+
+
+def test_the_canvas_still_has_what_the_draw_page_relies_on():
+    # pages/draw.py moves the canvas's toolbar and presses its "send now" button at the end of
+    # each stroke, to skip the component's 200 ms debounce. Both depend on the component's
+    # bundle; an upgrade that renames them would silently bring the delay back.
+    import importlib.util
+
+    # Located, not imported: importing it registers a component, which needs a running app.
+    package = Path(importlib.util.find_spec("streamlit_drawable_canvas").origin).parent
+    bundle_dir = package / "frontend" / "build"
+    bundle = "".join(p.read_text() for p in bundle_dir.glob("*.js"))
+    page = (Path(__file__).parent.parent / "pages" / "draw.py").read_text()
+    for needle in ('"Update the app with this drawing"', "dc-toolbar", "upper-canvas"):
+        assert needle in bundle, needle
+        assert needle in page, needle
