@@ -1,7 +1,7 @@
 """Load: many people drawing at once on one server.
 
     .venv/bin/python bench/load.py [--n 30] [--digits 10] [--url URL] [--settle 130]
-        [--barrier] [--rounds 3 --session-ttl 5 --settle 15]
+        [--barrier] [--think 3] [--split-cpus] [--rounds 3 --session-ttl 5 --settle 15]
 
 Starts ``streamlit run app.py`` on a free port (or uses ``--url``; the server process is found
 by the port it listens on), then opens ``--n`` browser sessions at once (asyncio Playwright:
@@ -24,16 +24,23 @@ shrinks, so only repeated rounds tell a leak from memory kept for reuse); with o
 ``--settle`` >= 120 s, what stays per session, <= 0.5 MB.
 
 Options: ``--barrier`` starts drawing only once every page is open (otherwise the first
-drawings race the other sessions' page loads); ``--session-ttl 5 --settle 15`` makes rounds
-short on a server started here.
+drawings race the other sessions' page loads); ``--think S`` makes each session pause S seconds
+(0.5 S to 1.5 S, at random) after a prediction before its next digit, as a person looks at the
+answer (with 0, the default, all sessions draw back to back: a stress test, not a class);
+``--session-ttl 5 --settle 15`` makes rounds short on a server started here.
 
 The browsers run on the same machine as the server, so the figures include their CPU use.
+In a class each student's device renders its own page; ``--split-cpus`` comes closer to that
+on a machine with few cores: the server (started here) is pinned to the first half of the
+CPUs and the browsers to the other half, so they no longer take the server's CPU.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import os
+import random
 import sys
 import threading
 import time
@@ -132,7 +139,8 @@ class SessionResult:
 
 
 async def run_session(browser, base_url: str, index: int, digits: int, timeout: float,
-                      start_delay: float, all_loaded: "asyncio.Barrier | None" = None) -> SessionResult:
+                      start_delay: float, all_loaded: "asyncio.Barrier | None" = None,
+                      think: float = 0.0) -> SessionResult:
     result = SessionResult(index)
     await asyncio.sleep(start_delay)
     context = await browser.new_context(viewport=VIEWPORT)
@@ -149,8 +157,11 @@ async def run_session(browser, base_url: str, index: int, digits: int, timeout: 
         await all_loaded.wait()
     if result.errors:
         return result
+    pause = random.Random(index)
     for k in range(digits):
         digit = (index + k) % 10
+        if think and k:
+            await asyncio.sleep(think * pause.uniform(0.5, 1.5))
         try:
             await clear_canvas_async(page, timeout)
             timed = await draw_and_time_async(page, digit, timeout=timeout)
@@ -162,7 +173,7 @@ async def run_session(browser, base_url: str, index: int, digits: int, timeout: 
 
 
 async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp: float,
-                       on_all_done=None, barrier: bool = False) -> list[SessionResult]:
+                       on_all_done=None, barrier: bool = False, think: float = 0.0) -> list[SessionResult]:
     """``n`` sessions at once; ``on_all_done`` is called when all have drawn, before any closes."""
     from playwright.async_api import async_playwright
 
@@ -171,7 +182,7 @@ async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp:
         try:
             all_loaded = asyncio.Barrier(n) if barrier else None
             results = await asyncio.gather(
-                *(run_session(browser, base_url, i, digits, timeout, i * ramp, all_loaded) for i in range(n))
+                *(run_session(browser, base_url, i, digits, timeout, i * ramp, all_loaded, think) for i in range(n))
             )
             if on_all_done is not None:
                 on_all_done()
@@ -188,16 +199,30 @@ async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp:
 
 def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout: float = 120_000,
              ramp: float = 0.2, settle: float = 0.0, warmup: bool = True, log=print,
-             barrier: bool = False, rounds: int = 1, session_ttl: float | None = None) -> dict:
+             barrier: bool = False, rounds: int = 1, session_ttl: float | None = None,
+             think: float = 0.0, split_cpus: bool = False) -> dict:
     """Run the load test against ``base_url`` (or a server started here); a dict of figures.
 
     ``rounds`` > 1 repeats the ``n`` sessions (after ``settle`` seconds each): memory that keeps
     growing round after round is a leak, memory the first round took and later rounds reuse
-    is not. ``session_ttl`` sets the server's disconnectedSessionTTL (a server started here)."""
+    is not. ``session_ttl`` sets the server's disconnectedSessionTTL (a server started here).
+    ``split_cpus``: the server gets the first half of the CPUs, this process and the browsers
+    it starts (which inherit it) the rest."""
+    server_cpus = browser_cpus = None
+    if split_cpus:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--split-cpus needs at least 2 CPUs")
+        half = len(cpus) // 2
+        server_cpus, browser_cpus = set(cpus[:half]), set(cpus[half:])
+        log(f"server on CPU {sorted(server_cpus)}, browsers on CPU {sorted(browser_cpus)}")
     with contextlib.ExitStack() as stack:
         if base_url is None:
             env = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(int(session_ttl))} if session_ttl else None
-            base_url = stack.enter_context(streamlit_server(env=env))
+            base_url = stack.enter_context(streamlit_server(env=env, cpus=server_cpus))
+        if browser_cpus:
+            stack.callback(os.sched_setaffinity, 0, os.sched_getaffinity(0))
+            os.sched_setaffinity(0, browser_cpus)
         base_url = base_url.rstrip("/")
         process = server_process(base_url)
         rss = {"fresh": tree_rss(process)}
@@ -215,7 +240,7 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
             started = time.perf_counter()
             with RssSampler(process) as sampler:
                 results += asyncio.run(run_sessions(
-                    base_url, n, digits, timeout, ramp, barrier=barrier,
+                    base_url, n, digits, timeout, ramp, barrier=barrier, think=think,
                     on_all_done=lambda: rss.__setitem__("after_open" + suffix, tree_rss(process)),
                 ))
             elapsed += time.perf_counter() - started
@@ -230,6 +255,7 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
             sessions_left = active_sessions(base_url)
     out = summarise(results, rss, n * rounds, digits, elapsed, settle, per_round=n)
     out["rounds"], out["barrier"], out["sessions_left"] = rounds, barrier, sessions_left
+    out["think_s"], out["split_cpus"] = think, split_cpus
     if len(settled) >= 2:
         out["later_rounds_mb_per_session"] = (settled[-1] - settled[0]) / MB / (n * (rounds - 1))
     return out
@@ -278,6 +304,8 @@ def report(r: dict) -> str:
         f"{r['sessions']} sessions x {r['digits_per_session']} digits"
         + (f" ({r['rounds']} rounds)" if r.get("rounds", 1) > 1 else "")
         + (", drawing only once all pages were open" if r.get("barrier") else "")
+        + (f", {r['think_s']:g} s (0.5-1.5x) between digits" if r.get("think_s") else ", back to back")
+        + (", server and browsers on separate CPUs" if r.get("split_cpus") else "")
         + f": {r['drawings_done']}/{r['drawings_expected']} drawings done in {r['elapsed_s']:.1f} s",
         f"errors: {r['errors']}",
         *[f"  {m}" for m in r["error_messages"][:10]],
@@ -332,9 +360,16 @@ def main(argv: list[str] | None = None) -> int:
                         "first round is the leak test (default 1)")
     parser.add_argument("--session-ttl", type=float, default=None, help="the started server's "
                         "disconnectedSessionTTL in s (default Streamlit's 120); then --settle can be shorter")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds a session pauses after a "
+                        "prediction, 0.5-1.5x at random (default 0: back to back)")
+    parser.add_argument("--split-cpus", action="store_true", help="pin the server started here to half "
+                        "the CPUs and the browsers to the other half")
     args = parser.parse_args(argv)
+    if args.split_cpus and args.url:
+        parser.error("--split-cpus pins a server started here; it cannot be used with --url")
     r = run_load(args.url, args.n, args.digits, args.timeout * 1000, args.ramp, args.settle,
-                 barrier=args.barrier, rounds=args.rounds, session_ttl=args.session_ttl)
+                 barrier=args.barrier, rounds=args.rounds, session_ttl=args.session_ttl,
+                 think=args.think, split_cpus=args.split_cpus)
     print(report(r))
     return 0 if passed(r) else 1
 

@@ -57,11 +57,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(
-    app: str | Path = "app.py", env: dict[str, str] | None = None, timeout: float = 60.0
+    app: str | Path = "app.py",
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    cpus: set[int] | None = None,
 ) -> Iterator[str]:
     """Run ``streamlit run app`` on a free port; yield its base URL (``http://127.0.0.1:PORT``).
 
     The server's output goes to a log file, quoted in the error if the server never comes up.
+    ``cpus`` pins the server (every thread it will start) to those CPUs.
     """
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
@@ -74,7 +78,12 @@ def streamlit_server(
         "--browser.gatherUsageStats", "false",
     ]
     process = subprocess.Popen(
-        command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        command,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

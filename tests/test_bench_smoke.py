@@ -16,10 +16,15 @@ pytestmark = [
 
 
 def test_load_three_sessions_without_errors():
+    import os
+
     from bench import load
 
-    result = load.run_load(n=3, digits=2, ramp=0.1, log=lambda *a: None)
+    cpus = os.sched_getaffinity(0)
+    split = len(cpus) >= 2  # the class set-up: server and browsers on separate CPUs
+    result = load.run_load(n=3, digits=2, ramp=0.1, log=lambda *a: None, think=0.2, split_cpus=split)
     print(load.report(result))
+    assert os.sched_getaffinity(0) == cpus  # this process got its CPUs back
     assert result["error_messages"] == []
     assert result["errors"] == 0
     assert result["drawings_done"] == 6
