@@ -104,6 +104,16 @@ def active_sessions(base_url: str) -> int | None:
     return None
 
 
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU time (user + system, s) used so far by a process and its live descendants."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 class RssSampler:
     """Samples a process tree's RSS in a thread; ``peak`` is the highest seen."""
 
@@ -232,18 +242,20 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
         time.sleep(1.0)
         rss["before"] = tree_rss(process)
         results: list[SessionResult] = []
-        elapsed = 0.0
+        elapsed = server_cpu = 0.0
         settled = []
         for round_ in range(1, rounds + 1):
             suffix = "" if round_ == 1 else f"_round{round_}"
             log(f"{n} sessions x {digits} digits" + (f" (round {round_} of {rounds})" if rounds > 1 else "") + " ...")
             started = time.perf_counter()
+            cpu_started = tree_cpu_seconds(process)
             with RssSampler(process) as sampler:
                 results += asyncio.run(run_sessions(
                     base_url, n, digits, timeout, ramp, barrier=barrier, think=think,
                     on_all_done=lambda: rss.__setitem__("after_open" + suffix, tree_rss(process)),
                 ))
             elapsed += time.perf_counter() - started
+            server_cpu += tree_cpu_seconds(process) - cpu_started
             rss["peak"] = max(rss.get("peak", 0), sampler.peak, rss["after_open" + suffix])
             time.sleep(1.0)
             rss["after_closed" + suffix] = tree_rss(process)
@@ -256,6 +268,10 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
     out = summarise(results, rss, n * rounds, digits, elapsed, settle, per_round=n)
     out["rounds"], out["barrier"], out["sessions_left"] = rounds, barrier, sessions_left
     out["think_s"], out["split_cpus"] = think, split_cpus
+    # How busy the server itself was: tells a slow server from slow browsers on a shared machine.
+    out["server_cpu_s"] = server_cpu
+    out["server_cpu_share"] = server_cpu / elapsed if elapsed else float("nan")
+    out["server_cpu_ms_per_drawing"] = 1000 * server_cpu / out["drawings_done"] if out["drawings_done"] else float("nan")
     if len(settled) >= 2:
         out["later_rounds_mb_per_session"] = (settled[-1] - settled[0]) / MB / (n * (rounds - 1))
     return out
@@ -313,6 +329,8 @@ def report(r: dict) -> str:
         f"mouseup -> prediction painted: p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, "
         f"max {r['max_ms']:.0f} ms (in the DOM: p50 {r['dom_p50_ms']:.0f} ms)",
         f"page load (open -> canvas ready): p50 {r['page_load_p50_ms']:.0f} ms, max {r['page_load_max_ms']:.0f} ms",
+        f"server CPU: {r['server_cpu_s']:.1f} s, {r['server_cpu_share']:.0%} of one core over the run, "
+        f"{r['server_cpu_ms_per_drawing']:.0f} ms per drawing (page loads included)",
         "server RSS (process tree): " + ", ".join(f"{k} {v:.1f} MB" for k, v in mem.items()),
         f"sessions the server still holds at the end (/_stcore/metrics active_sessions): {r.get('sessions_left')}",
         f"growth per session (first round): {r['growth_open_mb_per_session']:.2f} MB while open, "

@@ -7,7 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from model.inference import Classifier, ClassifierError, load_classifier
 from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
-from pages.common import digit_figure, probability_figure, selected_arch, show_failure
+from pages.common import pixel_grid, probability_figure, selected_arch, show_failure
 
 CANVAS_SIDE = 400
 UNSURE_BELOW = 0.5
@@ -99,7 +99,7 @@ def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
         st.warning(f"The model is unsure. Its top three: {top3}.")
     st.plotly_chart(probability_figure(probabilities), config={"displayModeBar": False})
     with st.expander("What the model sees (28x28)", expanded=True):
-        st.plotly_chart(digit_figure(image, height=240), config={"displayModeBar": False})
+        st.image(pixel_grid(image), caption="Each square is one of the 784 pixels the model reads.")
 
 
 def show_reading(classifier: Classifier | None, reading: Reading) -> None:

@@ -33,6 +33,7 @@ def test_load_three_sessions_without_errors():
     assert result["correct_share"] >= 0.5
     assert result["rss_mb"]["before"] > 0 and result["rss_mb"]["after_open"] > 0
     assert result["p50_ms"] > 0
+    assert result["server_cpu_s"] > 0 and result["server_cpu_ms_per_drawing"] > 0
 
 
 def test_one_cold_start_reaches_a_prediction():

@@ -418,3 +418,16 @@ def test_the_canvas_still_has_what_the_draw_page_relies_on():
     for needle in ('"Update the app with this drawing"', "dc-toolbar", "upper-canvas"):
         assert needle in bundle, needle
         assert needle in page, needle
+
+
+def test_pixel_grid_shows_every_pixel_enlarged_with_lines_between(mnist):
+    from pages.common import pixel_grid
+
+    digit = mnist.test.images[0]
+    grid = pixel_grid(digit, cell=10)
+    assert grid.shape == (280, 280) and grid.dtype == np.uint8
+    # Inside each cell, the pixel's own value; on the last row and column of a cell, the line.
+    np.testing.assert_array_equal(grid[0::10, 0::10], digit)
+    np.testing.assert_array_equal(grid[4::10, 4::10], digit)
+    assert (grid[9::10, :] == round(0.15 * 255)).all() and (grid[:, 9::10] == round(0.15 * 255)).all()
+    np.testing.assert_array_equal(pixel_grid(digit / 255.0, cell=10), grid)  # [0, 1] input too
