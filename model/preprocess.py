@@ -79,13 +79,10 @@ def canvas_ink(rgba: np.ndarray) -> np.ndarray:
         background = 1.0 - background
     # Find the digit in uint8 first, so the float arithmetic runs on its bounding box only.
     level = round(255 * (background + INK_THRESHOLD * (1.0 - background)))
-    mask = value < 255 - level if light_paper else value > level
-    rows = np.flatnonzero(mask.any(axis=1))
+    box = _mask_box(value < 255 - level if light_paper else value > level)
     ink = np.zeros(value.shape, np.float32)
-    if rows.size == 0:
+    if box is None:
         return ink
-    cols = np.flatnonzero(mask.any(axis=0))
-    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
     crop = value[box].astype(np.float32) * (1 / 255)
     if light_paper:
         crop = 1.0 - crop
@@ -93,13 +90,17 @@ def canvas_ink(rgba: np.ndarray) -> np.ndarray:
     return ink
 
 
-def _bounding_box(ink: np.ndarray) -> tuple[slice, slice] | None:
-    mask = ink > INK_THRESHOLD
+def _mask_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns a boolean mask's True pixels span, or ``None`` if it has none."""
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
     cols = np.flatnonzero(mask.any(axis=0))
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _bounding_box(ink: np.ndarray) -> tuple[slice, slice] | None:
+    return _mask_box(ink > INK_THRESHOLD)
 
 
 def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:

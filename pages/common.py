@@ -198,11 +198,15 @@ def show_failure(error: BaseException, what: str) -> None:
     traceback.print_exception(error, file=sys.stderr)
 
 
+def _unit_range(pixels) -> np.ndarray:
+    """Pixels as float32 in [0, 1], whether given as 0-255 (the artifacts) or already in [0, 1]."""
+    image = np.asarray(pixels, dtype=np.float32)
+    return image / 255.0 if image.max() > 1.0 else image
+
+
 def digit_figure(pixels, height: int = 280, grid: bool = True) -> go.Figure:
     """A 28x28 digit as a heatmap with visible pixels (white ink on black, as the model sees it)."""
-    image = np.asarray(pixels, dtype=np.float32)
-    if image.max() > 1.0:
-        image = image / 255.0
+    image = _unit_range(pixels)
     fig = go.Figure(
         go.Heatmap(
             z=image[::-1],
@@ -231,9 +235,7 @@ def pixel_grid(pixels, cell: int = 10, gap: float = 0.15) -> np.ndarray:
     """A 28x28 digit enlarged to ``cell`` px a pixel, with a thin grey line between pixels, as
     a uint8 greyscale image for ``st.image``: the Draw page's "what the model sees" view.
     Far lighter for the browser than a plotly heatmap, which it redraws on every stroke."""
-    image = np.asarray(pixels, dtype=np.float32)
-    if image.max() > 1.0:
-        image = image / 255.0
+    image = _unit_range(pixels)
     big = np.repeat(np.repeat(image, cell, axis=0), cell, axis=1)
     big[cell - 1 :: cell, :] = gap
     big[:, cell - 1 :: cell] = gap
