@@ -1,7 +1,7 @@
 """Load: many people drawing at once on one server.
 
     .venv/bin/python bench/load.py [--n 30] [--digits 10] [--url URL] [--settle 130]
-        [--barrier] [--think 3] [--split-cpus] [--rounds 3 --session-ttl 5 --settle 15]
+        [--barrier] [--think 3] [--split-cpus] [--browsers 2] [--rounds 3 --session-ttl 5 --settle 15]
 
 Starts ``streamlit run app.py`` on a free port (or uses ``--url``; the server process is found
 by the port it listens on), then opens ``--n`` browser sessions at once (asyncio Playwright:
@@ -22,6 +22,13 @@ Targets: 0 errors; p95 <= 1 s; memory not growing per session: with ``--rounds R
 the RSS growth from the first round's end to the last's, per session, <= 0.5 MB (RSS seldom
 shrinks, so only repeated rounds tell a leak from memory kept for reuse); with one round and
 ``--settle`` >= 120 s, what stays per session, <= 0.5 MB.
+
+Light clients: ``--browsers B`` makes only B of the ``--n`` sessions Chromium pages; the others
+replay, over their own websocket sessions, the messages a real browser sent while drawing the
+same digits (recorded at the start; :mod:`bench.replay`). The server does the same work for
+them, but they cost almost no CPU on this machine, so a class of 30 fits on one machine with
+the browsers' rendering out of the server's way. The p95 target is then judged on the Chromium
+sessions (prediction painted); the light clients' send -> received figures are printed too.
 
 Options: ``--barrier`` starts drawing only once every page is open (otherwise the first
 drawings race the other sessions' page loads); ``--think S`` makes each session pause S seconds
@@ -143,6 +150,7 @@ class RssSampler:
 @dataclass
 class SessionResult:
     index: int
+    kind: str = "browser"  # or "light": a bench.replay client
     drawings: list[dict] = field(default_factory=list)  # digit, value, painted_ms, dom_ms
     errors: list[str] = field(default_factory=list)
     load_ms: float = float("nan")
@@ -183,16 +191,26 @@ async def run_session(browser, base_url: str, index: int, digits: int, timeout: 
 
 
 async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp: float,
-                       on_all_done=None, barrier: bool = False, think: float = 0.0) -> list[SessionResult]:
-    """``n`` sessions at once; ``on_all_done`` is called when all have drawn, before any closes."""
+                       on_all_done=None, barrier: bool = False, think: float = 0.0,
+                       browsers: int | None = None, recording=None) -> list[SessionResult]:
+    """``n`` sessions at once: ``browsers`` of them (default all) Chromium pages, the rest light
+    clients replaying ``recording``; ``on_all_done`` is called when all have drawn, before any
+    closes."""
     from playwright.async_api import async_playwright
 
+    from bench.replay import replay_session
+
+    browsers = n if browsers is None else browsers
+    all_loaded = asyncio.Barrier(n) if barrier else None
+    light = [replay_session(base_url, recording, i, digits, timeout, i * ramp, all_loaded, think)
+             for i in range(browsers, n)]
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            all_loaded = asyncio.Barrier(n) if barrier else None
             results = await asyncio.gather(
-                *(run_session(browser, base_url, i, digits, timeout, i * ramp, all_loaded, think) for i in range(n))
+                *(run_session(browser, base_url, i, digits, timeout, i * ramp, all_loaded, think)
+                  for i in range(browsers)),
+                *light,
             )
             if on_all_done is not None:
                 on_all_done()
@@ -210,14 +228,16 @@ async def run_sessions(base_url: str, n: int, digits: int, timeout: float, ramp:
 def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout: float = 120_000,
              ramp: float = 0.2, settle: float = 0.0, warmup: bool = True, log=print,
              barrier: bool = False, rounds: int = 1, session_ttl: float | None = None,
-             think: float = 0.0, split_cpus: bool = False) -> dict:
+             think: float = 0.0, split_cpus: bool = False, browsers: int | None = None) -> dict:
     """Run the load test against ``base_url`` (or a server started here); a dict of figures.
 
     ``rounds`` > 1 repeats the ``n`` sessions (after ``settle`` seconds each): memory that keeps
     growing round after round is a leak, memory the first round took and later rounds reuse
     is not. ``session_ttl`` sets the server's disconnectedSessionTTL (a server started here).
     ``split_cpus``: the server gets the first half of the CPUs, this process and the browsers
-    it starts (which inherit it) the rest."""
+    it starts (which inherit it) the rest. ``browsers`` < ``n``: only that many sessions are
+    Chromium pages, the others light clients (:mod:`bench.replay`) replaying what a browser sent
+    while it drew ``digits`` digits, recorded here first."""
     server_cpus = browser_cpus = None
     if split_cpus:
         cpus = sorted(os.sched_getaffinity(0))
@@ -236,7 +256,14 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
         base_url = base_url.rstrip("/")
         process = server_process(base_url)
         rss = {"fresh": tree_rss(process)}
-        if warmup:  # one session first, so the model, the page's modules and caches are loaded
+        recording = None
+        if browsers is not None and browsers < n:
+            from bench.replay import record
+
+            # Also the warm-up: the model, the page's modules and caches get loaded.
+            log(f"recording a browser drawing {digits} digits, for {n - browsers} light clients ...")
+            recording = record(base_url, [k % 10 for k in range(digits)], timeout)
+        elif warmup:  # one session first, so the model, the page's modules and caches are loaded
             log("warm-up session ...")
             asyncio.run(run_sessions(base_url, 1, 1, timeout, 0.0))
         time.sleep(1.0)
@@ -246,12 +273,14 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
         settled = []
         for round_ in range(1, rounds + 1):
             suffix = "" if round_ == 1 else f"_round{round_}"
-            log(f"{n} sessions x {digits} digits" + (f" (round {round_} of {rounds})" if rounds > 1 else "") + " ...")
+            log(f"{n} sessions x {digits} digits" + (f" (round {round_} of {rounds})" if rounds > 1 else "")
+                + (f", {browsers} of them in Chromium" if recording else "") + " ...")
             started = time.perf_counter()
             cpu_started = tree_cpu_seconds(process)
             with RssSampler(process) as sampler:
                 results += asyncio.run(run_sessions(
                     base_url, n, digits, timeout, ramp, barrier=barrier, think=think,
+                    browsers=browsers, recording=recording,
                     on_all_done=lambda: rss.__setitem__("after_open" + suffix, tree_rss(process)),
                 ))
             elapsed += time.perf_counter() - started
@@ -268,6 +297,7 @@ def run_load(base_url: str | None = None, n: int = 30, digits: int = 10, timeout
     out = summarise(results, rss, n * rounds, digits, elapsed, settle, per_round=n)
     out["rounds"], out["barrier"], out["sessions_left"] = rounds, barrier, sessions_left
     out["think_s"], out["split_cpus"] = think, split_cpus
+    out["browsers"] = n if recording is None else browsers
     # How busy the server itself was: tells a slow server from slow browsers on a shared machine.
     out["server_cpu_s"] = server_cpu
     out["server_cpu_share"] = server_cpu / elapsed if elapsed else float("nan")
@@ -311,6 +341,19 @@ def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elap
     }
     if "after_settle" in rss:
         out["retained_mb_per_session"] = (rss["after_settle"] - before) / MB / per_round
+    # With light clients the two kinds are timed differently: the Chromium pages to the
+    # prediction painted, the light clients to its arrival (no rendering). The target is judged
+    # on the Chromium pages: what a person sees, on a server loaded by every session.
+    light_drawings = [d for r in results if r.kind == "light" for d in r.drawings]
+    light = [d["painted_ms"] for d in light_drawings]
+    seen = [d["painted_ms"] for r in results if r.kind == "browser" for d in r.drawings]
+    if light:
+        out["light_p50_ms"], out["light_p95_ms"] = percentile(light, 50), percentile(light, 95)
+        out["browser_drawings"] = len(seen)
+        out["light_drawings"] = len(light)
+        out["light_correct"] = sum(str(d["digit"]) == d["value"] for d in light_drawings)
+    if light and seen:
+        out["p50_ms"], out["p95_ms"], out["max_ms"] = percentile(seen, 50), percentile(seen, 95), max(seen)
     return out
 
 
@@ -326,8 +369,15 @@ def report(r: dict) -> str:
         f"errors: {r['errors']}",
         *[f"  {m}" for m in r["error_messages"][:10]],
         f"correct predictions: {r['correct']}/{r['drawings_done']} = {r['correct_share']:.1%}",
-        f"mouseup -> prediction painted: p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, "
-        f"max {r['max_ms']:.0f} ms (in the DOM: p50 {r['dom_p50_ms']:.0f} ms)",
+        *([f"light clients ({r['sessions'] - r['browsers']} of {r['sessions']} sessions), stroke sent -> "
+           f"Prediction received: p50 {r['light_p50_ms']:.0f} ms, p95 {r['light_p95_ms']:.0f} ms"]
+          if "light_p50_ms" in r else []),
+        *([] if r.get("browser_drawings") == 0 else [
+            ("Chromium sessions" + (f" ({r['browsers']}, {r['browser_drawings']} drawings)" if "light_p50_ms" in r
+                                    else "") + ", "
+             f"mouseup -> prediction painted: p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, "
+             f"max {r['max_ms']:.0f} ms"
+             + ("" if "light_p50_ms" in r else f" (in the DOM: p50 {r['dom_p50_ms']:.0f} ms)"))]),
         f"page load (open -> canvas ready): p50 {r['page_load_p50_ms']:.0f} ms, max {r['page_load_max_ms']:.0f} ms",
         f"server CPU: {r['server_cpu_s']:.1f} s, {r['server_cpu_share']:.0%} of one core over the run, "
         f"{r['server_cpu_ms_per_drawing']:.0f} ms per drawing (page loads included)",
@@ -382,12 +432,17 @@ def main(argv: list[str] | None = None) -> int:
                         "prediction, 0.5-1.5x at random (default 0: back to back)")
     parser.add_argument("--split-cpus", action="store_true", help="pin the server started here to half "
                         "the CPUs and the browsers to the other half")
+    parser.add_argument("--browsers", type=int, default=None, help="how many of the --n sessions are "
+                        "Chromium pages (default: all); the rest are light clients replaying a browser's "
+                        "recorded messages (bench/replay.py)")
     args = parser.parse_args(argv)
+    if args.browsers is not None and not 0 <= args.browsers <= args.n:
+        parser.error("--browsers must be between 0 and --n")
     if args.split_cpus and args.url:
         parser.error("--split-cpus pins a server started here; it cannot be used with --url")
     r = run_load(args.url, args.n, args.digits, args.timeout * 1000, args.ramp, args.settle,
                  barrier=args.barrier, rounds=args.rounds, session_ttl=args.session_ttl,
-                 think=args.think, split_cpus=args.split_cpus)
+                 think=args.think, split_cpus=args.split_cpus, browsers=args.browsers)
     print(report(r))
     return 0 if passed(r) else 1
 

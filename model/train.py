@@ -44,6 +44,8 @@ class TrainResult:
     optimizer: str
     framework: str
     extras: dict = field(default_factory=dict)
+    train_seconds: float | None = None  # when not the wall time of this call (reused ensemble members)
+    member_histories: list[dict] | None = None  # an ensemble's: each member's own curves
 
 
 def all_arch_names() -> list[str]:
@@ -110,18 +112,18 @@ def _layer_table(model) -> list[dict]:
 
 
 def train_keras(
-    arch: str, train: Split, val: Split, epochs: int, batch_size: int, seed: int, members: int | None = None
+    arch: str, train: Split, val: Split, epochs: int, batch_size: int, seed: int,
+    progress: Path | None = None, settings: dict | None = None,
 ) -> TrainResult:
-    import dataclasses
-
+    """Train one network. With ``progress``, the state after each epoch (weights, optimizer,
+    curves, best weights so far) is kept in that folder, and a run started again with the same
+    ``settings`` carries on from the last finished epoch instead of starting over."""
     import keras
     import tensorflow as tf
 
     from model.networks import RECIPES
 
     recipe = RECIPES[arch]
-    if members:
-        recipe = dataclasses.replace(recipe, members=members)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -140,22 +142,8 @@ def train_keras(
     val_ds = tf.data.Dataset.from_tensor_slices((as_input(val), val.labels.astype(np.int32))).batch(1000)
 
     optimizer = recipe.optimizer(steps_per_epoch)
-    if recipe.members == 1:
-        model = trainer = recipe.build()
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    else:
-        model, trainer = _ensemble(arch, recipe)
-        outputs = ["probabilities"] + [f"member_{i}" for i in range(recipe.members)]
-        trainer.compile(
-            optimizer=optimizer,
-            # Each member learns on its own loss: a loss on the average alone would let the
-            # members lean on each other and lose the independence that makes averaging pay.
-            loss={name: "sparse_categorical_crossentropy" for name in outputs},
-            loss_weights={name: 0.0 if name == "probabilities" else 1.0 / recipe.members for name in outputs},
-            metrics={"probabilities": ["accuracy"]},
-        )
-        as_targets = _every_output(outputs)
-        train_ds, val_ds = train_ds.map(as_targets), val_ds.map(as_targets)
+    model = recipe.build()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
 
     class Recorder(keras.callbacks.Callback):
@@ -167,17 +155,15 @@ def train_keras(
             self.best_key = None
             self.best_weights = None
             self.best_epoch = 0
+            self.resumed: list[int] = []
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1}
-            # An ensemble's curves are those of its averaged output, the model that ships.
-            prefix = "probabilities_" if recipe.members > 1 else ""
-            for key in ("loss", "accuracy"):
-                row[key] = float(logs[prefix + key])
-                row["val_" + key] = float(logs["val_" + prefix + key])
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                row[key] = float(logs[key])
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.started, 3)
             self.rows.append(row)
@@ -185,16 +171,76 @@ def train_keras(
             if self.best_key is None or key > self.best_key:
                 self.best_key, self.best_epoch = key, epoch + 1
                 self.best_weights = self.model.get_weights()
+            if progress is not None:
+                _save_progress(progress, settings, self)
 
     recorder = Recorder()
-    trainer.fit(
+    resumed_at = _resume(progress, settings, model, recorder) if progress is not None else 0
+    model.fit(
         train_ds,
         epochs=epochs,
+        initial_epoch=resumed_at,
         validation_data=val_ds,
         callbacks=[recorder],
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    trainer.set_weights(recorder.best_weights)
+    model.set_weights(recorder.best_weights)
+    result = _keras_result(model, recorder.rows, recorder.best_epoch, _describe_optimizer(optimizer), {
+        "augment": recipe.augment,
+        "vary_stroke_width": recipe.vary_stroke_width,
+        "members": 1,
+        # Epochs done before an interruption; after one the data order and augmentation start
+        # afresh from the seed, so a resumed run is not bit-identical to an uninterrupted one.
+        "resumed_after_epoch": recorder.resumed,
+    })
+    if recorder.resumed:
+        result.train_seconds = sum(row["seconds"] for row in recorder.rows)
+    return result
+
+
+PROGRESS_DIR = ".progress"  # under --out; a run's state after its last finished epoch
+
+
+def _save_progress(folder: Path, settings: dict | None, recorder) -> None:
+    def fill(staging: Path) -> None:
+        recorder.model.save_weights(staging / "latest.weights.h5")  # with the optimizer's state
+        np.savez(staging / "best.npz", *recorder.best_weights)
+        _dump(staging / "state.json", {
+            "settings": settings,
+            "rows": recorder.rows,
+            "best_epoch": recorder.best_epoch,
+            "best_key": list(recorder.best_key),
+            "resumed": recorder.resumed,
+        })
+
+    write_artifacts_atomically(folder, fill)
+
+
+def _resume(folder: Path, settings: dict | None, model, recorder) -> int:
+    """Load the state a previous run of the same settings left in ``folder``; the epochs done."""
+    recorder.resumed = []
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    if state.get("settings") != settings:
+        print(f"{folder}: left by a run with other settings; starting afresh", flush=True)
+        return 0
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(folder / "latest.weights.h5")
+    with np.load(folder / "best.npz") as best:
+        recorder.best_weights = [best[f"arr_{i}"] for i in range(len(best.files))]
+    recorder.rows, recorder.best_epoch = state["rows"], state["best_epoch"]
+    recorder.best_key = tuple(state["best_key"])
+    done = len(recorder.rows)
+    recorder.resumed = state.get("resumed", []) + [done]
+    print(f"resuming after epoch {done} of a run interrupted earlier ({folder})", flush=True)
+    return done
+
+
+def _keras_result(model, history: list[dict], best_epoch: int, optimizer: str, extras: dict) -> TrainResult:
+    import keras
+    import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def forward(x):
@@ -209,44 +255,134 @@ def train_keras(
         export_litert(model, folder / "model.tflite")
 
     return TrainResult(
-        history=recorder.rows,
-        best_epoch=recorder.best_epoch,
+        history=history,
+        best_epoch=best_epoch,
         layers=_layer_table(model),
         params=int(model.count_params()),
         predict_proba=predict_proba,
         save=save,
-        optimizer=_describe_optimizer(optimizer),
+        optimizer=optimizer,
         framework=f"keras {keras.__version__} (tensorflow {tf.__version__})",
-        extras={
-            "augment": recipe.augment,
-            "vary_stroke_width": recipe.vary_stroke_width,
-            "members": recipe.members,
-        },
+        extras=extras,
     )
 
 
-def _ensemble(arch: str, recipe):
-    """The shipped model (members' probabilities averaged) and the model that trains them.
+# --------------------------------------------------------------------------- ensembles
 
-    Both share the same layers; the trainer also exposes each member's own output so that
-    each can be given its own loss.
+MEMBERS_DIR = ".members"  # under --out; each member's own artifacts, kept out of git
+
+
+def train_ensemble(
+    arch: str, members: int, val: Split, epochs: int, batch_size: int, seed: int, data_dir, out: Path,
+    limit: int | None, checksums: dict,
+) -> TrainResult:
+    """``members`` networks of ``arch``, each a whole training run of its own with seeds ``seed``,
+    ``seed + 1``, ..., shipped as one model that averages their probabilities.
+
+    Each member is an ordinary run written to ``OUT/.members/seed<S>/<arch>/``, and a member
+    already there from the same recipe, data and settings is reused rather than trained again:
+    an ensemble takes hours on a CPU, so a run cut short resumes at the next unfinished member.
+    Separate runs (their own initialisation, shuffling and augmentation) make the members
+    differ more than training them side by side on the same batches did, and averaging pays
+    only for the errors they do not share.
     """
     import keras
 
+    from model.networks import RECIPES
+
+    recipe = RECIPES[arch]
+    cards, networks = [], []
+    for i in range(members):
+        member_seed = seed + i
+        folder = out / MEMBERS_DIR / f"seed{member_seed}"
+        card = _reusable_member(folder / arch, arch, member_seed, epochs, batch_size, limit, checksums)
+        if card is None:
+            print(f"member {i + 1}/{members}: training {arch}, seed {member_seed} -> {folder / arch}", flush=True)
+            card = run(arch, epochs, batch_size, member_seed, data_dir, folder, limit)
+        else:
+            print(f"member {i + 1}/{members}: reusing {folder / arch} (trained {card['date']})", flush=True)
+        trained = keras.models.load_model(folder / arch / "model.keras", safe_mode=True, compile=False)
+        network = recipe.build(name=f"{arch}_seed{member_seed}")
+        network.set_weights(trained.get_weights())
+        cards.append(card)
+        networks.append(network)
+
     inputs = keras.Input(shape=(28, 28, 1), name="image")
-    members = [recipe.build(name=f"{arch}_{i}") for i in range(recipe.members)]
-    outputs = {f"member_{i}": member(inputs) for i, member in enumerate(members)}
-    probabilities = keras.layers.Average(name="probabilities")(list(outputs.values()))
-    shipped = keras.Model(inputs, probabilities, name=arch)
-    trainer = keras.Model(inputs, {"probabilities": probabilities, **outputs}, name=f"{arch}_trainer")
-    return shipped, trainer
+    probabilities = keras.layers.Average(name="probabilities")([network(inputs) for network in networks])
+    model = keras.Model(inputs, probabilities, name=arch)
+
+    histories = [json.loads((out / MEMBERS_DIR / f"seed{c['seed']}" / arch / "history.json").read_text())
+                 for c in cards]
+    # The page's curves for an ensemble: the members' mean at each epoch (each member kept the
+    # weights of its own best epoch; the mean curve's best epoch is only a summary).
+    mean_rows = []
+    for rows in zip(*(h["epochs"] for h in histories)):
+        row = {"epoch": rows[0]["epoch"]}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+            row[key] = float(np.mean([r[key] for r in rows]))
+        row["seconds"] = round(sum(r["seconds"] for r in rows), 3)  # what the epoch cost, all members
+        mean_rows.append(row)
+    best_epoch = max(mean_rows, key=lambda r: (r["val_accuracy"], -r["val_loss"]))["epoch"]
+
+    result = _keras_result(model, mean_rows, best_epoch, cards[0]["optimizer"], {})
+    val_probabilities = result.predict_proba(val.images.astype(np.float32) / 255.0)
+    val_accuracy = float(np.mean(val_probabilities.argmax(axis=1) == val.labels))
+    result.extras = {
+        "augment": recipe.augment,
+        "vary_stroke_width": recipe.vary_stroke_width,
+        "members": members,
+        # The choice between an ensemble and one network is made here, on validation digits.
+        "validation_accuracy": val_accuracy,
+        "member_runs": [
+            {
+                "seed": c["seed"],
+                "best_epoch": c["best_epoch"],
+                "validation_accuracy": h["epochs"][c["best_epoch"] - 1]["val_accuracy"],
+                "test_accuracy": c["test_accuracy"],
+                "train_seconds": c["train_seconds"],
+                "date": c["date"],
+            }
+            for c, h in zip(cards, histories)
+        ],
+    }
+    result.train_seconds = sum(c["train_seconds"] for c in cards)
+    result.member_histories = [
+        {"seed": c["seed"], "best_epoch": h["best_epoch"], "epochs": h["epochs"]} for c, h in zip(cards, histories)
+    ]
+    return result
 
 
-def _every_output(names):
-    def as_targets(images, labels):
-        return images, {name: labels for name in names}
+def _reusable_member(
+    folder: Path, arch: str, seed: int, epochs: int, batch_size: int, limit: int | None, checksums: dict
+) -> dict | None:
+    """The card of a finished member trained exactly as this ensemble would train it, else None."""
+    from model.networks import RECIPES
 
-    return as_targets
+    try:
+        card = json.loads((folder / "card.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not (folder / "model.keras").is_file() or not (folder / "history.json").is_file():
+        return None
+    recipe = RECIPES[arch]
+    steps_per_epoch = int(np.ceil(card.get("train_size", 0) / batch_size)) or 1
+    expected = {
+        "arch": arch,
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "limit": limit,
+        "augment": recipe.augment,
+        "optimizer": _describe_optimizer(recipe.optimizer(steps_per_epoch)),
+        "params": int(recipe.build().count_params()),
+    }
+    found = {key: card.get(key) for key in expected}
+    if found != expected or card.get("data", {}).get("checksums") != checksums:
+        return None
+    # Cards written before the flag existed were trained when every augmented recipe varied it.
+    if card.get("vary_stroke_width", recipe.vary_stroke_width) != recipe.vary_stroke_width:
+        return None
+    return card
 
 
 def export_litert(model, path: Path) -> None:
@@ -333,7 +469,16 @@ def run(
         recipe = RECIPES[arch]
         epochs = epochs or recipe.epochs
         batch_size = batch_size or recipe.batch_size
-        result = train_keras(arch, train, val, epochs, batch_size, seed, members)
+        members = members or recipe.members
+        if members > 1:
+            result = train_ensemble(
+                arch, members, val, epochs, batch_size, seed, data_dir, out, limit, mnist.checksums
+            )
+        else:
+            settings = {"arch": arch, "seed": seed, "epochs": epochs, "batch_size": batch_size, "limit": limit,
+                        "data": mnist.checksums}
+            progress = out / PROGRESS_DIR / f"{arch}-seed{seed}"
+            result = train_keras(arch, train, val, epochs, batch_size, seed, progress, settings)
         summary, published, source = recipe.summary, recipe.published_accuracy, recipe.source
     else:
         from model.scratch import SCRATCH_RECIPES, train_scratch
@@ -345,11 +490,13 @@ def run(
         batch_size = batch_size or recipe.batch_size
         result = train_scratch(arch, train, val, epochs, batch_size, seed)
         summary, published, source = recipe.summary, recipe.published_accuracy, recipe.source
-    train_seconds = time.perf_counter() - started
+    train_seconds = result.train_seconds or time.perf_counter() - started
 
     test_x = test.images.astype(np.float32) / 255.0
     evaluation = {"arch": arch, **score(result.predict_proba(test_x), test.labels, test.images)}
     history = {"arch": arch, "best_epoch": result.best_epoch, "epochs": result.history}
+    if result.member_histories:
+        history["members"] = result.member_histories
     card = {
         "arch": arch,
         "summary": summary,
@@ -391,6 +538,8 @@ def run(
         _dump(folder / "card.json", card)
 
     write_artifacts_atomically(out / arch, fill)
+    if arch in RECIPES:
+        shutil.rmtree(out / PROGRESS_DIR / f"{arch}-seed{seed}", ignore_errors=True)
     return card
 
 

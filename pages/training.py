@@ -10,6 +10,7 @@ from model.artifacts import ArtifactError
 from pages.common import (
     ensure_router,
     failure_shown,
+    load_card,
     load_history,
     model_color,
     projector_layout,
@@ -58,12 +59,32 @@ with failure_shown("The training curves"):
         epochs = history["epochs"]
         best = history["best_epoch"]
         best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
+        members = history.get("members") or []
         st.subheader(focus)
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Best epoch", f"{best} of {len(epochs)}")
-        c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
-        c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
-        c4.metric("Training time", f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min")
+        training_minutes = f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min"
+        if members:
+            # An ensemble: several networks, each trained on its own, whose probabilities are
+            # averaged. Its curves are the members' mean; each member kept its own best epoch.
+            member_best = [m["epochs"][m["best_epoch"] - 1]["val_accuracy"] for m in members]
+            averaged = load_card(focus).get("validation_accuracy")
+            c1.metric("Networks averaged", str(len(members)))
+            c2.metric("Validation accuracy, averaged", f"{averaged:.2%}" if averaged is not None else "—")
+            c3.metric("Best single network", f"{max(member_best):.2%}")
+            c4.metric("Training time", training_minutes)
+            st.info(
+                f"**{focus}** is {len(members)} networks of the same design, each trained on its own "
+                f"(random seeds {', '.join(str(m['seed']) for m in members)}), whose ten probabilities are "
+                "averaged. They make different mistakes, so the average is right more often than any "
+                "one of them. The thick curves are the members' mean, epoch by epoch; the thin lines on "
+                "the accuracy chart, each member's validation accuracy. Each member kept the weights of its "
+                f"own best epoch ({', '.join(str(m['best_epoch']) for m in members)})."
+            )
+        else:
+            c1.metric("Best epoch", f"{best} of {len(epochs)}")
+            c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
+            c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
+            c4.metric("Training time", training_minutes)
 
     if not histories:
         st.stop()
@@ -118,6 +139,16 @@ with failure_shown("The training curves"):
         st.plotly_chart(curves("loss", "val_loss", "Loss (lower is better)", "loss"), width="stretch")
     with right:
         fig = curves("accuracy", "val_accuracy", "Accuracy (higher is better)", "accuracy")
+        if not several:
+            for name, hist in histories.items():
+                for member in hist.get("members") or []:
+                    rows = member["epochs"]
+                    fig.add_trace(go.Scatter(
+                        x=[r["epoch"] for r in rows], y=[r["val_accuracy"] for r in rows],
+                        name=f"member, seed {member['seed']}", mode="lines",
+                        line=dict(color=model_color(name, archs), width=1.5), opacity=0.5,
+                        hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>seed {member['seed']}</extra>",
+                    ))
         fig.update_yaxes(tickformat=".1%")
         st.plotly_chart(fig, width="stretch")
 

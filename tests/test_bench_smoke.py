@@ -36,6 +36,22 @@ def test_load_three_sessions_without_errors():
     assert result["server_cpu_s"] > 0 and result["server_cpu_ms_per_drawing"] > 0
 
 
+def test_load_with_light_clients_reads_every_replayed_drawing():
+    from bench import load
+
+    # One Chromium page and two light clients replaying a recorded browser's messages.
+    result = load.run_load(n=3, digits=2, ramp=0.1, log=lambda *a: None, browsers=1)
+    print(load.report(result))
+    assert result["error_messages"] == []
+    assert result["drawings_done"] == 6
+    assert result["browser_drawings"] == 2 and result["light_drawings"] == 4
+    # The light clients send the very pixels the recording browser drew, and the recording
+    # checked those were read right: the server, running the page for each light client's
+    # own session, must read every one of them right again.
+    assert result["light_correct"] == 4
+    assert result["light_p50_ms"] > 0 and result["p50_ms"] > 0
+
+
 def test_one_cold_start_reaches_a_prediction():
     from playwright.sync_api import sync_playwright
 

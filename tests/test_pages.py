@@ -112,8 +112,14 @@ def test_training_page_shows_the_history(arch):
     assert_healthy(at)
     best = history["best_epoch"]
     best_row = next(e for e in history["epochs"] if e["epoch"] == best)
-    assert metric(at, "Best epoch") == f"{best} of {len(history['epochs'])}"
-    assert metric(at, "Validation accuracy at best") == f"{best_row['val_accuracy']:.2%}"
+    members = history.get("members")
+    if members:  # an ensemble: its members and the averaged model's validation accuracy
+        assert metric(at, "Networks averaged") == str(len(members))
+        card = load_card(arch)
+        assert metric(at, "Validation accuracy, averaged") == f"{card['validation_accuracy']:.2%}"
+    else:
+        assert metric(at, "Best epoch") == f"{best} of {len(history['epochs'])}"
+        assert metric(at, "Validation accuracy at best") == f"{best_row['val_accuracy']:.2%}"
     # Four charts (loss, accuracy, learning rate, seconds); the accuracy chart's validation curve
     # is the history's, and its star sits on the best epoch.
     specs = plotly_specs(at)
@@ -123,6 +129,8 @@ def test_training_page_shows_the_history(arch):
     assert validation["y"] == [e["val_accuracy"] for e in history["epochs"]]
     star = next(t for t in accuracy if t.get("name") == "best epoch")
     assert star["x"] == [best]
+    shown = [t["y"] for t in accuracy if str(t.get("name", "")).startswith("member, seed")]
+    assert shown == [[e["val_accuracy"] for e in m["epochs"]] for m in members or []]
 
 
 def test_training_page_overlays_several_models():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,27 +144,59 @@ def test_killed_training_leaves_old_artifacts_intact(tiny_run, mnist_dir, tmp_pa
     assert _snapshot(out / "seed000_cnn") == before
 
 
-def test_an_ensemble_ships_the_average_of_its_members(mnist_dir, tmp_path):
+def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp_path, capsys):
     import keras
 
     from model.inference import load_classifier
+    from model.train import MEMBERS_DIR, _reusable_member
 
     members = 3
-    card = run("cnn", epochs=1, batch_size=64, seed=0, data_dir=mnist_dir, out=tmp_path, limit=640, members=members)
+    settings = dict(epochs=1, batch_size=64, seed=5, data_dir=mnist_dir, out=tmp_path, limit=640, members=members)
+    card = run("cnn", **settings)
     assert card["members"] == members
+    assert [m["seed"] for m in card["member_runs"]] == [5, 6, 7]
     assert [layer["type"] for layer in card["layers"]] == ["InputLayer"] + ["Functional"] * members + ["Average"]
     assert card["params"] == members * RECIPES["cnn"].build().count_params()
+    # Each member is a whole run of its own, with its own artifacts.
+    member_cards = [json.loads((tmp_path / MEMBERS_DIR / f"seed{s}" / "cnn" / "card.json").read_text())
+                    for s in (5, 6, 7)]
+    assert [c["seed"] for c in member_cards] == [5, 6, 7]
+    assert card["train_seconds"] == pytest.approx(sum(c["train_seconds"] for c in member_cards), abs=0.2)
+    history = json.loads((tmp_path / "cnn" / "history.json").read_text())
+    assert [m["seed"] for m in history["members"]] == [5, 6, 7]
+    assert history["epochs"][0]["val_accuracy"] == pytest.approx(
+        np.mean([m["epochs"][0]["val_accuracy"] for m in history["members"]]))
 
     model = keras.models.load_model(tmp_path / "cnn" / "model.keras", safe_mode=True, compile=False)
     x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     average = np.mean([keras.ops.convert_to_numpy(m(x, training=False)) for m in model.layers[1:-1]], axis=0)
     shipped = keras.ops.convert_to_numpy(model(x, training=False))
     np.testing.assert_allclose(shipped, average, atol=1e-6)
-    # The members start apart (their own initialisations) and stay apart.
-    first, second = (keras.ops.convert_to_numpy(m(x, training=False)) for m in model.layers[1:3])
-    assert np.abs(first - second).max() > 1e-3
+    # Each member is the network its own run saved, and the members differ.
+    first = keras.models.load_model(tmp_path / MEMBERS_DIR / "seed5" / "cnn" / "model.keras", compile=False)
+    np.testing.assert_allclose(model.layers[1](x, training=False), first(x, training=False), atol=1e-6)
+    second = keras.ops.convert_to_numpy(model.layers[2](x, training=False))
+    assert np.abs(keras.ops.convert_to_numpy(first(x, training=False)) - second).max() > 1e-3
     # What the Draw page runs (LiteRT) is the same averaged model.
     np.testing.assert_allclose(load_classifier("cnn", tmp_path).predict_proba(x[..., 0]), shipped, atol=1e-5)
+
+    # Run again with one member gone: only that one trains; the others are reused as they were.
+    kept = _snapshot(tmp_path / MEMBERS_DIR / "seed5" / "cnn")
+    shutil.rmtree(tmp_path / MEMBERS_DIR / "seed6")
+    capsys.readouterr()
+    again = run("cnn", **settings)
+    printed = capsys.readouterr().out
+    assert "member 1/3: reusing" in printed and "member 3/3: reusing" in printed
+    assert "member 2/3: training cnn, seed 6" in printed
+    assert _snapshot(tmp_path / MEMBERS_DIR / "seed5" / "cnn") == kept
+    assert again["member_runs"][0] == card["member_runs"][0]
+    # A member trained differently (other epochs, batch size or data) is never mixed in.
+    folder, checksums = tmp_path / MEMBERS_DIR / "seed5" / "cnn", member_cards[0]["data"]["checksums"]
+    assert _reusable_member(folder, "cnn", 5, 1, 64, 640, checksums) == member_cards[0]
+    assert _reusable_member(folder, "cnn", 5, 2, 64, 640, checksums) is None
+    assert _reusable_member(folder, "cnn", 5, 1, 128, 640, checksums) is None
+    assert _reusable_member(folder, "cnn", 5, 1, 64, None, checksums) is None
+    assert _reusable_member(folder, "cnn", 5, 1, 64, 640, {**checksums, "t10k-labels-idx1-ubyte.gz": "0"}) is None
 
 
 def test_train_speed_bench_measures_the_real_loop(mnist):
@@ -181,3 +214,37 @@ def test_train_speed_bench_measures_the_real_loop(mnist):
     first = next(r for r in rows if r["val_accuracy"] >= 0.99)
     assert reached["epoch"] == first["epoch"]
     assert reached["seconds"] == pytest.approx(sum(r["seconds"] for r in rows[: first["epoch"]]))
+
+
+def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
+    from model.train import PROGRESS_DIR
+
+    command = [sys.executable, "-m", "model.train", "--arch", "seed000_cnn", "--epochs", "4", "--limit", "3000",
+               "--seed", "2", "--data-dir", mnist_dir, "--out", str(tmp_path)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    state = tmp_path / PROGRESS_DIR / "seed000_cnn-seed2" / "state.json"
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 240
+    while not (state.is_file() and len(json.loads(state.read_text())["rows"]) >= 2):
+        assert process.poll() is None, "training ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no epoch finished within 240 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    saved = json.loads(state.read_text())["rows"]
+    assert not (tmp_path / "seed000_cnn").exists()
+
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert f"resuming after epoch {len(saved)}" in finished.stdout
+    history = json.loads((tmp_path / "seed000_cnn" / "history.json").read_text())
+    card = json.loads((tmp_path / "seed000_cnn" / "card.json").read_text())
+    # The epochs done before the kill are kept as they were, the rest were trained after it.
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3, 4]
+    assert history["epochs"][: len(saved)] == saved
+    assert card["resumed_after_epoch"] == [len(saved)]
+    assert card["test_accuracy"] > 0.8
+    # The learning-rate schedule carried on (the optimizer's step count was restored).
+    rates = [r["learning_rate"] for r in history["epochs"]]
+    assert rates == sorted(rates, reverse=True) and len(set(rates)) == 4
+    assert not (tmp_path / PROGRESS_DIR / "seed000_cnn-seed2").exists()  # cleaned up once written
