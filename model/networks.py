@@ -37,6 +37,10 @@ class Recipe:
     # the command line). Averaging cancels much of each network's own errors (Deotte's 15 small
     # CNNs: 99.75% on MNIST) at N times the cost of one.
     members: int = 1
+    # Also try the shipped model averaged over the digit and its copies moved one pixel up, down,
+    # left and right (test-time augmentation, 5x the inference), and ship that if it scores
+    # higher on the validation digits. The network already learnt to expect such shifts.
+    shift_averaging: bool = False
     extras: dict = field(default_factory=dict)
 
 
@@ -65,6 +69,25 @@ def build_cnn(name: str = "cnn") -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dropout(0.4)(x)
     outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# The 1-pixel moves that shift averaging adds to the digit itself, as (down, right).
+SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shift_averaged(network: keras.Model, name: str) -> keras.Model:
+    """``network``'s probabilities averaged over the digit and its copies moved by ``SHIFTS``.
+
+    Built from standard layers only (zero padding, then cropping each copy off-centre), so the
+    model still loads in Keras safe mode and converts to LiteRT like any other."""
+    inputs = _inputs()
+    padded = layers.ZeroPadding2D(1)(inputs)
+    views = [inputs] + [
+        layers.Cropping2D(((1 - down, 1 + down), (1 - right, 1 + right)), name=f"moved_{down}_{right}".replace("-", "m"))(padded)
+        for down, right in SHIFTS
+    ]
+    outputs = layers.Average(name="probabilities")([network(view) for view in views])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -151,6 +174,7 @@ RECIPES: dict[str, Recipe] = {
         epochs=30,
         augment=True,
         vary_stroke_width=True,
+        shift_averaging=True,
     ),
     "seed000_cnn": Recipe(
         build_seed000_cnn,

@@ -144,12 +144,74 @@ def test_killed_training_leaves_old_artifacts_intact(tiny_run, mnist_dir, tmp_pa
     assert _snapshot(out / "seed000_cnn") == before
 
 
-def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp_path, capsys):
+def _shift(images: np.ndarray, down: int, right: int) -> np.ndarray:
+    """``images`` (N, 28, 28, 1) moved by whole pixels, zeros coming in at the edges."""
+    moved = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    moved[:, max(down, 0): h + min(down, 0), max(right, 0): w + min(right, 0)] = \
+        images[:, max(-down, 0): h + min(-down, 0), max(-right, 0): w + min(-right, 0)]
+    return moved
+
+
+def test_shift_averaging_averages_the_network_over_moved_copies(mnist, tmp_path):
+    import keras
+
+    from model.networks import SHIFTS, shift_averaged
+
+    keras.utils.set_random_seed(0)
+    network = RECIPES["seed002_cnn"].build()
+    x = (mnist.test.images[:16].astype(np.float32) / 255)[..., None]
+    expected = np.mean([network(_shift(x, d, r), training=False) for d, r in [(0, 0), *SHIFTS]], axis=0)
+    wrapped = shift_averaged(network, "shifted")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapped(x, training=False)), expected, atol=1e-6)
+    assert wrapped.count_params() == network.count_params()  # no weights of its own
+    assert sorted(SHIFTS) == [(-1, 0), (0, -1), (0, 1), (1, 0)]
+    # It saves, loads in safe mode and runs on LiteRT like any shipped model.
+    from model.inference import load_forward
+    from model.train import export_litert
+
+    wrapped.save(tmp_path / "model.keras")
+    export_litert(wrapped, tmp_path / "model.tflite")
+    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True, compile=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x, training=False)), expected, atol=1e-6)
+    runtime, forward = load_forward(tmp_path, "shifted")
+    assert runtime == "litert"
+    np.testing.assert_allclose(forward(x[..., 0]), expected, atol=1e-5)
+
+
+def test_training_ships_shift_averaging_only_when_validation_prefers_it(mnist_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    import keras
+
+    monkeypatch.setitem(RECIPES, "seed000_cnn", dataclasses.replace(RECIPES["seed000_cnn"], shift_averaging=True))
+    card = run("seed000_cnn", epochs=1, batch_size=128, seed=0, data_dir=mnist_dir, out=tmp_path, limit=2000)
+    choice = card["shift_averaging"]
+    with_, without = choice["validation_accuracy_with"], choice["validation_accuracy_without"]
+    assert choice["shipped"] == (with_ > without)
+    assert card["validation_accuracy"] == max(with_, without)
+    model = keras.models.load_model(tmp_path / "seed000_cnn" / "model.keras", safe_mode=True, compile=False)
+    assert ("Cropping2D" in [layer["type"] for layer in card["layers"]]) == choice["shipped"]
+    assert any(isinstance(layer, keras.layers.Cropping2D) for layer in model.layers) == choice["shipped"]
+    if choice["shipped"]:
+        from model.networks import SHIFTS
+
+        network = model.layers[-2]
+        x = np.random.default_rng(1).random((4, 28, 28, 1), dtype=np.float32)
+        expected = np.mean([network(_shift(x, d, r), training=False) for d, r in [(0, 0), *SHIFTS]], axis=0)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), expected, atol=1e-6)
+
+
+def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
+    import dataclasses
+
     import keras
 
     from model.inference import load_classifier
     from model.train import MEMBERS_DIR, _reusable_member
 
+    # Shift averaging is tested on its own above; here the shipped model is the plain average.
+    monkeypatch.setitem(RECIPES, "cnn", dataclasses.replace(RECIPES["cnn"], shift_averaging=False))
     members = 3
     settings = dict(epochs=1, batch_size=64, seed=5, data_dir=mnist_dir, out=tmp_path, limit=640, members=members)
     card = run("cnn", **settings)
