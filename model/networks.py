@@ -170,7 +170,9 @@ RECIPES: dict[str, Recipe] = {
         # Tried and not kept: 3 members trained side by side on the same batches, 14 epochs each
         # (Adam decaying 0.8 per epoch, the same final rate): 108 min here and 99.44% validation
         # accuracy against this single network's 99.60%. Each member needs the whole schedule,
-        # so members are now separate, resumable runs.
+        # so members are now separate, resumable runs. Two such runs (seeds 0 and 1, 30 epochs,
+        # 168 min) averaged: 99.52% validation, 99.54% with shift averaging, against 99.66% for
+        # seed 0 alone with shift averaging, which is what ships (--members 1).
         epochs=30,
         augment=True,
         vary_stroke_width=True,

@@ -310,7 +310,8 @@ def train_ensemble(
 
     Each member is an ordinary run written to ``OUT/.members/seed<S>/<arch>/``, and a member
     already there from the same recipe, data and settings is reused rather than trained again:
-    an ensemble takes hours on a CPU, so a run cut short resumes at the next unfinished member.
+    an ensemble takes hours on a CPU, so a run cut short resumes at the next unfinished member
+    (and that member after its last finished epoch).
     Separate runs (their own initialisation, shuffling and augmentation) make the members
     differ more than training them side by side on the same batches did, and averaging pays
     only for the errors they do not share.
@@ -336,12 +337,21 @@ def train_ensemble(
         cards.append(card)
         networks.append(network)
 
+    histories = [json.loads((out / MEMBERS_DIR / f"seed{c['seed']}" / arch / "history.json").read_text())
+                 for c in cards]
+    if members == 1:  # one finished run, taken as it is (and given the recipe's finishing steps)
+        network = recipe.build(name=arch)
+        network.set_weights(networks[0].get_weights())
+        result = _keras_result(network, histories[0]["epochs"], histories[0]["best_epoch"], cards[0]["optimizer"], {})
+        result.extras = {"augment": recipe.augment, "vary_stroke_width": recipe.vary_stroke_width, "members": 1,
+                         "member_runs": [_member_run(cards[0], histories[0])]}
+        result.train_seconds = cards[0]["train_seconds"]
+        return result
+
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     probabilities = keras.layers.Average(name="probabilities")([network(inputs) for network in networks])
     model = keras.Model(inputs, probabilities, name=arch)
 
-    histories = [json.loads((out / MEMBERS_DIR / f"seed{c['seed']}" / arch / "history.json").read_text())
-                 for c in cards]
     # The page's curves for an ensemble: the members' mean at each epoch (each member kept the
     # weights of its own best epoch; the mean curve's best epoch is only a summary).
     mean_rows = []
@@ -362,23 +372,24 @@ def train_ensemble(
         "members": members,
         # The choice between an ensemble and one network is made here, on validation digits.
         "validation_accuracy": val_accuracy,
-        "member_runs": [
-            {
-                "seed": c["seed"],
-                "best_epoch": c["best_epoch"],
-                "validation_accuracy": h["epochs"][c["best_epoch"] - 1]["val_accuracy"],
-                "test_accuracy": c["test_accuracy"],
-                "train_seconds": c["train_seconds"],
-                "date": c["date"],
-            }
-            for c, h in zip(cards, histories)
-        ],
+        "member_runs": [_member_run(c, h) for c, h in zip(cards, histories)],
     }
     result.train_seconds = sum(c["train_seconds"] for c in cards)
     result.member_histories = [
         {"seed": c["seed"], "best_epoch": h["best_epoch"], "epochs": h["epochs"]} for c, h in zip(cards, histories)
     ]
     return result
+
+
+def _member_run(card: dict, history: dict) -> dict:
+    return {
+        "seed": card["seed"],
+        "best_epoch": card["best_epoch"],
+        "validation_accuracy": history["epochs"][card["best_epoch"] - 1]["val_accuracy"],
+        "test_accuracy": card["test_accuracy"],
+        "train_seconds": card["train_seconds"],
+        "date": card["date"],
+    }
 
 
 def _reusable_member(
@@ -502,8 +513,10 @@ def run(
         recipe = RECIPES[arch]
         epochs = epochs or recipe.epochs
         batch_size = batch_size or recipe.batch_size
+        # --members N, even 1, builds the model from member runs (finished ones reused).
+        use_members = members is not None or recipe.members > 1
         members = members or recipe.members
-        if members > 1:
+        if use_members:
             result = train_ensemble(
                 arch, members, val, epochs, batch_size, seed, data_dir, out, limit, mnist.checksums
             )
@@ -515,6 +528,10 @@ def run(
         if recipe.shift_averaging and not as_member:
             result = choose_shift_averaging(arch, result, val)
         summary, published, source = recipe.summary, recipe.published_accuracy, recipe.source
+        if result.extras.get("members", 1) > 1:
+            summary = f"{result.extras['members']} x ({summary}), averaged"
+        if result.extras.get("shift_averaging", {}).get("shipped"):
+            summary += "; averaged over 1-px shifts"
     else:
         from model.scratch import SCRATCH_RECIPES, train_scratch
 
@@ -587,8 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="artifacts go to OUT/<arch>/")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke runs)")
-    parser.add_argument("--members", type=int, default=None, help="train N networks, ship their average")
+    parser.add_argument("--members", type=int, default=None, help="build the model from N member runs "
+                        "(seeds SEED..SEED+N-1, in OUT/.members/, finished ones reused) and ship their average")
     args = parser.parse_args(argv)
+    if args.members is not None and args.members < 1:
+        parser.error("--members must be 1 or more")
 
     from model.data import MnistError
 
