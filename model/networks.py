@@ -171,12 +171,15 @@ RECIPES: dict[str, Recipe] = {
         # (Adam decaying 0.8 per epoch, the same final rate): 108 min here and 99.44% validation
         # accuracy against this single network's 99.60%. Each member needs the whole schedule,
         # so members are now separate, resumable runs. Two such runs (seeds 0 and 1, 30 epochs,
-        # 168 min) averaged: 99.52% validation, 99.54% with shift averaging, against 99.66% for
-        # seed 0 alone with shift averaging, which is what ships (--members 1).
+        # 168 min) averaged: 99.52% validation (99.54% with shift averaging), below seed 0
+        # alone (99.60%), which is what ships.
         epochs=30,
         augment=True,
         vary_stroke_width=True,
-        shift_averaging=True,
+        # Shift averaging read 3 more of the 5,000 validation digits right (99.60% -> 99.66%)
+        # at 5x the inference (6.5 ms a digit on LiteRT instead of 1.3 ms, and as much more
+        # server CPU per stroke in a class): too little for its cost, so it is off.
+        shift_averaging=False,
     ),
     "seed000_cnn": Recipe(
         build_seed000_cnn,
