@@ -313,7 +313,14 @@ def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elap
     per_round = per_round or n
     drawings = [d for r in results for d in r.drawings]
     errors = [e for r in results for e in r.errors]
-    painted = [d["painted_ms"] for d in drawings]
+    # With light clients the two kinds are timed differently: the Chromium pages to the
+    # prediction painted, the light clients to its arrival (no rendering). The target is judged
+    # on the Chromium pages (what a person sees, on a server loaded by every session), on the
+    # light clients only when there are no Chromium pages.
+    light_drawings = [d for r in results if r.kind == "light" for d in r.drawings]
+    light = [d["painted_ms"] for d in light_drawings]
+    seen = [d["painted_ms"] for r in results if r.kind == "browser" for d in r.drawings]
+    judged = seen or light
     correct = sum(str(d["digit"]) == d["value"] for d in drawings)
     loads = [r.load_ms for r in results if r.load_ms == r.load_ms]
     before = rss["before"]
@@ -327,9 +334,9 @@ def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elap
         "error_messages": errors,
         "correct": correct,
         "correct_share": correct / len(drawings) if drawings else 0.0,
-        "p50_ms": percentile(painted, 50),
-        "p95_ms": percentile(painted, 95),
-        "max_ms": max(painted) if painted else float("nan"),
+        "p50_ms": percentile(judged, 50),
+        "p95_ms": percentile(judged, 95),
+        "max_ms": max(judged) if judged else float("nan"),
         "dom_p50_ms": percentile([d["dom_ms"] for d in drawings], 50),
         "page_load_p50_ms": percentile(loads, 50),
         "page_load_max_ms": max(loads) if loads else float("nan"),
@@ -341,19 +348,11 @@ def summarise(results: list[SessionResult], rss: dict, n: int, digits: int, elap
     }
     if "after_settle" in rss:
         out["retained_mb_per_session"] = (rss["after_settle"] - before) / MB / per_round
-    # With light clients the two kinds are timed differently: the Chromium pages to the
-    # prediction painted, the light clients to its arrival (no rendering). The target is judged
-    # on the Chromium pages: what a person sees, on a server loaded by every session.
-    light_drawings = [d for r in results if r.kind == "light" for d in r.drawings]
-    light = [d["painted_ms"] for d in light_drawings]
-    seen = [d["painted_ms"] for r in results if r.kind == "browser" for d in r.drawings]
     if light:
         out["light_p50_ms"], out["light_p95_ms"] = percentile(light, 50), percentile(light, 95)
         out["browser_drawings"] = len(seen)
         out["light_drawings"] = len(light)
         out["light_correct"] = sum(str(d["digit"]) == d["value"] for d in light_drawings)
-    if light and seen:
-        out["p50_ms"], out["p95_ms"], out["max_ms"] = percentile(seen, 50), percentile(seen, 95), max(seen)
     return out
 
 

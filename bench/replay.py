@@ -136,8 +136,10 @@ async def replay_session(base_url: str, steps: list[Step], index: int, digits: i
 
     from bench.load import SessionResult
 
-    result = SessionResult(index, kind="light")
     draws = [i for i, s in enumerate(steps) if s.kind == "draw"]
+    if digits > len(draws):
+        raise ValueError(f"the recording has {len(draws)} drawings, {digits} asked for")
+    result = SessionResult(index, kind="light")
     await asyncio.sleep(start_delay)
     parts = urllib.parse.urlparse(base_url)
     url = f"ws://{parts.netloc}{STREAM_PATH}"
@@ -156,14 +158,12 @@ async def replay_session(base_url: str, steps: list[Step], index: int, digits: i
             if all_loaded is not None:
                 await all_loaded.wait()
             pause = random.Random(index)
-            if digits > len(draws):
-                raise ValueError(f"the recording has {len(draws)} drawings, {digits} asked for")
             for k in range(digits if not result.errors else 0):
-                draw = steps[draws[k]]
+                clear, draw = steps[draws[k] - 1], steps[draws[k]]  # recorded as Clear, then the stroke
                 if think and k:
                     await asyncio.sleep(think * pause.uniform(0.5, 1.5))
                 try:
-                    await _send_and_finish(ws, listener, steps[draws[k] - 1], seconds)
+                    await _send_and_finish(ws, listener, clear, seconds)
                     seen = len(listener.predictions)
                     sent = time.perf_counter()
                     await _send_and_finish(ws, listener, draw, seconds,

@@ -84,7 +84,8 @@ def shift_averaged(network: keras.Model, name: str) -> keras.Model:
     inputs = _inputs()
     padded = layers.ZeroPadding2D(1)(inputs)
     views = [inputs] + [
-        layers.Cropping2D(((1 - down, 1 + down), (1 - right, 1 + right)), name=f"moved_{down}_{right}".replace("-", "m"))(padded)
+        layers.Cropping2D(((1 - down, 1 + down), (1 - right, 1 + right)),
+                          name=f"moved_{down}_{right}".replace("-", "m"))(padded)
         for down, right in SHIFTS
     ]
     outputs = layers.Average(name="probabilities")([network(view) for view in views])

@@ -187,9 +187,7 @@ def train_keras(
     )
     model.set_weights(recorder.best_weights)
     result = _keras_result(model, recorder.rows, recorder.best_epoch, _describe_optimizer(optimizer), {
-        "augment": recipe.augment,
-        "vary_stroke_width": recipe.vary_stroke_width,
-        "members": 1,
+        **_recipe_extras(recipe, 1),
         # Epochs done before an interruption; after one the data order and augmentation start
         # afresh from the seed, so a resumed run is not bit-identical to an uninterrupted one.
         "resumed_after_epoch": recorder.resumed,
@@ -200,6 +198,20 @@ def train_keras(
 
 
 PROGRESS_DIR = ".progress"  # under --out; a run's state after its last finished epoch
+
+
+def _progress_dir(out: Path, arch: str, seed: int) -> Path:
+    return out / PROGRESS_DIR / f"{arch}-seed{seed}"
+
+
+def _recipe_extras(recipe, members: int) -> dict:
+    """What every Keras model's card records about how its recipe trained it."""
+    return {"augment": recipe.augment, "vary_stroke_width": recipe.vary_stroke_width, "members": members}
+
+
+def _validation_accuracy(predict_proba: Callable[[np.ndarray], np.ndarray], val: Split) -> float:
+    predicted = predict_proba(val.images.astype(np.float32) / 255.0).argmax(axis=1)
+    return float(np.mean(predicted == val.labels))
 
 
 def _save_progress(folder: Path, settings: dict | None, recorder) -> None:
@@ -274,14 +286,10 @@ def choose_shift_averaging(arch: str, result: TrainResult, val: Split) -> TrainR
     right (the plain one on a tie: it is 5x cheaper to run). Both figures go on the card."""
     from model.networks import shift_averaged
 
-    val_x = val.images.astype(np.float32) / 255.0
-
-    def accuracy(candidate: TrainResult) -> float:
-        return float(np.mean(candidate.predict_proba(val_x).argmax(axis=1) == val.labels))
-
     shifted = _keras_result(shift_averaged(result.model, arch), result.history, result.best_epoch,
                             result.optimizer, {})
-    plain_accuracy, shifted_accuracy = accuracy(result), accuracy(shifted)
+    plain_accuracy = _validation_accuracy(result.predict_proba, val)
+    shifted_accuracy = _validation_accuracy(shifted.predict_proba, val)
     chosen = shifted if shifted_accuracy > plain_accuracy else result
     chosen.extras = {
         **result.extras,
@@ -321,7 +329,7 @@ def train_ensemble(
     from model.networks import RECIPES
 
     recipe = RECIPES[arch]
-    cards, networks = [], []
+    cards, histories, networks = [], [], []
     for i in range(members):
         member_seed = seed + i
         folder = out / MEMBERS_DIR / f"seed{member_seed}"
@@ -332,19 +340,18 @@ def train_ensemble(
         else:
             print(f"member {i + 1}/{members}: reusing {folder / arch} (trained {card['date']})", flush=True)
         trained = keras.models.load_model(folder / arch / "model.keras", safe_mode=True, compile=False)
-        network = recipe.build(name=f"{arch}_seed{member_seed}")
+        # Renamed: two networks of one name cannot sit side by side in the averaging model.
+        network = recipe.build(name=arch if members == 1 else f"{arch}_seed{member_seed}")
         network.set_weights(trained.get_weights())
         cards.append(card)
+        histories.append(json.loads((folder / arch / "history.json").read_text()))
         networks.append(network)
 
-    histories = [json.loads((out / MEMBERS_DIR / f"seed{c['seed']}" / arch / "history.json").read_text())
-                 for c in cards]
+    member_runs = [_member_run(c, h) for c, h in zip(cards, histories)]
     if members == 1:  # one finished run, taken as it is (and given the recipe's finishing steps)
-        network = recipe.build(name=arch)
-        network.set_weights(networks[0].get_weights())
-        result = _keras_result(network, histories[0]["epochs"], histories[0]["best_epoch"], cards[0]["optimizer"], {})
-        result.extras = {"augment": recipe.augment, "vary_stroke_width": recipe.vary_stroke_width, "members": 1,
-                         "member_runs": [_member_run(cards[0], histories[0])]}
+        history = histories[0]
+        result = _keras_result(networks[0], history["epochs"], history["best_epoch"], cards[0]["optimizer"],
+                               {**_recipe_extras(recipe, 1), "member_runs": member_runs})
         result.train_seconds = cards[0]["train_seconds"]
         return result
 
@@ -364,15 +371,11 @@ def train_ensemble(
     best_epoch = max(mean_rows, key=lambda r: (r["val_accuracy"], -r["val_loss"]))["epoch"]
 
     result = _keras_result(model, mean_rows, best_epoch, cards[0]["optimizer"], {})
-    val_probabilities = result.predict_proba(val.images.astype(np.float32) / 255.0)
-    val_accuracy = float(np.mean(val_probabilities.argmax(axis=1) == val.labels))
     result.extras = {
-        "augment": recipe.augment,
-        "vary_stroke_width": recipe.vary_stroke_width,
-        "members": members,
+        **_recipe_extras(recipe, members),
         # The choice between an ensemble and one network is made here, on validation digits.
-        "validation_accuracy": val_accuracy,
-        "member_runs": [_member_run(c, h) for c, h in zip(cards, histories)],
+        "validation_accuracy": _validation_accuracy(result.predict_proba, val),
+        "member_runs": member_runs,
     }
     result.train_seconds = sum(c["train_seconds"] for c in cards)
     result.member_histories = [
@@ -523,7 +526,7 @@ def run(
         else:
             settings = {"arch": arch, "seed": seed, "epochs": epochs, "batch_size": batch_size, "limit": limit,
                         "data": mnist.checksums}
-            progress = out / PROGRESS_DIR / f"{arch}-seed{seed}"
+            progress = _progress_dir(out, arch, seed)
             result = train_keras(arch, train, val, epochs, batch_size, seed, progress, settings)
         if recipe.shift_averaging and not as_member:
             result = choose_shift_averaging(arch, result, val)
@@ -591,7 +594,7 @@ def run(
 
     write_artifacts_atomically(out / arch, fill)
     if arch in RECIPES:
-        shutil.rmtree(out / PROGRESS_DIR / f"{arch}-seed{seed}", ignore_errors=True)
+        shutil.rmtree(_progress_dir(out, arch, seed), ignore_errors=True)
     return card
 
 
