@@ -46,7 +46,6 @@ def spawn_server(port: int, log) -> subprocess.Popen:
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]
     return subprocess.Popen(command, cwd=APP_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)

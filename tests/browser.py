@@ -74,7 +74,6 @@ def streamlit_server(
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]
     process = subprocess.Popen(
