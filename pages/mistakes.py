@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from model.artifacts import ArtifactError
@@ -45,7 +46,9 @@ def closer_look(m: dict) -> None:
     with right:
         probs = m.get("probabilities")
         if probs:
-            figure = projector_layout(probability_figure(probs), height=300, title="The ten probabilities")
+            # A validated copy: probability_figure skips validation, and restyling needs it.
+            figure = projector_layout(go.Figure(probability_figure(probs)), height=300,
+                                      title="The ten probabilities")
             figure.update_traces(textfont_size=FONT_SIZE)
             st.plotly_chart(figure, width="stretch", config={"displayModeBar": False},
                             key="mistake_probabilities")

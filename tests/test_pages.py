@@ -439,3 +439,28 @@ def test_pixel_grid_shows_every_pixel_enlarged_with_lines_between(mnist):
     np.testing.assert_array_equal(grid[4::10, 4::10], digit)
     assert (grid[9::10, :] == round(0.15 * 255)).all() and (grid[:, 9::10] == round(0.15 * 255)).all()
     np.testing.assert_array_equal(pixel_grid(digit / 255.0, cell=10), grid)  # [0, 1] input too
+
+
+@pytest.mark.parametrize("height", [320, 300])
+def test_probability_figure_is_what_plotly_validation_would_make(height):
+    import plotly.graph_objects as go
+
+    from pages.common import ACCENT, MUTED, probability_figure, projector_layout
+
+    probabilities = np.array([0.01, 0.002, 0.05, 0.8, 0.0, 0.1, 0.02, 0.008, 0.006, 0.004])
+    figure = probability_figure(probabilities, height=height)
+    # Built without validation for speed: validating it must neither drop nor change a thing,
+    # and it keeps Streamlit's plotly template, which the page theme recolours.
+    assert go.Figure(figure.to_dict()).to_dict() == figure.to_dict()
+    assert figure.layout.template.layout.font is not None and figure.layout.height == height
+    bar = figure.data[0]
+    assert list(bar.x) == [str(d) for d in range(10)] and list(bar.y) == probabilities.tolist()
+    assert list(bar.marker.color) == [ACCENT if d == 3 else MUTED for d in range(10)]
+    assert list(bar.text) == ["1%", "", "5%", "80%", "", "10%", "2%", "1%", "1%", ""]
+    # The mistakes page restyles a validated copy; nothing done to a figure reaches the next one.
+    restyled = projector_layout(go.Figure(figure), height=300, title="The ten probabilities")
+    restyled.update_traces(textfont_size=18)
+    assert go.Figure(restyled.to_dict()).to_dict() == restyled.to_dict()
+    assert restyled.layout.title.text == "The ten probabilities" and restyled.data[0].textfont.size == 18
+    figure.layout.margin.t = 99
+    assert probability_figure(probabilities, height=height).layout.margin.t == 10
