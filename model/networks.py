@@ -206,11 +206,13 @@ RECIPES: dict[str, Recipe] = {
     ),
     "seed002_cnn": Recipe(
         build_seed002_cnn,
-        _adam_decaying(1e-3, 0.85),
+        _adam_decaying(1e-3, 0.9),
         "conv32-pool-conv64-pool-conv64, dense 64, shifted",
-        epochs=15,
-        # Without augmentation it stopped at 99.27%, just short of the seed's 99.3%; with
-        # rotations and zoom too, this small network was still at 98.9% validation accuracy
+        # 15 epochs decaying 0.85 per epoch ended at 99.18% validation accuracy, its best epoch
+        # its last: cut short (99.27% test, short of the seed's 99.3%). 30 epochs at cnn's rate
+        # of decay: 99.34% validation, 99.47% test.
+        epochs=30,
+        # With rotations and zoom too, this small network was still at 98.9% validation accuracy
         # after 10 epochs. Shifts of up to 2 px alone are what it can use.
         augment=True,
         shift=0.08,
