@@ -27,6 +27,7 @@ import numpy as np
 from model import MODEL_DIR
 from model.data import Split, load_splits
 from model.evaluate import score
+from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities, save_epoch_probabilities
 
 ARTIFACT_FILES = ("history.json", "evaluation.json", "card.json")
 
@@ -46,6 +47,8 @@ class TrainResult:
     extras: dict = field(default_factory=dict)
     train_seconds: float | None = None  # when not the wall time of this call (reused ensemble members)
     member_histories: list[dict] | None = None  # an ensemble's: each member's own curves
+    # epoch (1-based) -> (N, 10) float16 validation probabilities after that epoch (Keras runs)
+    epoch_val_probabilities: dict[int, np.ndarray] | None = None
     model: object = None  # the Keras model (Keras trainers only)
 
 
@@ -147,8 +150,12 @@ def train_keras(
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
 
+    val_x = as_input(val)
+
     class Recorder(keras.callbacks.Callback):
-        """Times each epoch, logs the learning rate, and keeps the best validation weights."""
+        """Times each epoch, logs the learning rate, keeps the best validation weights, and keeps
+        every epoch's validation probabilities: with them, ``model.judge`` can pick epochs on one
+        half of the validation digits and score on the other (a fair figure for the best of 30)."""
 
         def __init__(self):
             super().__init__()
@@ -157,6 +164,7 @@ def train_keras(
             self.best_weights = None
             self.best_epoch = 0
             self.resumed: list[int] = []
+            self.val_probabilities: dict[int, np.ndarray] = {}
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
@@ -168,12 +176,13 @@ def train_keras(
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.started, 3)
             self.rows.append(row)
+            self.val_probabilities[epoch + 1] = self.model.predict(val_x, batch_size=1000, verbose=0).astype(np.float16)
             key = (row["val_accuracy"], -row["val_loss"])
             if self.best_key is None or key > self.best_key:
                 self.best_key, self.best_epoch = key, epoch + 1
                 self.best_weights = self.model.get_weights()
             if progress is not None:
-                _save_progress(progress, settings, self)
+                _save_progress(progress, settings, self, val.labels)
 
     recorder = Recorder()
     resumed_at = _resume(progress, settings, model, recorder) if progress is not None else 0
@@ -194,6 +203,7 @@ def train_keras(
     })
     if recorder.resumed:
         result.train_seconds = sum(row["seconds"] for row in recorder.rows)
+    result.epoch_val_probabilities = recorder.val_probabilities
     return result
 
 
@@ -214,10 +224,11 @@ def _validation_accuracy(predict_proba: Callable[[np.ndarray], np.ndarray], val:
     return float(np.mean(predicted == val.labels))
 
 
-def _save_progress(folder: Path, settings: dict | None, recorder) -> None:
+def _save_progress(folder: Path, settings: dict | None, recorder, labels: np.ndarray) -> None:
     def fill(staging: Path) -> None:
         recorder.model.save_weights(staging / "latest.weights.h5")  # with the optimizer's state
         np.savez(staging / "best.npz", *recorder.best_weights)
+        save_epoch_probabilities(staging / VALIDATION_PROBABILITIES, recorder.val_probabilities, labels)
         _dump(staging / "state.json", {
             "settings": settings,
             "rows": recorder.rows,
@@ -244,6 +255,8 @@ def _resume(folder: Path, settings: dict | None, model, recorder) -> int:
     with np.load(folder / "best.npz") as best:
         recorder.best_weights = [best[f"arr_{i}"] for i in range(len(best.files))]
     recorder.rows, recorder.best_epoch = state["rows"], state["best_epoch"]
+    # Runs from before these were kept have none for their early epochs; the judge skips those.
+    recorder.val_probabilities = load_epoch_probabilities(folder / VALIDATION_PROBABILITIES)
     recorder.best_key = tuple(state["best_key"])
     done = len(recorder.rows)
     recorder.resumed = state.get("resumed", []) + [done]
@@ -377,11 +390,26 @@ def train_ensemble(
         "validation_accuracy": _validation_accuracy(result.predict_proba, val),
         "member_runs": member_runs,
     }
+    judged = _fair_judge(out / MEMBERS_DIR, arch, [c["seed"] for c in cards])
+    if judged is not None:
+        result.extras["fair_judge"] = judged
     result.train_seconds = sum(c["train_seconds"] for c in cards)
     result.member_histories = [
         {"seed": c["seed"], "best_epoch": h["best_epoch"], "epochs": h["epochs"]} for c, h in zip(cards, histories)
     ]
     return result
+
+
+def _fair_judge(members_dir: Path, arch: str, seeds: list[int]) -> dict | None:
+    """``model.judge``'s errors for these members (each alone, the best one, their average), when
+    every one of them kept its per-epoch validation probabilities; else None."""
+    from dataclasses import asdict
+
+    from model.judge import cross_fitted, load_runs
+
+    paths = {f"seed{seed}": members_dir / f"seed{seed}" / arch / VALIDATION_PROBABILITIES for seed in seeds}
+    runs, labels = load_runs(paths)
+    return asdict(cross_fitted(runs, labels)) if len(runs) == len(paths) else None
 
 
 def _member_run(card: dict, history: dict) -> dict:
@@ -580,8 +608,12 @@ def run(
         "command": "python -m model.train " + " ".join(sys.argv[1:]),
     }
 
+    keep_probabilities = as_member or MEMBERS_DIR in Path(out).resolve().parts
+
     def fill(folder: Path) -> None:
         result.save(folder)
+        if keep_probabilities and result.epoch_val_probabilities:
+            save_epoch_probabilities(folder / VALIDATION_PROBABILITIES, result.epoch_val_probabilities, val.labels)
         from model.inference import Classifier, inference_ms, load_forward
 
         # Measured here, on the machine that trained it, with the runtime the Draw page uses.

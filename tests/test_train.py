@@ -208,6 +208,7 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
     import keras
 
     from model.inference import load_classifier
+    from model.judge import VALIDATION_PROBABILITIES, cross_fitted, load_epoch_probabilities
     from model.train import MEMBERS_DIR, _reusable_member
 
     # Shift averaging is tested on its own above; here the shipped model is the plain average.
@@ -241,6 +242,21 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
     assert np.abs(keras.ops.convert_to_numpy(first(x, training=False)) - second).max() > 1e-3
     # What the Draw page runs (LiteRT) is the same averaged model.
     np.testing.assert_allclose(load_classifier("cnn", tmp_path).predict_proba(x[..., 0]), shipped, atol=1e-5)
+
+    # Each member keeps every epoch's validation probabilities (they agree with its curve), and
+    # the ensemble's card carries the fair judge's figures computed from them.
+    kept = {}
+    for seed, member in zip((5, 6), history["members"]):
+        path = tmp_path / MEMBERS_DIR / f"seed{seed}" / "cnn" / VALIDATION_PROBABILITIES
+        kept[f"seed{seed}"] = load_epoch_probabilities(path)
+        labels = np.load(path)["labels"]
+        assert list(kept[f"seed{seed}"]) == [1] and kept[f"seed{seed}"][1].shape == (len(labels), 10)
+        right = np.mean(kept[f"seed{seed}"][1].argmax(axis=1) == labels)
+        assert right == pytest.approx(member["epochs"][0]["val_accuracy"], abs=1.5 / len(labels))
+    assert card["fair_judge"] == dataclasses.asdict(cross_fitted(kept, labels))
+    mean = (kept["seed5"][1].astype(np.float32) + kept["seed6"][1]) / 2
+    assert card["fair_judge"]["average"] == int(np.sum(mean.argmax(axis=1) != labels))
+    assert not (tmp_path / "cnn" / VALIDATION_PROBABILITIES).exists()  # shipped models: not in git
 
     # Run again with one member gone: only that one trains; the others are reused as they were.
     kept = _snapshot(tmp_path / MEMBERS_DIR / "seed5" / "cnn")
@@ -288,8 +304,11 @@ def test_train_speed_bench_measures_the_real_loop(mnist):
 
 
 def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
-    from model.train import PROGRESS_DIR
+    from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities
+    from model.train import MEMBERS_DIR, PROGRESS_DIR
 
+    # As an ensemble member (under .members), so its artifacts keep every epoch's probabilities.
+    tmp_path = tmp_path / MEMBERS_DIR / "seed2"
     command = [sys.executable, "-m", "model.train", "--arch", "seed000_cnn", "--epochs", "4", "--limit", "3000",
                "--seed", "2", "--data-dir", mnist_dir, "--out", str(tmp_path)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -303,6 +322,8 @@ def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     saved = json.loads(state.read_text())["rows"]
+    saved_probabilities = load_epoch_probabilities(state.parent / VALIDATION_PROBABILITIES)
+    assert list(saved_probabilities) == [r["epoch"] for r in saved]
     assert not (tmp_path / "seed000_cnn").exists()
 
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
@@ -314,6 +335,11 @@ def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3, 4]
     assert history["epochs"][: len(saved)] == saved
     assert card["resumed_after_epoch"] == [len(saved)]
+    # Every epoch's validation probabilities, those from before the kill as they were.
+    probabilities = load_epoch_probabilities(tmp_path / "seed000_cnn" / VALIDATION_PROBABILITIES)
+    assert list(probabilities) == [1, 2, 3, 4]
+    for epoch, p in saved_probabilities.items():
+        np.testing.assert_array_equal(probabilities[epoch], p)
     assert card["test_accuracy"] > 0.8
     # The learning-rate schedule carried on (the optimizer's step count was restored).
     rates = [r["learning_rate"] for r in history["epochs"]]
