@@ -34,7 +34,8 @@ VALIDATION_PROBABILITIES = "validation_probabilities.npz"
 def save_epoch_probabilities(path: Path, by_epoch: dict[int, np.ndarray], labels: np.ndarray) -> None:
     """With the labels, so that the file alone is enough to judge."""
     epochs = sorted(by_epoch)
-    stacked = np.stack([by_epoch[e] for e in epochs]) if epochs else np.zeros((0, len(labels), 10), np.float16)
+    empty = np.zeros((0, len(labels), 10), np.float16)
+    stacked = np.stack([by_epoch[e] for e in epochs]) if epochs else empty
     np.savez_compressed(path, epochs=np.asarray(epochs, np.int32), probabilities=stacked,
                         labels=np.asarray(labels, np.uint8))
 
@@ -75,7 +76,9 @@ def _errors(p: np.ndarray, labels: np.ndarray) -> int:
     return int(np.sum(p.argmax(axis=1) != labels))
 
 
-def cross_fitted(runs: dict[str, dict[int, np.ndarray]], labels: np.ndarray, seed: int = SPLIT_SEED) -> Verdict:
+def cross_fitted(
+    runs: dict[str, dict[int, np.ndarray]], labels: np.ndarray, seed: int = SPLIT_SEED
+) -> Verdict:
     """Errors of each run, of the best single run and of the average of all runs, every choice
     made on the half of the validation digits that is not being scored."""
     labels = np.asarray(labels)
@@ -121,7 +124,8 @@ def load_member_runs(members_dir: Path, arch: str) -> tuple[dict[str, dict[int, 
     folders.sort(key=lambda f: int(f.parent.name[4:]))
     runs, labels = load_runs({f.parent.name: f / VALIDATION_PROBABILITIES for f in folders})
     if not runs:
-        raise FileNotFoundError(f"no member of {arch!r} under {members_dir} kept per-epoch validation probabilities")
+        raise FileNotFoundError(
+            f"no member of {arch!r} under {members_dir} kept per-epoch validation probabilities")
     return runs, labels
 
 

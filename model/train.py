@@ -176,7 +176,8 @@ def train_keras(
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.started, 3)
             self.rows.append(row)
-            self.val_probabilities[epoch + 1] = self.model.predict(val_x, batch_size=1000, verbose=0).astype(np.float16)
+            probabilities = self.model.predict(val_x, batch_size=1000, verbose=0)
+            self.val_probabilities[epoch + 1] = probabilities.astype(np.float16)
             key = (row["val_accuracy"], -row["val_loss"])
             if self.best_key is None or key > self.best_key:
                 self.best_key, self.best_epoch = key, epoch + 1
@@ -613,7 +614,8 @@ def run(
     def fill(folder: Path) -> None:
         result.save(folder)
         if keep_probabilities and result.epoch_val_probabilities:
-            save_epoch_probabilities(folder / VALIDATION_PROBABILITIES, result.epoch_val_probabilities, val.labels)
+            save_epoch_probabilities(
+                folder / VALIDATION_PROBABILITIES, result.epoch_val_probabilities, val.labels)
         from model.inference import Classifier, inference_ms, load_forward
 
         # Measured here, on the machine that trained it, with the runtime the Draw page uses.
