@@ -40,13 +40,18 @@ def save_epoch_probabilities(path: Path, by_epoch: dict[int, np.ndarray], labels
                         labels=np.asarray(labels, np.uint8))
 
 
-def load_epoch_probabilities(path: Path) -> dict[int, np.ndarray]:
-    """epoch -> (N, 10) probabilities from :func:`save_epoch_probabilities`; {} if none kept."""
+def _read(path: Path) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
     try:
         with np.load(path) as saved:
-            return {int(e): p for e, p in zip(saved["epochs"], saved["probabilities"])}
+            by_epoch = {int(e): p for e, p in zip(saved["epochs"], saved["probabilities"])}
+            return by_epoch, saved["labels"]
     except (OSError, KeyError, ValueError):
-        return {}
+        return {}, None
+
+
+def load_epoch_probabilities(path: Path) -> dict[int, np.ndarray]:
+    """epoch -> (N, 10) probabilities from :func:`save_epoch_probabilities`; {} if none kept."""
+    return _read(path)[0]
 
 
 @dataclass(frozen=True)
@@ -105,24 +110,34 @@ def load_runs(paths: dict[str, Path]) -> tuple[dict[str, dict[int, np.ndarray]],
     before they were kept), and the validation labels they share."""
     runs, labels = {}, None
     for name, path in paths.items():
-        by_epoch = load_epoch_probabilities(path)
+        by_epoch, these = _read(path)
         if not by_epoch:
             print(f"note: {path} is missing or empty: {name} is left out", file=sys.stderr)
             continue
-        with np.load(path) as saved:
-            these = saved["labels"]
         if labels is not None and not np.array_equal(labels, these):
             raise ValueError(f"{path}: its validation digits are not the other runs' (another split)")
         runs[name], labels = by_epoch, these
     return runs, labels
 
 
+def _member_files(members_dir: Path, arch: str, seeds: list[int]) -> dict[str, Path]:
+    return {f"seed{s}": Path(members_dir) / f"seed{s}" / arch / VALIDATION_PROBABILITIES for s in seeds}
+
+
+def judge_members(members_dir: Path, arch: str, seeds: list[int]) -> dict | None:
+    """The verdict on these members (as a dict, for a card) when every one of them kept its
+    per-epoch validation probabilities; else None."""
+    files = _member_files(members_dir, arch, seeds)
+    runs, labels = load_runs(files)
+    return asdict(cross_fitted(runs, labels)) if len(runs) == len(files) else None
+
+
 def load_member_runs(members_dir: Path, arch: str) -> tuple[dict[str, dict[int, np.ndarray]], np.ndarray]:
     """Every finished member of ``arch`` under ``members_dir`` (``seed<S>/<arch>/``) that kept
     its per-epoch validation probabilities, by seed."""
-    folders = [f for f in Path(members_dir).glob(f"seed*/{arch}") if f.parent.name[4:].isdigit()]
-    folders.sort(key=lambda f: int(f.parent.name[4:]))
-    runs, labels = load_runs({f.parent.name: f / VALIDATION_PROBABILITIES for f in folders})
+    found = [f.parent.name[4:] for f in Path(members_dir).glob(f"seed*/{arch}")]
+    seeds = sorted(int(s) for s in found if s.isdigit())
+    runs, labels = load_runs(_member_files(members_dir, arch, seeds))
     if not runs:
         raise FileNotFoundError(
             f"no member of {arch!r} under {members_dir} kept per-epoch validation probabilities")

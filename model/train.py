@@ -27,7 +27,12 @@ import numpy as np
 from model import MODEL_DIR
 from model.data import Split, load_splits
 from model.evaluate import score
-from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities, save_epoch_probabilities
+from model.judge import (
+    VALIDATION_PROBABILITIES,
+    judge_members,
+    load_epoch_probabilities,
+    save_epoch_probabilities,
+)
 
 ARTIFACT_FILES = ("history.json", "evaluation.json", "card.json")
 
@@ -391,7 +396,7 @@ def train_ensemble(
         "validation_accuracy": _validation_accuracy(result.predict_proba, val),
         "member_runs": member_runs,
     }
-    judged = _fair_judge(out / MEMBERS_DIR, arch, [c["seed"] for c in cards])
+    judged = judge_members(out / MEMBERS_DIR, arch, [c["seed"] for c in cards])
     if judged is not None:
         result.extras["fair_judge"] = judged
     result.train_seconds = sum(c["train_seconds"] for c in cards)
@@ -399,18 +404,6 @@ def train_ensemble(
         {"seed": c["seed"], "best_epoch": h["best_epoch"], "epochs": h["epochs"]} for c, h in zip(cards, histories)
     ]
     return result
-
-
-def _fair_judge(members_dir: Path, arch: str, seeds: list[int]) -> dict | None:
-    """``model.judge``'s errors for these members (each alone, the best one, their average), when
-    every one of them kept its per-epoch validation probabilities; else None."""
-    from dataclasses import asdict
-
-    from model.judge import cross_fitted, load_runs
-
-    paths = {f"seed{seed}": members_dir / f"seed{seed}" / arch / VALIDATION_PROBABILITIES for seed in seeds}
-    runs, labels = load_runs(paths)
-    return asdict(cross_fitted(runs, labels)) if len(runs) == len(paths) else None
 
 
 def _member_run(card: dict, history: dict) -> dict:
@@ -609,7 +602,8 @@ def run(
         "command": "python -m model.train " + " ".join(sys.argv[1:]),
     }
 
-    keep_probabilities = as_member or MEMBERS_DIR in Path(out).resolve().parts
+    # A member's folder: train_ensemble's, or one member trained alone into model/.members/seed<S>.
+    keep_probabilities = MEMBERS_DIR in Path(out).resolve().parts
 
     def fill(folder: Path) -> None:
         result.save(folder)
