@@ -168,21 +168,8 @@ RECIPES: dict[str, Recipe] = {
         build_cnn,
         _adam_decaying(1e-3, 0.9),
         "3 conv blocks + BN + dropout, strided convs, augmented",
-        # Tried and not kept: 3 members trained side by side on the same batches, 14 epochs each
-        # (Adam decaying 0.8 per epoch, the same final rate): 108 min here and 99.44% validation
-        # accuracy against this single network's 99.60%. Each member needs the whole schedule,
-        # so members are now separate, resumable runs (seeds 0, 1, 2 alone: 99.60%, 99.52%,
-        # 99.56% validation; 74, 94, 102 min). Averaged: seeds 0-1 99.52% (99.54% with shift
-        # averaging), seeds 0-2 99.54%; below seed 0 alone, which is what ships. Each run's
-        # figure is its best of 30 epochs on these same digits, which flatters a single run
-        # against an average: a fair choice needs a second held-out split, and new members.
-        # Also no better on validation: 10 more epochs from seed 0's weights (Adam 3e-4 decaying
-        # 0.75 per epoch, same distortions; 31 min): 99.44-99.64% per epoch, 99.58% for its last
-        # 7 epochs' weights averaged (SWA) and for their predictions averaged; batch-norm
-        # statistics re-measured on undistorted digits: 99.62%, 99.50%, 99.56% for seeds 0-2.
-        # A 4th member (seed 3, 99.54%): the 4 averaged 99.60%, tying seed 0 at 4x the cost.
-        # A 5th (seed 4, 99.60%): the 5 averaged 99.62%, one digit for 5x. Seed 0 distilled
-        # from the 4's average (T 3, soft weight 0.7): 99.34-99.48% over 4 epochs, stopped.
+        # Every variant tried against this recipe, with its validation figures, is listed once,
+        # in the README's "Not yet" section; none has beaten it there.
         epochs=30,
         augment=True,
         vary_stroke_width=True,
