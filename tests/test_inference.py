@@ -57,7 +57,7 @@ def test_shipped_cnn_scores_what_it_recorded_and_at_least_99_60(mnist):
 @pytest.mark.xfail(
     strict=True,
     reason="issue 2's target, not met yet: the shipped cnn scores 99.61%; every variant tried so far "
-    "(averages of 2-5 members, a warm restart, weight averaging, distillation) is in README's 'Not yet'",
+    "is listed in README's 'Not yet'",
 )
 def test_shipped_cnn_scores_at_least_99_70_on_the_real_test_set(mnist):
     accuracy = measured_accuracy("cnn", mnist)
