@@ -155,6 +155,25 @@ def test_colour_and_transparency_are_handled(mnist):
     np.testing.assert_allclose(canvas_to_mnist(ink_on_glass), reference, atol=1e-6)
 
 
+def test_the_drawn_region_shortcut_changes_nothing(mnist):
+    """A contiguous RGBA canvas is first narrowed to where its pixels differ from the top-left
+    one; any other array skips that. Both paths must give the same digit, bit for bit, also
+    where the shortcut cannot narrow: ink in the top-left corner, dark ink on light paper,
+    a noisy background."""
+    rng = np.random.default_rng(3)
+    seven = digit_on_canvas(mnist.test.images[0], 200, 60, 50)
+    corner = stroke_canvas([[(0, 0), (120, 60), (60, 200)]], width=14)
+    paper = 255 - seven
+    paper[..., 3] = 255
+    noisy = seven.copy()
+    noisy[..., :3] = np.maximum(noisy[..., :3], rng.integers(0, 30, noisy.shape[:2], np.uint8)[..., None])
+    for canvas in (seven, corner, paper, noisy):
+        fast = canvas_to_mnist(np.ascontiguousarray(canvas))
+        general = canvas_to_mnist(np.asfortranarray(canvas))
+        assert fast is not None and np.array_equal(fast, general)
+        assert read_canvas(canvas).ink_fraction == read_canvas(np.asfortranarray(canvas)).ink_fraction
+
+
 # --------------------------------------------------------------------------- uploads
 
 
