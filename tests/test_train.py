@@ -303,6 +303,20 @@ def test_train_speed_bench_measures_the_real_loop(mnist):
     assert reached["seconds"] == pytest.approx(sum(r["seconds"] for r in rows[: first["epoch"]]))
 
 
+def test_published_nets_bench_times_real_training_steps():
+    from bench import published_nets
+
+    rows = {r["network"]: r for r in published_nets.measure(steps=2, warmup=1)}
+    ours = rows.pop("cnn (ours)")
+    assert ours["ratio"] == 1.0 and ours["params"] == 326_826
+    epochs = json.loads((ROOT / "model" / "cnn" / "history.json").read_text())["epochs"]
+    assert ours["epoch_minutes"] == pytest.approx(np.median([e["seconds"] for e in epochs]) / 60)
+    for row in rows.values():  # networks over three times our size cost more a step
+        assert row["params"] > 3 * ours["params"]
+        assert row["ratio"] > 1.5
+        assert row["published_run_hours"] == pytest.approx(row["epoch_minutes"] * 300 / 60)
+
+
 def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
     from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities
     from model.train import MEMBERS_DIR, PROGRESS_DIR
