@@ -68,7 +68,7 @@ def _drawn_region(pixels: np.ndarray) -> tuple[slice, slice] | None:
     (``None`` if all do). On a canvas, whose background is one colour, that is the drawing and
     its anti-aliased rim; anything else (noise, ink in the corner) gives a wider region, never a
     wrong one. Whole RGBA pixels compared as 32-bit words: one pass over contiguous memory, about
-    10x cheaper than the per-channel work, which then runs on this region only."""
+    5x cheaper than the per-channel work on the whole canvas, which then runs on this region."""
     if pixels.shape[2] != 4 or pixels.dtype != np.uint8 or not pixels.flags.c_contiguous:
         return slice(0, pixels.shape[0]), slice(0, pixels.shape[1])
     words = pixels.view("<u4")[..., 0]
