@@ -10,6 +10,8 @@ GPU. This times one training step (a batch of 128, forward and backward, Adam) o
 of their size against our `cnn`, in the same process, and scales the ratio by the seconds a
 `cnn` epoch took in its shipped training run (``model/cnn/history.json``, augmentation and
 validation included). Their capsule heads are replaced by a dense layer: cheaper, if anything.
+It also times each network's LiteRT export on one digit, as the Draw page would run it (issue
+3's budget for preprocessing plus the model is 2 ms); ``--no-inference`` skips that.
 """
 from __future__ import annotations
 
@@ -65,7 +67,26 @@ def seconds_per_step(model, steps: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
-def measure(steps: int = 15, warmup: int = 3,
+def litert_ms(model) -> float:
+    """Median milliseconds of one digit through ``model``'s LiteRT export (weights untrained:
+    the cost does not depend on them)."""
+    import contextlib
+    import io
+    import tempfile
+
+    import numpy as np
+
+    from model.inference import _litert_forward, inference_ms
+    from model.train import export_litert
+
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+        path = Path(folder) / "model.tflite"
+        export_litert(model, path)  # Keras prints the exported signature
+        forward = _litert_forward(path)
+        return inference_ms(forward, np.zeros((28, 28), np.float32), calls=300)
+
+
+def measure(steps: int = 15, warmup: int = 3, inference: bool = True,
             history_path: Path = MODEL_DIR / "cnn" / "history.json") -> list[dict]:
     from model.networks import build_cnn
 
@@ -81,24 +102,27 @@ def measure(steps: int = 15, warmup: int = 3,
         epoch_minutes = step / base * cnn_epoch_seconds / 60
         rows.append({"network": name, "params": model.count_params(), "step_ms": step * 1000,
                      "ratio": step / base, "epoch_minutes": epoch_minutes,
-                     "published_run_hours": epoch_minutes * PUBLISHED_EPOCHS / 60})
+                     "published_run_hours": epoch_minutes * PUBLISHED_EPOCHS / 60,
+                     "litert_ms": litert_ms(model) if inference else None})
     return rows
 
 
 def report(rows: list[dict]) -> str:
     lines = [f"{'network':18s} {'params':>10s} {'ms a step':>10s} {'x cnn':>6s} {'min an epoch':>13s} "
-             f"{'h for ' + str(PUBLISHED_EPOCHS) + ' epochs':>16s}"]
+             f"{'h for ' + str(PUBLISHED_EPOCHS) + ' epochs':>16s} {'LiteRT ms a digit':>18s}"]
     for r in rows:
+        litert = "-" if r["litert_ms"] is None else f"{r['litert_ms']:.2f}"
         lines.append(f"{r['network']:18s} {r['params']:>10,d} {r['step_ms']:10.1f} {r['ratio']:6.1f} "
-                     f"{r['epoch_minutes']:13.1f} {r['published_run_hours']:16.1f}")
+                     f"{r['epoch_minutes']:13.1f} {r['published_run_hours']:16.1f} {litert:>18s}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=15, help="timed training steps per network (default 15)")
+    parser.add_argument("--no-inference", action="store_true", help="skip the LiteRT timing")
     args = parser.parse_args(argv)
-    print(report(measure(args.steps)))
+    print(report(measure(args.steps, inference=not args.no_inference)))
     return 0
 
 
