@@ -38,7 +38,7 @@ TARGET_PIPELINE_MS = 2.0
 TARGET_RATIO = 20.0
 CANVAS = 280
 DIGIT_SIDE = 200
-PAGE_CANVAS, PAGE_PEN = 400, 22  # pages/draw.py's canvas side and default pen width
+PAGE_CANVAS, PAGE_PEN = 400, 22  # pages/draw.py: CANVAS_SIDE, DEFAULT_PEN (a test holds them equal)
 
 
 def pick_arch(requested: str = "cnn", model_dir: Path = MODEL_DIR) -> str:

@@ -10,6 +10,7 @@ from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
 from pages.common import pixel_grid, probability_figure, selected_arch, show_failure
 
 CANVAS_SIDE = 400
+DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
 UNSURE_BELOW = 0.5
 
 # Two fixes to the canvas component, made from outside it (it has no option for either):
@@ -120,7 +121,7 @@ def drawing_area(classifier: Classifier | None) -> None:
     canvas_column, result_column = st.columns([5, 4], gap="large")
     with canvas_column:
         controls = st.columns([3, 2], vertical_alignment="bottom")
-        stroke = controls[0].slider("Pen width", 8, 48, 22, step=2)
+        stroke = controls[0].slider("Pen width", 8, 48, DEFAULT_PEN, step=2)
         if controls[1].button("Clear", icon="🧽", use_container_width=True):
             # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
             st.session_state.canvas_generation += 1

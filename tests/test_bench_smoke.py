@@ -70,6 +70,25 @@ def test_one_cold_start_reaches_a_prediction():
     assert 0 < marks["health"] <= marks["page"] <= marks["drawn"] <= marks["prediction"]
 
 
+def test_latency_bench_draws_on_the_page_s_own_canvas():
+    """(p) claims the Draw page's canvas and default pen: read them from the page's source (it
+    cannot be imported outside ``streamlit run``)."""
+    import ast
+    from pathlib import Path
+
+    from bench import latency
+
+    source = Path(__file__).resolve().parent.parent / "pages" / "draw.py"
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("CANVAS_SIDE", "DEFAULT_PEN")
+    }
+    assert constants == {"CANVAS_SIDE": latency.PAGE_CANVAS, "DEFAULT_PEN": latency.PAGE_PEN}
+    assert latency.page_drawing().shape == (latency.PAGE_CANVAS, latency.PAGE_CANVAS, 4)
+
+
 def test_latency_bench_runs():
     from bench import latency
 
