@@ -19,7 +19,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,36 +52,31 @@ def build_plain_stack(kernel: int, channels: tuple[int, ...], name: str):
 def seconds_per_step(model, steps: int, warmup: int = 3) -> float:
     import numpy as np
 
+    from model.inference import time_calls
+
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, BATCH)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    for _ in range(warmup):  # tracing and first-call allocations
-        model.train_on_batch(x, y)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    # The warm-up calls trace the step and make its first allocations.
+    return statistics.median(time_calls(lambda: model.train_on_batch(x, y), steps, warmup)) / 1000
 
 
 def litert_ms(model) -> float:
-    """Median milliseconds of one digit through ``model``'s LiteRT export (weights untrained:
-    the cost does not depend on them)."""
+    """Median milliseconds of one digit through ``model``'s LiteRT export, loaded as the Draw page
+    loads a shipped model (weights untrained: the cost does not depend on them)."""
     import contextlib
     import io
     import tempfile
 
     import numpy as np
 
-    from model.inference import _litert_forward, inference_ms
+    from model.inference import inference_ms, load_forward
     from model.train import export_litert
 
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-        path = Path(folder) / "model.tflite"
-        export_litert(model, path)  # Keras prints the exported signature
-        forward = _litert_forward(path)
+        export_litert(model, Path(folder) / "model.tflite")  # Keras prints the exported signature
+        _, forward = load_forward(Path(folder), model.name, runtime="litert")
         return inference_ms(forward, np.zeros((28, 28), np.float32), calls=300)
 
 
@@ -94,14 +88,13 @@ def measure(steps: int = 15, warmup: int = 3, inference: bool = True,
     cnn_epoch_seconds = statistics.median(e["seconds"] for e in epochs)
     models = {"cnn (ours)": build_cnn()}
     models.update({name: build_plain_stack(k, c, name.split()[0]) for name, (k, c) in PUBLISHED.items()})
-    base = None
+    step = {name: seconds_per_step(model, steps, warmup) for name, model in models.items()}
+    base = step["cnn (ours)"]
     rows = []
     for name, model in models.items():
-        step = seconds_per_step(model, steps, warmup)
-        base = base or step
-        epoch_minutes = step / base * cnn_epoch_seconds / 60
-        rows.append({"network": name, "params": model.count_params(), "step_ms": step * 1000,
-                     "ratio": step / base, "epoch_minutes": epoch_minutes,
+        epoch_minutes = step[name] / base * cnn_epoch_seconds / 60
+        rows.append({"network": name, "params": model.count_params(), "step_ms": step[name] * 1000,
+                     "ratio": step[name] / base, "epoch_minutes": epoch_minutes,
                      "published_run_hours": epoch_minutes * PUBLISHED_EPOCHS / 60,
                      "litert_ms": litert_ms(model) if inference else None})
     return rows
