@@ -6,3 +6,12 @@ time unless it needs it, so the diagnostics pages (which only read JSON) start f
 from pathlib import Path
 
 MODEL_DIR = Path(__file__).resolve().parent
+# What the app writes while it runs (a class's drawings, models trained from the browser), kept
+# out of git: $DIGITLAB_DATA_DIR, else data/ beside model/.
+DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
+
+
+def data_dir() -> Path:
+    import os
+
+    return Path(os.environ.get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")

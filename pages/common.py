@@ -166,6 +166,23 @@ def ensure_router() -> None:
         st.rerun()
 
 
+# The student's current drawing, shared by the pages that look at it (Inside, Push it): a dict
+# with "rgba" (the canvas pixels, uint8 HxWx4) and "image" (the 28x28 float32 the model read),
+# or absent while nothing readable is drawn.
+DRAWING_KEY = "drawing"
+
+
+def remember_drawing(rgba, reading) -> None:
+    if reading.image is None:
+        st.session_state.pop(DRAWING_KEY, None)
+    else:
+        st.session_state[DRAWING_KEY] = {"rgba": rgba, "image": reading.image}
+
+
+def current_drawing() -> dict | None:
+    return st.session_state.get(DRAWING_KEY)
+
+
 def selected_arch() -> str | None:
     archs = shipped_archs()
     arch = st.session_state.get(ARCH_KEY)
