@@ -3,6 +3,7 @@
 Nothing in this package imports Streamlit, and nothing imports TensorFlow at module import
 time unless it needs it, so the diagnostics pages (which only read JSON) start fast.
 """
+import os
 from pathlib import Path
 
 MODEL_DIR = Path(__file__).resolve().parent
@@ -12,6 +13,4 @@ DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 
 
 def data_dir() -> Path:
-    import os
-
     return Path(os.environ.get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")
