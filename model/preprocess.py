@@ -13,7 +13,10 @@ Lanczos resizes and the stroke-width correction at 4x scale (at 3x, a thin-pen "
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import struct
 from dataclasses import dataclass
 
 import cv2
@@ -244,28 +247,59 @@ def read_canvas(rgba: np.ndarray | None) -> Reading:
 
 # --------------------------------------------------------------------------- uploads
 
+# What a file may declare, checked in its header before any pixel is decoded: a JPEG is
+# decoded at 1/2, 1/4 or 1/8 of its size (``draft``), so a phone's 48-megapixel photo costs
+# what a 3-megapixel one does; other formats are decoded in full, so they get the lower cap.
+MAX_UPLOAD_PIXELS = 50_000_000
+MAX_DECODED_PIXELS = 12_000_000
+UPLOAD_WORK_SIDE = 512  # uploads are reduced to this before any processing
+
+NOT_AN_IMAGE = "This file is not an image Digit Lab can read (try PNG or JPEG)."
+DAMAGED_IMAGE = "This image is damaged or truncated, so Digit Lab cannot read it. Save it again as PNG or JPEG."
+
+
+def _too_large(width: int, height: int, limit: int) -> ImageError:
+    return ImageError(
+        f"This image is {width}x{height} pixels; the limit is {limit // 1_000_000} megapixels. "
+        "A photo of a single digit needs far fewer: make it smaller and try again."
+    )
+
 
 def open_upload(data: bytes) -> Image.Image:
-    """Open uploaded bytes as an image, refusing non-images, truncated files and bombs."""
+    """Open uploaded bytes as an image no larger than ``UPLOAD_WORK_SIDE``, refusing non-images,
+    damaged files and bombs with an :class:`ImageError` a student can read.
+
+    ``Image.open`` reads only the header, so the declared size is checked before any pixel is
+    decoded; decoders fail in many format-specific ways (``ValueError`` for a truncated PNG
+    header or an over-long text chunk, ``SyntaxError``, ``struct.error``, ``EOFError``...), and
+    every one of them means the same thing to the student."""
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise ImageError("This file is not an image Digit Lab can read (try PNG or JPEG).") from None
-    except Image.DecompressionBombError:
+        raise ImageError(NOT_AN_IMAGE) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("This image is far too large to be a photo of a digit.") from None
-    except OSError as e:
-        raise ImageError(f"This image could not be read ({e}).") from None
-    width, height = image.size
-    if width * height > MAX_UPLOAD_PIXELS:
-        raise ImageError(
-            f"This image is {width}x{height} pixels; the limit is {MAX_UPLOAD_PIXELS // 1_000_000} "
-            "megapixels. A photo of a single digit needs far fewer."
-        )
+    except Exception:  # noqa: BLE001 - any decoder error is a damaged file to the student
+        raise ImageError(DAMAGED_IMAGE) from None
     try:
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise ImageError(DAMAGED_IMAGE)
+        if width * height > MAX_UPLOAD_PIXELS:
+            raise _too_large(width, height, MAX_UPLOAD_PIXELS)
         image.draft("L", (UPLOAD_WORK_SIDE * 2, UPLOAD_WORK_SIDE * 2))  # JPEG: decode smaller
+        if image.width * image.height > MAX_DECODED_PIXELS:
+            raise _too_large(width, height, MAX_DECODED_PIXELS)
         image.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"This image is damaged or truncated ({e}).") from None
+        # Reduced at once, in place (the EXIF orientation stays in ``info``): the full-size
+        # pixels are freed before any copy of them is made.
+        image.thumbnail((UPLOAD_WORK_SIDE, UPLOAD_WORK_SIDE), Image.Resampling.LANCZOS)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise ImageError("This image is far too large to be a photo of a digit.") from None
+    except Exception:  # noqa: BLE001 - as above
+        raise ImageError(DAMAGED_IMAGE) from None
     return image
 
 
@@ -310,4 +344,77 @@ def image_to_mnist(image: Image.Image) -> np.ndarray | None:
 
 def upload_to_mnist(data: bytes) -> np.ndarray | None:
     """Uploaded bytes -> 28x28 digit; raises :class:`ImageError` with a message for the user."""
-    return image_to_mnist(open_upload(data))
+    image = open_upload(data)
+    try:
+        return image_to_mnist(image)
+    except Exception:  # noqa: BLE001 - an odd mode or a broken EXIF block: still the file's fault
+        raise ImageError(DAMAGED_IMAGE) from None
+
+
+# --------------------------------------------------------------------------- the canvas payload
+
+# The canvas sends its drawing as a PNG data URL. A browser draws it at the canvas's size, or
+# at up to twice that on a high-density screen (devicePixelRatio); anything larger is forged.
+CANVAS_SCALE_LIMIT = 2
+CANVAS_PAYLOAD_PREFIX = "data:image/png;base64,"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The chunks that make the pixels; text, colour profiles and the like are dropped unread, so a
+# chunk that inflates to megabytes never is.
+PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
+UNREADABLE_DRAWING = "Your drawing did not reach Digit Lab in a form it can read. Clear the box and draw again."
+
+
+def _canvas_payload_limit(width: int, height: int) -> int:
+    """Base64 characters of the largest PNG a canvas of this size can send: 4 bytes a pixel at
+    ``CANVAS_SCALE_LIMIT`` each way, uncompressed, plus room for the chunk framing."""
+    raw = 4 * (CANVAS_SCALE_LIMIT * width) * (CANVAS_SCALE_LIMIT * height) + 65_536
+    return (raw + 2) // 3 * 4
+
+
+def _pixel_chunks(png: bytes, max_width: int, max_height: int) -> bytes:
+    """``png`` with only the chunks that make its pixels, after its header's declared size was
+    checked; raises :class:`ImageError` for anything that is not such a PNG."""
+    if not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR" or len(png) < 33:
+        raise ImageError(UNREADABLE_DRAWING)
+    length, = struct.unpack(">I", png[8:12])
+    width, height = struct.unpack(">II", png[16:24])
+    if length != 13 or not (0 < width <= max_width and 0 < height <= max_height):
+        raise ImageError(UNREADABLE_DRAWING)
+    kept, at = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while at + 8 <= len(png):
+        length, = struct.unpack(">I", png[at : at + 4])
+        end = at + 12 + length
+        if end > len(png):
+            raise ImageError(UNREADABLE_DRAWING)
+        if png[at + 4 : at + 8] in PIXEL_CHUNKS:
+            kept.append(png[at:end])
+        at = end
+    return b"".join(kept)
+
+
+def canvas_payload_to_rgba(data_url: str | None, width: int, height: int) -> np.ndarray | None:
+    """The canvas's PNG data URL -> (H, W, 4) uint8 pixels, or ``None`` while nothing was sent.
+
+    The payload comes from the browser and can be anything a student with devtools writes;
+    its length and the PNG's declared size are checked against the canvas's own ``width`` x
+    ``height`` before anything is decoded, and whatever cannot be read raises
+    :class:`ImageError` with a message for the page."""
+    if data_url is None:
+        return None
+    if not isinstance(data_url, str) or not data_url.startswith(CANVAS_PAYLOAD_PREFIX):
+        raise ImageError(UNREADABLE_DRAWING)
+    if len(data_url) - len(CANVAS_PAYLOAD_PREFIX) > _canvas_payload_limit(width, height):
+        raise ImageError(UNREADABLE_DRAWING)
+    try:
+        png = base64.b64decode(data_url[len(CANVAS_PAYLOAD_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(UNREADABLE_DRAWING) from None
+    png = _pixel_chunks(png, CANVAS_SCALE_LIMIT * width, CANVAS_SCALE_LIMIT * height)
+    try:
+        image = Image.open(io.BytesIO(png), formats=["PNG"])
+        image.load()
+        if image.mode != "RGBA":
+            image = image.convert("RGBA")
+        return np.asarray(image)
+    except Exception:  # noqa: BLE001 - any decoder error: the payload was not a real drawing
+        raise ImageError(UNREADABLE_DRAWING) from None

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, artifacts
+from model import MODEL_DIR, artifacts, preprocess
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -181,6 +181,18 @@ def remember_drawing(rgba, reading) -> None:
 
 def current_drawing() -> dict | None:
     return st.session_state.get(DRAWING_KEY)
+
+
+def read_drawing(result, width: int, height: int) -> tuple[np.ndarray | None, preprocess.Reading]:
+    """The canvas's pixels and what they show, from what its component sent (``st_canvas``'s
+    result). The payload comes from the browser, so a forged one gets a message here and an
+    empty reading, never a traceback; the canvas's own ``image_data`` would decode any PNG."""
+    try:
+        rgba = preprocess.canvas_payload_to_rgba(result._image_data_url, width, height)
+    except preprocess.ImageError as error:
+        st.warning(str(error), icon=":material/draw:")
+        rgba = None
+    return rgba, preprocess.read_canvas(rgba)
 
 
 def selected_arch() -> str | None:

@@ -6,8 +6,10 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from model.inference import Classifier, ClassifierError, load_classifier
-from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
-from pages.common import pixel_grid, probability_figure, remember_drawing, selected_arch, show_failure
+from model.preprocess import ImageError, Reading, upload_to_mnist
+from pages.common import (
+    pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch, show_failure,
+)
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -137,8 +139,8 @@ def drawing_area(classifier: Classifier | None) -> None:
             key=f"canvas-{st.session_state.canvas_generation}",
         )
         _CANVAS_FIXES(key="canvas-fixes")
-    reading = read_canvas(result.image_data)
-    remember_drawing(result.image_data, reading)
+    rgba, reading = read_drawing(result, CANVAS_SIDE, CANVAS_SIDE)
+    remember_drawing(rgba, reading)
     with result_column:
         show_reading(classifier, reading)
 

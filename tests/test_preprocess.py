@@ -252,6 +252,11 @@ def test_a_decompression_bomb_is_refused():
     assert len(bomb) < 200_000  # tiny on disk, 400 megapixels decoded
     with pytest.raises(ImageError, match="too large"):
         upload_to_mnist(bomb)
-    big_but_legal = encode(Image.new("L", (9_000, 5_000), 255), "PNG")  # 45 MP: over our cap
-    with pytest.raises(ImageError, match="limit is 40 megapixels"):
-        upload_to_mnist(big_but_legal)
+    too_big = encode(Image.new("L", (9_000, 6_000), 255), "PNG")  # 54 MP: over any format's cap
+    with pytest.raises(ImageError, match="limit is 50 megapixels"):
+        upload_to_mnist(too_big)
+    # A PNG is decoded in full, so its cap is lower; a JPEG of that size is decoded at 1/4.
+    big_png = Image.new("L", (6_000, 4_000), 255)
+    with pytest.raises(ImageError, match="limit is 12 megapixels"):
+        upload_to_mnist(encode(big_png, "PNG"))
+    assert upload_to_mnist(encode(big_png, "JPEG")) is None  # read: a blank page, no digit
