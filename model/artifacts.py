@@ -5,7 +5,10 @@ TensorFlow.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import threading
 from pathlib import Path
 
 from model import MODEL_DIR
@@ -22,6 +25,22 @@ PREFERRED_ORDER = (
     "seed003_numpy",
 )
 MODEL_FILES = ("model.tflite", "model.keras", "weights.npz")
+# The card's table of SHA-256 digests of the model files beside it.
+DIGESTS_KEY = "sha256"
+# What a model folder may be called; a name a client sends is checked against it (and against
+# the shipped models) before it is ever joined to a path.
+ARCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+REPO_DIR = MODEL_DIR.parent
+
+
+def short_path(path: Path) -> str:
+    """A path as a message may show it: relative to the repository (``model/cnn/model.tflite``),
+    or for artifacts kept elsewhere just ``<arch>/<file>``; never the server's absolute path."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO_DIR))
+    except (ValueError, OSError):
+        return str(Path(path.parent.name, path.name))
 
 
 class ArtifactError(RuntimeError):
@@ -30,9 +49,20 @@ class ArtifactError(RuntimeError):
     def __init__(self, path: Path, problem: str, arch: str):
         self.path, self.problem, self.arch = Path(path), problem, arch
         super().__init__(
-            f"{self.path} is {problem}. Regenerate it with: "
+            f"{short_path(self.path)} is {problem}. Regenerate it with: "
             f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
         )
+
+
+def is_arch_name(arch: object) -> bool:
+    """Whether ``arch`` could name a model folder (no separators, no dots, not empty)."""
+    return isinstance(arch, str) and ARCH_NAME.fullmatch(arch) is not None
+
+
+def is_known_arch(arch: object, model_dir: Path = MODEL_DIR) -> bool:
+    """Whether ``arch`` is one of the models ``model_dir`` ships. The only file access is the
+    listing of ``model_dir``: the name itself never reaches the filesystem."""
+    return is_arch_name(arch) and arch in shipped_archs(model_dir)
 
 
 def shipped_archs(model_dir: Path = MODEL_DIR) -> list[str]:
@@ -43,6 +73,8 @@ def shipped_archs(model_dir: Path = MODEL_DIR) -> list[str]:
 
 
 def read_json(arch: str, name: str, model_dir: Path = MODEL_DIR) -> dict:
+    if not is_arch_name(arch):
+        raise ArtifactError(Path("unknown", name), "not read: that is not the name of a model", "<model>")
     path = Path(model_dir) / arch / name
     try:
         text = path.read_text()
@@ -80,6 +112,80 @@ def load_evaluation(arch: str, model_dir: Path = MODEL_DIR) -> dict:
     return evaluation
 
 
+# --------------------------------------------------------------------------- integrity
+
+_digest_cache: dict[str, tuple[int, int, str]] = {}
+_digest_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, computed once per version of the file (its mtime and size)."""
+    path = Path(path)
+    stat = path.stat()
+    key, stamp = str(path.resolve()), (stat.st_mtime_ns, stat.st_size)
+    cached = _digest_cache.get(key)
+    if cached is not None and cached[:2] == stamp:
+        return cached[2]
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    with _digest_lock:
+        _digest_cache[key] = (*stamp, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def weights_digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of each model file in ``folder``, as the card records them."""
+    return {name: file_sha256(Path(folder) / name) for name in MODEL_FILES if (Path(folder) / name).is_file()}
+
+
+def verify_weights(path: Path, card: dict, arch: str) -> None:
+    """Raise :class:`ArtifactError` unless the model file ``path`` has the SHA-256 its card
+    records. A card written before digests were recorded vouches for nothing and checks nothing."""
+    digests = card.get(DIGESTS_KEY)
+    if digests is None:
+        return
+    expected = digests.get(Path(path).name) if isinstance(digests, dict) else None
+    if expected is None:
+        raise ArtifactError(path, "not vouched for by its card (no SHA-256 recorded for it)", arch)
+    if file_sha256(path) != expected:
+        raise ArtifactError(path, "damaged (its SHA-256 does not match the one on its card)", arch)
+
+
+def damaged_files(arch: str, model_dir: Path = MODEL_DIR) -> dict[str, str]:
+    """``{file: problem}`` for each model file of a shipped ``arch`` that fails its card's check."""
+    folder = Path(model_dir) / arch
+    card = load_card(arch, model_dir)
+    problems = {}
+    for name in MODEL_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            verify_weights(path, card, arch)
+        except (ArtifactError, OSError) as e:
+            problems[name] = getattr(e, "problem", "unreadable")
+    return problems
+
+
+def is_usable(arch: str, model_dir: Path = MODEL_DIR) -> bool:
+    """Whether at least one model file of ``arch`` passes its card's check."""
+    folder = Path(model_dir) / arch
+    present = [name for name in MODEL_FILES if (folder / name).is_file()]
+    return bool(present) and len(damaged_files(arch, model_dir)) < len(present)
+
+
+def record_digests(arch: str, model_dir: Path = MODEL_DIR) -> dict[str, str]:
+    """Write the SHA-256 of ``arch``'s model files onto its card (the card is rewritten in its
+    own layout); returns them."""
+    path = Path(model_dir) / arch / "card.json"
+    card = load_card(arch, model_dir)
+    card[DIGESTS_KEY] = weights_digests(path.parent)
+    path.write_text(json.dumps(card, indent=1) + "\n")
+    return card[DIGESTS_KEY]
+
+
 def models_table(model_dir: Path = MODEL_DIR) -> list[dict]:
     """One row per shipped model, from the cards: the README's table (``python -m model.artifacts``)."""
     rows = []
@@ -115,5 +221,22 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The shipped models' table, or their cards' digests.")
+    parser.add_argument("--record-digests", action="store_true",
+                        help="write the SHA-256 of each model's files onto its card")
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
+    args = parser.parse_args(argv)
+    if args.record_digests:
+        for arch in shipped_archs(args.model_dir):
+            digests = record_digests(arch, args.model_dir)
+            print(arch, " ".join(f"{name}={digest[:12]}" for name, digest in digests.items()))
+    else:
+        print(_markdown(models_table(args.model_dir)))
+    return 0
+
+
 if __name__ == "__main__":
-    print(_markdown(models_table()))
+    raise SystemExit(main())

@@ -20,11 +20,12 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import ArtifactError, load_card
+from model.artifacts import ArtifactError, load_card, short_path, verify_weights
 
 
 class ClassifierError(RuntimeError):
-    """The model could not be loaded; the message names the file and the fix."""
+    """The model could not be loaded; the message names the file (never by its absolute path)
+    and the fix."""
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Classifier:
     runtime: str  # "litert", "numpy" or "keras"
     card: dict
     _forward: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    # Why a faster model file of the same model was passed over (damaged, unloadable).
+    problems: tuple[str, ...] = ()
 
     @property
     def test_accuracy(self) -> float | None:
@@ -105,40 +108,56 @@ RUNTIMES = {  # tried in this order
 
 
 def load_forward(
-    folder: Path, arch: str, runtime: str = "auto"
+    folder: Path, arch: str, runtime: str = "auto", card: dict | None = None, problems: list | None = None
 ) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
-    """The fastest runtime ``folder`` has a model file for, loaded and warmed up."""
+    """The fastest runtime ``folder`` has a working model file for, loaded and warmed up.
+
+    With a ``card``, each file must first have the SHA-256 the card records. A file that fails
+    that or fails to load is passed over for the next runtime (a damaged ``model.tflite`` for
+    the ``model.keras`` beside it); why goes into ``problems``."""
     names = list(RUNTIMES) if runtime == "auto" else [runtime]
+    regenerate = f"Regenerate it with: python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+    failures = []
     for name in names:
         filename, make_forward = RUNTIMES[name]
-        path = folder / filename
+        path = Path(folder) / filename
         if not path.is_file():
             continue
         try:
+            if card is not None:
+                verify_weights(path, card, arch)
             forward = make_forward(path)
             warm = forward(np.zeros((1, 28, 28), np.float32))
+        except ArtifactError as e:
+            failures.append(f"{short_path(path)} is {e.problem}")
+            continue
         except Exception as e:  # a corrupt file fails in many library-specific ways
-            raise ClassifierError(
-                f"{path} could not be loaded ({type(e).__name__}: {e}). Regenerate it with: "
-                f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
-            ) from e
+            # Only the error's type: library messages carry the file's absolute path.
+            failures.append(f"{short_path(path)} could not be loaded ({type(e).__name__})")
+            continue
         if warm.shape != (1, 10) or not np.isfinite(warm).all():
-            raise ClassifierError(f"{path} does not output 10 probabilities")
+            failures.append(f"{short_path(path)} does not output 10 probabilities")
+            continue
+        if problems is not None:
+            problems.extend(failures)
         return name, forward
+    if failures:
+        raise ClassifierError(f"The model {arch} cannot be used: {'; '.join(failures)}. {regenerate}")
     raise ClassifierError(
-        f"{folder} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). "
-        f"Regenerate it with: python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+        f"{short_path(Path(folder))} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). {regenerate}"
     )
 
 
 def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str = "auto") -> Classifier:
-    """Load a shipped model with the fastest runtime it has, warmed up."""
+    """Load a shipped model with the fastest runtime it has whose file matches its card's
+    SHA-256, warmed up; ``problems`` says which faster files were damaged."""
     try:
         card = load_card(arch, model_dir)
     except ArtifactError as e:
         raise ClassifierError(str(e)) from e
-    name, forward = load_forward(Path(model_dir) / arch, arch, runtime)
-    return Classifier(arch, name, card, forward)
+    problems: list[str] = []
+    name, forward = load_forward(Path(model_dir) / arch, arch, runtime, card=card, problems=problems)
+    return Classifier(arch, name, card, forward, tuple(problems))
 
 
 def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:

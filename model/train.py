@@ -610,6 +610,7 @@ def run(
         if keep_probabilities and result.epoch_val_probabilities:
             save_epoch_probabilities(
                 folder / VALIDATION_PROBABILITIES, result.epoch_val_probabilities, val.labels)
+        from model.artifacts import DIGESTS_KEY, weights_digests
         from model.inference import Classifier, inference_ms, load_forward
 
         # Measured here, on the machine that trained it, with the runtime the Draw page uses.
@@ -618,6 +619,7 @@ def run(
         card["inference_ms"] = inference_ms(classifier.predict_proba, test_x[0])
         _dump(folder / "history.json", history)
         _dump(folder / "evaluation.json", evaluation, compact=True)  # pixels make it large
+        card[DIGESTS_KEY] = weights_digests(folder)  # the app checks the files against these
         _dump(folder / "card.json", card)
 
     write_artifacts_atomically(out / arch, fill)

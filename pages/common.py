@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, artifacts, preprocess
+from model import MODEL_DIR, artifacts, inference, preprocess
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -127,12 +127,46 @@ def is_search_error(error: BaseException) -> bool:
     return _search is not None and isinstance(error, _search.SearchResultsError)
 
 
+def is_known_arch(arch: object) -> bool:
+    """Whether a model name (from session state, a widget, a URL) is a shipped model; checked
+    before the name is used to open anything."""
+    return artifacts.is_known_arch(arch, model_dir())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _usable(arch: str, folder: str, stamps: tuple) -> bool:
+    return artifacts.is_usable(arch, Path(folder))
+
+
+def _model_stamps(arch: str) -> tuple:
+    folder = model_dir() / arch
+    return tuple(_stamp(folder / name) for name in ("card.json", *artifacts.MODEL_FILES))
+
+
+def is_usable(arch: str) -> bool:
+    """Whether a shipped model has a model file that matches its card (checked once per
+    version of its files)."""
+    try:
+        return _usable(arch, str(model_dir()), _model_stamps(arch))
+    except artifacts.ArtifactError:
+        return False
+
+
 def arch_label(arch: str) -> str:
+    if not is_known_arch(arch):
+        return "(not a shipped model)"
     try:
         card = load_card(arch)
     except artifacts.ArtifactError:
         return f"{arch} (artifacts damaged)"
+    if not is_usable(arch):
+        return f"{arch} (damaged, cannot be used)"
     return f"{arch} — {card.get('test_accuracy', 0):.2%}"
+
+
+def default_arch(archs: list[str]) -> str | None:
+    """The first model that can be used (else the first one, to say what is wrong with it)."""
+    return next((a for a in archs if is_usable(a)), archs[0] if archs else None)
 
 
 def model_picker() -> str | None:
@@ -142,7 +176,7 @@ def model_picker() -> str | None:
         st.sidebar.error("No trained model found in model/. Train one: `python -m model.train --arch cnn`")
         return None
     if st.session_state.get(ARCH_KEY) not in archs:
-        st.session_state[ARCH_KEY] = archs[0]
+        st.session_state[ARCH_KEY] = default_arch(archs)
     return st.sidebar.selectbox("Model", archs, key=ARCH_KEY, format_func=arch_label)
 
 
@@ -198,15 +232,51 @@ def read_drawing(result, width: int, height: int) -> tuple[np.ndarray | None, pr
 def selected_arch() -> str | None:
     archs = shipped_archs()
     arch = st.session_state.get(ARCH_KEY)
-    return arch if arch in archs else (archs[0] if archs else None)
+    return arch if arch in archs else default_arch(archs)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def _classifier(arch: str, folder: str, stamps: tuple) -> inference.Classifier:
+    # One classifier per version of a model's files per server, shared by every session.
+    return inference.load_classifier(arch, Path(folder))
+
+
+def serving_classifier(arch: str) -> inference.Classifier:
+    """``arch``'s classifier; if it is damaged, the other format of the same model or else the
+    next model that works, with a message naming the damaged one. Raises
+    :class:`model.inference.ClassifierError` only when no model works at all."""
+    archs = shipped_archs()
+    failures = []
+    for candidate in [arch] + [a for a in archs if a != arch]:
+        try:
+            classifier = _classifier(candidate, str(model_dir()), _model_stamps(candidate))
+        except inference.ClassifierError as error:
+            failures.append(error)
+            print(f"[digit-lab] model {candidate}: {error}", file=sys.stderr)
+            continue
+        for problem in classifier.problems:
+            st.warning(
+                f"**The model {candidate} is damaged:** `{problem}`. Digit Lab is using its "
+                f"{classifier.runtime} copy instead.",
+                icon=":material/warning:",
+            )
+        if failures:
+            st.warning(
+                f"**The model {arch} is damaged and cannot be used.** Digit Lab is using "
+                f"**{candidate}** instead. ({failures[0]})",
+                icon=":material/warning:",
+            )
+        return classifier
+    raise failures[0] if failures else inference.ClassifierError("No model is shipped.")
 
 
 def shown_path(path: Path) -> str:
-    """A path as short as it can be said: relative to the working folder when inside it."""
+    """A path as short as it can be said: relative to the repository (or the working folder)
+    when inside it, else just ``<folder>/<file>``; never the server's absolute path."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return artifacts.short_path(path)
 
 
 def show_failure(error: BaseException, what: str) -> None:

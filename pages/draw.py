@@ -5,10 +5,11 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from model.inference import Classifier, ClassifierError, load_classifier
+from model.inference import Classifier, ClassifierError
 from model.preprocess import ImageError, Reading, upload_to_mnist
 from pages.common import (
-    pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch, show_failure,
+    pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch, serving_classifier,
+    show_failure,
 )
 
 CANVAS_SIDE = 400
@@ -82,12 +83,6 @@ export default function () {
 }
 """,
 )
-
-
-@st.cache_resource(show_spinner="Loading the model…")
-def get_classifier(arch: str) -> Classifier:
-    # One classifier per model per server, shared by every session.
-    return load_classifier(arch)
 
 
 def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
@@ -171,9 +166,9 @@ if arch is None:
     st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
 else:
     try:
-        classifier = get_classifier(arch)
+        classifier = serving_classifier(arch)
         st.caption(
-            f"Model **{arch}** · {classifier.card.get('test_accuracy', 0):.2%} on the 10,000 MNIST test "
+            f"Model **{classifier.arch}** · {classifier.card.get('test_accuracy', 0):.2%} on the 10,000 MNIST test "
             f"digits · runs on {classifier.runtime}"
         )
     except ClassifierError as e:

@@ -103,7 +103,8 @@ def test_missing_and_corrupt_models_fail_with_the_fix(tmp_path):
     folder = tmp_path / "cnn"
     shutil.copytree(MODEL_DIR / "cnn", folder)
     (folder / "model.tflite").write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(ClassifierError, match=r"model.tflite could not be loaded.*--arch cnn"):
+    (folder / "model.keras").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(ClassifierError, match=r"cnn/model.tflite is damaged.*cnn/model.keras is damaged.*--arch cnn"):
         load_classifier("cnn", tmp_path)
     (folder / "model.tflite").unlink()
     (folder / "model.keras").unlink()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.artifacts import weights_digests
 from model.networks import RECIPES
 from model.train import ARTIFACT_FILES, run, write_artifacts_atomically
 
@@ -51,6 +52,7 @@ def test_artifact_set_is_complete_and_consistent(tiny_run):
     history = json.loads((folder / "history.json").read_text())
     evaluation = json.loads((folder / "evaluation.json").read_text())
     assert card == json.loads((folder / "card.json").read_text())
+    assert card["sha256"] == weights_digests(folder) and set(card["sha256"]) == {"model.keras", "model.tflite"}
 
     assert [row["epoch"] for row in history["epochs"]] == [1, 2]
     for row in history["epochs"]:
