@@ -256,8 +256,8 @@ def serving_classifier(arch: str) -> inference.Classifier:
             continue
         for problem in classifier.problems:
             st.warning(
-                f"**The model {candidate} is damaged:** `{problem}`. Digit Lab is using its "
-                f"{classifier.runtime} copy instead.",
+                f"**The model {candidate} is damaged:** {problem}. Digit Lab runs the same model "
+                f"from its {inference.RUNTIMES[classifier.runtime][0]} file instead.",
                 icon=":material/warning:",
             )
         if failures:
