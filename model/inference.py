@@ -143,9 +143,8 @@ def load_forward(
         return name, forward
     if failures:
         raise ClassifierError(f"The model {arch} cannot be used: {'; '.join(failures)}. {regenerate}")
-    raise ClassifierError(
-        f"{short_path(Path(folder))} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). {regenerate}"
-    )
+    files = ", ".join(RUNTIMES[n][0] for n in names)
+    raise ClassifierError(f"{short_path(Path(folder))} has no model file ({files}). {regenerate}")
 
 
 def load_classifier(arch: str = "cnn", model_dir: Path = MODEL_DIR, runtime: str = "auto") -> Classifier:

@@ -255,7 +255,9 @@ MAX_DECODED_PIXELS = 12_000_000
 UPLOAD_WORK_SIDE = 512  # uploads are reduced to this before any processing
 
 NOT_AN_IMAGE = "This file is not an image Digit Lab can read (try PNG or JPEG)."
-DAMAGED_IMAGE = "This image is damaged or truncated, so Digit Lab cannot read it. Save it again as PNG or JPEG."
+DAMAGED_IMAGE = (
+    "This image is damaged or truncated, so Digit Lab cannot read it. Save it again as PNG or JPEG."
+)
 
 
 def _too_large(width: int, height: int, limit: int) -> ImageError:
@@ -361,7 +363,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The chunks that make the pixels; text, colour profiles and the like are dropped unread, so a
 # chunk that inflates to megabytes never is.
 PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
-UNREADABLE_DRAWING = "Your drawing did not reach Digit Lab in a form it can read. Clear the box and draw again."
+UNREADABLE_DRAWING = (
+    "Your drawing did not reach Digit Lab in a form it can read. Clear the box and draw again."
+)
 
 
 def _canvas_payload_limit(width: int, height: int) -> int:

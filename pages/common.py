@@ -217,12 +217,27 @@ def current_drawing() -> dict | None:
     return st.session_state.get(DRAWING_KEY)
 
 
+def drawing_canvas(**options):
+    """``st_canvas(**options)``, or ``None`` with a message when the state the browser sent
+    has a shape the component's own Python cannot read (it indexes into it unchecked). The
+    canvas is on the page either way: the next stroke sends a good state."""
+    from streamlit_drawable_canvas import st_canvas  # registers a component: only in a page run
+
+    try:
+        return st_canvas(**options)
+    except (AttributeError, TypeError, KeyError):
+        st.warning(preprocess.UNREADABLE_DRAWING, icon=":material/draw:")
+        return None
+
+
 def read_drawing(result, width: int, height: int) -> tuple[np.ndarray | None, preprocess.Reading]:
     """The canvas's pixels and what they show, from what its component sent (``st_canvas``'s
-    result). The payload comes from the browser, so a forged one gets a message here and an
-    empty reading, never a traceback; the canvas's own ``image_data`` would decode any PNG."""
+    result, or ``None``). The payload comes from the browser, so a forged one gets a message
+    here and an empty reading, never a traceback; the canvas's own ``image_data`` would
+    decode any PNG."""
     try:
-        rgba = preprocess.canvas_payload_to_rgba(result._image_data_url, width, height)
+        payload = None if result is None else result._image_data_url
+        rgba = preprocess.canvas_payload_to_rgba(payload, width, height)
     except preprocess.ImageError as error:
         st.warning(str(error), icon=":material/draw:")
         rgba = None

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from model.inference import Classifier, ClassifierError
 from model.preprocess import ImageError, Reading, upload_to_mnist
 from pages.common import (
-    pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch, serving_classifier,
-    show_failure,
+    drawing_canvas, pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch,
+    serving_classifier, show_failure,
 )
 
 CANVAS_SIDE = 400
@@ -123,7 +122,7 @@ def drawing_area(classifier: Classifier | None) -> None:
             # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
             st.session_state.canvas_generation += 1
         st.write("")  # room for the canvas toolbar, which shows above the canvas on hover
-        result = st_canvas(
+        result = drawing_canvas(
             stroke_width=stroke,
             stroke_color="#FFFFFF",
             background_color="#000000",
@@ -168,8 +167,8 @@ else:
     try:
         classifier = serving_classifier(arch)
         st.caption(
-            f"Model **{classifier.arch}** · {classifier.card.get('test_accuracy', 0):.2%} on the 10,000 MNIST test "
-            f"digits · runs on {classifier.runtime}"
+            f"Model **{classifier.arch}** · {classifier.card.get('test_accuracy', 0):.2%} on the 10,000 "
+            f"MNIST test digits · runs on {classifier.runtime}"
         )
     except ClassifierError as e:
         show_failure(e, f"The model {arch}")

@@ -76,6 +76,13 @@ def rewrite_data_urls(value, forged: str):
     return value
 
 
+# Forged shapes of the canvas's whole state, which the component's own Python reads.
+FORGED_STATES = {
+    "drawing-not-an-object": lambda state: {**state, "drawing": "data:image/png,hello"},
+    "background-fit-not-an-object": lambda state: {**state, "backgroundFit": "x"},
+}
+
+
 def forge_canvas_messages(page, forged: dict) -> list[str]:
     """Route the app's websocket through a rewriter: while ``forged["payload"]`` is set, the
     canvas's drawing in every BackMsg the page sends is replaced by it, the protobuf
@@ -84,6 +91,10 @@ def forge_canvas_messages(page, forged: dict) -> list[str]:
 
     rewritten: list[str] = []
 
+    def forge(state: dict) -> dict:
+        payload = forged["payload"]
+        return payload(state) if callable(payload) else rewrite_data_urls(state, payload)
+
     def rewrite(message):
         if forged.get("payload") is None or not isinstance(message, bytes):
             return message
@@ -91,14 +102,10 @@ def forge_canvas_messages(page, forged: dict) -> list[str]:
         if back.WhichOneof("type") != "rerun_script":
             return message
         for widget in back.rerun_script.widget_states.widgets:
-            if widget.WhichOneof("value") == "json_value" and "data:image/png" in widget.json_value:
-                widget.json_value = json.dumps(rewrite_data_urls(json.loads(widget.json_value), forged["payload"]))
-                rewritten.append(widget.id)
-            elif widget.WhichOneof("value") == "json_trigger_value" and "data:image/png" in widget.json_trigger_value:
-                widget.json_trigger_value = json.dumps(
-                    rewrite_data_urls(json.loads(widget.json_trigger_value), forged["payload"])
-                )
-                rewritten.append(widget.id)
+            for field in ("json_value", "json_trigger_value"):
+                if widget.WhichOneof("value") == field and "data:image/png" in getattr(widget, field):
+                    setattr(widget, field, json.dumps(forge(json.loads(getattr(widget, field)))))
+                    rewritten.append(widget.id)
         return back.SerializeToString()
 
     def handler(route):
@@ -154,7 +161,7 @@ def test_hostile_uploads_and_forged_canvas_payloads_get_messages(browser):
                 assert page.locator(EXCEPTION).count() == 0, name
 
             page.get_by_role("tab", name="Draw").click()
-            for name, payload in canvas_payloads().items():
+            for name, payload in [*canvas_payloads().items(), *FORGED_STATES.items()]:
                 clear_canvas(page, TIMEOUT)
                 forged["payload"] = payload
                 count = len(rewritten)
