@@ -87,6 +87,9 @@ def _read_artifact(name: str, arch: str, folder: str, stamp: tuple[int, int] | N
 
 
 def _load(name: str, arch: str) -> dict:
+    # A name from a client is only used once it is one of the folders listed here.
+    if not (is_known_arch(arch) or arch in cardless_archs()):
+        raise artifacts.ArtifactError(Path("unknown", name), "not read: that is not a shipped model", "<model>")
     folder = model_dir()
     return _read_artifact(name, arch, str(folder), _stamp(folder / arch / name))
 

@@ -107,9 +107,12 @@ def test_an_unknown_name_never_reaches_the_filesystem(tmp_path, monkeypatch):
             artifacts.load_card(f"../../../{outside}")
         with pytest.raises(ClassifierError, match="not the name of a model"):
             load_classifier(str(outside))
+        for name in (f"../../../{outside}", "not_a_model"):
+            with pytest.raises(artifacts.ArtifactError, match="not a shipped model"):
+                common.load_history(name)
     finally:
         watching[0] = False
-    assert not [path for path in opened if "card.json" in path or str(outside) in path], opened
+    assert not [p for p in opened if p.endswith(("card.json", "history.json")) or str(outside) in p], opened
     assert artifacts.is_known_arch("cnn") and common.arch_label("cnn").startswith("cnn — ")
 
 
