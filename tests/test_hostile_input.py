@@ -73,3 +73,15 @@ def test_fuzz_ends_in_a_message_or_a_reading_with_bounded_memory():
     # The mutations reach both ends: many files stay readable, many do not.
     assert report["outcomes"].get("digit", 0) > 50 and report["outcomes"]["message"] > 50, report["outcomes"]
     assert report["peak_after_mb"] - report["peak_before_mb"] < 100, report
+
+
+def test_the_canvas_result_still_carries_its_data_url():
+    # pages.common.read_drawing reads the canvas's PNG data URL itself (the component's own
+    # image_data decodes any PNG unchecked); an upgrade that renamed the attribute would make
+    # every drawing fail. Located, not imported: importing registers a component.
+    import importlib.util
+    from pathlib import Path
+
+    package = Path(importlib.util.find_spec("streamlit_drawable_canvas").origin)
+    source = package.read_text()
+    assert '"_image_data_url",' in source and "self._image_data_url = image_data_url" in source
