@@ -157,9 +157,20 @@ def nginx_config(folder: Path, upstream_port: int, http_port: int, https_port: i
     ]:
         assert old in text, old
         text = text.replace(old, new)
+    if not ipv6_available():
+        text = "\n".join(line for line in text.splitlines() if "listen [::]:" not in line)
     path = folder / "nginx.conf"
     path.write_text(text)
     return path
+
+
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 @needs_nginx
