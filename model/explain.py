@@ -6,16 +6,15 @@ computes.
     feature_maps("cnn", image28)          # [(layer_name, array[H, W, C]), ...] per conv block
     saliency("cnn", image28, method="occlusion" | "integrated_gradients")  # array[28, 28]
 
-Feature maps and occlusion run on the model's LiteRT export (no TensorFlow: a page that shows
-them starts in milliseconds); only integrated gradients import TensorFlow, on first use.
+Feature maps and occlusion run on the model's LiteRT export, integrated gradients on its
+Keras file run in numpy (model/keras_numpy.py): no TensorFlow anywhere, which in a Streamlit
+server would slow every page's every run.
 """
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -23,8 +22,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from threadpoolctl import threadpool_limits
+
 from model import MODEL_DIR
 from model.inference import load_forward
+from model.keras_numpy import KerasNumpy, read_layers
 from model.preprocess import (
     CENTRE_OF_MASS,
     DIGIT_BOX,
@@ -173,19 +175,20 @@ def pipeline_image(rgba: np.ndarray, off=()) -> np.ndarray | None:
 
 
 def field_to_canvas(rgba: np.ndarray, values28: np.ndarray) -> np.ndarray | None:
-    """A 28x28 map (e.g. a saliency map) carried back onto the canvas: (H, W) float, zero
-    outside the drawing's box; ``None`` if nothing is drawn. Each canvas pixel takes the value
-    of the 28x28 pixel it ended up in."""
+    """28x28 maps (e.g. saliency maps; shape (..., 28, 28)) carried back onto the canvas:
+    (..., H, W) float, zero outside the drawing's box; ``None`` if nothing is drawn. Each
+    canvas pixel takes the value of the 28x28 pixel it ended up in."""
     steps, placed = _pipeline(rgba, frozenset())
     if placed is None:
         return None
     (rows, cols), (top, left, height, width) = placed
-    patch = np.asarray(values28, np.float32)[top : top + height, left : left + width]
-    out = np.zeros(np.asarray(rgba).shape[:2], np.float32)
+    values = np.asarray(values28, np.float32)
+    patch = values[..., top : top + height, left : left + width]
+    out = np.zeros(values.shape[:-2] + np.asarray(rgba).shape[:2], np.float32)
     box_h, box_w = rows.stop - rows.start, cols.stop - cols.start
     index_r = np.minimum((np.arange(box_h) * height) // box_h, height - 1)
     index_c = np.minimum((np.arange(box_w) * width) // box_w, width - 1)
-    out[rows, cols] = patch[np.ix_(index_r, index_c)]
+    out[..., rows, cols] = patch[..., index_r[:, None], index_c[None, :]]
     return out
 
 
@@ -193,14 +196,9 @@ def field_to_canvas(rgba: np.ndarray, values28: np.ndarray) -> np.ndarray | None
 
 
 def _keras_layers(folder: Path) -> list[dict]:
-    """The layer list of a ``model.keras`` file (class name + config), read from the archive's
-    JSON without Keras; empty if the model has no such file."""
+    """The layers of ``folder``'s ``model.keras``; empty if the model has no such file."""
     path = folder / "model.keras"
-    if not path.is_file():
-        return []
-    with zipfile.ZipFile(path) as archive:
-        config = json.loads(archive.read("config.json"))
-    return [{"class_name": layer["class_name"], **layer["config"]} for layer in config["config"]["layers"]]
+    return read_layers(path) if path.is_file() else []
 
 
 def conv_blocks(layers: list[dict]) -> list[dict]:
@@ -347,12 +345,16 @@ class _BatchPredictor:
 
     def __init__(self, folder: Path, arch: str):
         self.runtime, self.forward = load_forward(folder, arch)
+        # A second copy for one image at a time: a batch of 128 for one digit costs 100x more.
+        self.single = load_forward(folder, arch, self.runtime)[1]
         self.lock = threading.Lock()
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32).reshape(-1, FIELD, FIELD)
         out = []
         with self.lock:
+            if len(images) == 1:
+                return self.single(np.ascontiguousarray(images))
             for start in range(0, len(images), OCCLUSION_BATCH):
                 chunk = images[start : start + OCCLUSION_BATCH]
                 padded = np.zeros((OCCLUSION_BATCH, FIELD, FIELD), np.float32)
@@ -405,58 +407,39 @@ def occlusion_maps(predict: Callable[[np.ndarray], np.ndarray], image28: np.ndar
     return (maps / np.maximum(covered, 1)).astype(np.float32)
 
 
-def integrated_gradients_maps(keras_model, image28: np.ndarray, targets: list[int],
+def integrated_gradients_maps(network, image28: np.ndarray, targets: list[int],
                               steps: int = IG_STEPS) -> np.ndarray:
     """Integrated gradients (Sundararajan et al. 2017) of each target's log-odds from a black
-    image to ``image28`` (midpoint rule, ``steps`` points), all targets in one batch:
-    (len(targets), 28, 28). A map sums to about the log-odds' rise from black to the image, and
-    is zero where there is no ink (the black baseline)."""
+    image to ``image28`` (midpoint rule, ``steps`` points): (len(targets), 28, 28). A map sums
+    to about the log-odds' rise from black to the image, and is zero where there is no ink (the
+    black baseline). ``network`` has ``log_odds_gradient(images, targets)`` (a KerasNumpy)."""
     image = np.asarray(image28, np.float32).reshape(FIELD, FIELD)
     alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
     path = alphas[:, None, None] * image[None]
-    batch = np.tile(path, (len(targets), 1, 1))[..., None]
-    chosen = np.repeat(np.asarray(targets, np.int32), steps)
-    grads = _ig_gradients(keras_model)(batch, chosen).numpy()[..., 0]
-    return (image[None] * grads.reshape(len(targets), steps, FIELD, FIELD).mean(axis=1)).astype(np.float32)
-
-
-_GRADIENT_FUNCTIONS: dict[int, Callable] = {}
-
-
-def _ig_gradients(keras_model):
-    key = id(keras_model)
-    if key not in _GRADIENT_FUNCTIONS:
-        import tensorflow as tf
-
-        @tf.function(reduce_retracing=True)
-        def gradients(x, targets):
-            x = tf.convert_to_tensor(x)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                p = keras_model(x, training=False)
-                mine = tf.gather(p, targets, axis=1, batch_dims=1)
-                others = tf.reduce_sum(p, axis=1) - mine
-                score = tf.math.log(tf.maximum(mine, 1e-30)) - tf.math.log(tf.maximum(others, 1e-30))
-            return tape.gradient(score, x)
-
-        _GRADIENT_FUNCTIONS[key] = gradients
-    return _GRADIENT_FUNCTIONS[key]
+    chosen = np.repeat(np.asarray(targets, int)[:, None], steps, axis=1)  # one forward pass for all
+    # One BLAS thread: on a shared 2-core server more threads only wait for each other.
+    with threadpool_limits(1):
+        grads = network.log_odds_gradient(path, chosen)  # (targets, steps, 28, 28)
+    return (image[None] * grads.mean(axis=1)).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
-def keras_model(arch: str, model_dir: str = str(MODEL_DIR)):
-    """The Keras model of ``arch`` (TensorFlow is imported here, on first use), cached."""
+def gradient_network(arch: str, model_dir: str = str(MODEL_DIR)) -> KerasNumpy:
+    """``arch``'s Keras model run in numpy (model/keras_numpy.py), cached: its gradients
+    without TensorFlow. Raises ``ValueError`` for a model without a Keras file it can run."""
     path = Path(model_dir) / arch / "model.keras"
     if not path.is_file():
         raise ValueError(f"the model {arch} has no Keras file, so no gradients to follow")
-    import keras
-
-    return keras.models.load_model(path, safe_mode=True, compile=False)
+    return KerasNumpy.load(path)
 
 
 def has_gradients(arch: str, model_dir: Path = MODEL_DIR) -> bool:
-    """Whether integrated gradients apply: the model has a Keras file."""
-    return (Path(model_dir) / arch / "model.keras").is_file()
+    """Whether integrated gradients apply: the model is a Keras model numpy can run."""
+    try:
+        gradient_network(arch, str(model_dir))
+    except (ValueError, OSError, KeyError):
+        return False
+    return True
 
 
 def saliencies(arch: str, image28: np.ndarray, targets: list[int], method: str = "occlusion",
@@ -468,14 +451,14 @@ def saliencies(arch: str, image28: np.ndarray, targets: list[int], method: str =
     targets = [int(t) for t in targets]
     if method == "occlusion":
         return occlusion_maps(_predictor(arch, str(model_dir)), image, targets)
-    return integrated_gradients_maps(keras_model(arch, str(model_dir)), image, targets)
+    return integrated_gradients_maps(gradient_network(arch, str(model_dir)), image, targets)
 
 
 def saliency(arch: str, image28: np.ndarray, target: int | None = None, method: str = "occlusion",
              model_dir: Path = MODEL_DIR) -> np.ndarray:
     """A 28x28 map of each pixel's evidence for ``target`` (default: the predicted class):
     positive pushed the model towards it, negative away from it. ``method`` "occlusion" (any
-    model, on its fast runtime) or "integrated_gradients" (Keras models; imports TensorFlow)."""
+    model, on its fast runtime) or "integrated_gradients" (Keras models, run in numpy)."""
     if target is None:
         target = int(predict_proba(arch, image28, model_dir)[0].argmax())
     return saliencies(arch, image28, [target], method, model_dir)[0]
@@ -514,13 +497,9 @@ def deletion_drops(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarr
     return salient, random
 
 
-def shuffled_weights_model(keras_model, seed: int = 0):
-    """A copy of a Keras model with every weight array's entries shuffled (Adebayo et al.
-    2018's full randomisation): the same architecture, none of what training taught it. A
-    faithful saliency method's maps of it explain nothing about the trained model."""
-    import keras
-
+def shuffled_weights(network: KerasNumpy, seed: int = 0) -> KerasNumpy:
+    """A copy of a network with every weight array's entries shuffled (Adebayo et al. 2018's
+    full randomisation): the same architecture, none of what training taught it. Maps of a
+    faithful saliency method computed on it explain nothing about the trained model."""
     rng = np.random.default_rng(seed)
-    copy = keras.models.clone_model(keras_model)
-    copy.set_weights([rng.permutation(w.ravel()).reshape(w.shape) for w in keras_model.get_weights()])
-    return copy
+    return network.with_weights(lambda w: rng.permutation(w.ravel()).reshape(w.shape))

@@ -8,6 +8,9 @@ for the Keras comparisons and integrated gradients)
 """
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import pytest
 
 from model import MODEL_DIR, explain
 from model.artifacts import shipped_archs
+from model.keras_numpy import KerasNumpy, UnsupportedModel
 from model.preprocess import canvas_to_mnist
 from model.samples import SAMPLES_PATH, load_samples, pick_samples
 from tests.drawing import render
@@ -24,8 +28,16 @@ KERAS_ARCHS = [a for a in ARCHS if (MODEL_DIR / a / "model.keras").is_file()]
 CONV_ARCHS = [a for a in KERAS_ARCHS if explain.conv_blocks(explain._keras_layers(MODEL_DIR / a))]
 NUMPY_ARCHS = [a for a in ARCHS if a not in KERAS_ARCHS]
 # Faithfulness on this many MNIST test digits here (the benchmark uses 500): the suite's time.
-FAITHFUL_DIGITS = 100
+FAITHFUL_DIGITS = 60
 pytestmark = pytest.mark.skipif(not ARCHS, reason="no trained model in model/ yet")
+
+
+@functools.lru_cache(maxsize=None)
+def keras_model(arch: str):
+    """The real Keras model (TensorFlow: in the tests only, never in the app)."""
+    import keras
+
+    return keras.models.load_model(MODEL_DIR / arch / "model.keras", compile=False)
 
 
 def drawings():
@@ -118,7 +130,7 @@ def digits(mnist):
 def test_feature_maps_equal_the_keras_models_intermediate_outputs(arch, digits):
     import keras
 
-    model = explain.keras_model(arch)
+    model = keras_model(arch)
     maps = explain.feature_maps(arch, digits[0])
     blocks = [b for b in explain.conv_blocks(explain._keras_layers(MODEL_DIR / arch)) if b["kind"] == "conv"]
     assert [name for name, _ in maps] == [b["name"] for b in blocks]
@@ -140,7 +152,7 @@ def test_models_without_convolutions_have_no_feature_maps(arch):
 
 @pytest.mark.parametrize("arch", CONV_ARCHS)
 def test_first_layer_kernels_are_the_trained_ones(arch):
-    model = explain.keras_model(arch)
+    model = keras_model(arch)
     first = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
     kernel = first.kernel.numpy()[:, :, 0, :]
     got = explain.first_layer_kernels(arch)
@@ -210,6 +222,41 @@ def test_occlusion_works_for_every_model(arch, digits):
 
 
 @pytest.mark.parametrize("arch", KERAS_ARCHS)
+def test_the_numpy_copy_of_a_keras_model_computes_what_keras_does(arch, digits):
+    """Same probabilities, and the same gradient of each target's log-odds as TensorFlow's."""
+    import tensorflow as tf
+
+    model, network = keras_model(arch), explain.gradient_network(arch)
+    x = digits[:20]
+    targets = np.arange(20) % 10
+    assert np.abs(network.predict_proba(x) - np.asarray(model(x[..., None], training=False))).max() < 1e-5
+    pixels = tf.convert_to_tensor(x[..., None])
+    with tf.GradientTape() as tape:
+        tape.watch(pixels)
+        p = model(pixels, training=False)
+        mask = tf.one_hot(targets, 10)
+        score = tf.math.log(tf.reduce_sum(p * mask, 1)) - tf.math.log(tf.reduce_sum(p * (1 - mask), 1))
+    expected = tape.gradient(score, pixels).numpy()[..., 0]
+    got = network.log_odds_gradient(x, targets)
+    assert np.abs(got - expected).max() < 1e-4 * max(1.0, np.abs(expected).max())
+
+
+def test_a_layer_numpy_cannot_run_is_refused(tmp_path):
+    import zipfile
+
+    source = MODEL_DIR / KERAS_ARCHS[0] / "model.keras"
+    copy = tmp_path / "model.keras"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(copy, "w") as new:
+        for item in old.namelist():
+            data = old.read(item)
+            if item == "config.json":
+                data = data.replace(b'"class_name": "Flatten"', b'"class_name": "LayerNormalization"')
+            new.writestr(item, data)
+    with pytest.raises(UnsupportedModel, match="LayerNormalization"):
+        KerasNumpy.load(copy)
+
+
+@pytest.mark.parametrize("arch", KERAS_ARCHS)
 def test_integrated_gradients_add_up_to_the_change_from_black(arch, digits):
     image = digits[3]
     values = explain.saliency(arch, image, method="integrated_gradients")
@@ -241,7 +288,7 @@ def faithful_digits(mnist):
 @pytest.mark.parametrize("method", explain.SALIENCY_METHODS)
 def test_saliency_is_faithful_on_mnist(method, faithful_digits):
     """Deleting the 10% of ink the map ranks highest costs the predicted class at least 4x
-    what deleting a random 10% costs (on 100 digits here; bench/inside.py: 500)."""
+    what deleting a random 10% costs (on 60 digits here, for the suite's time; bench/inside.py: 500)."""
     arch = "cnn" if "cnn" in KERAS_ARCHS else KERAS_ARCHS[0]
     predict = explain._predictor(arch, str(MODEL_DIR))
     predicted = predict(faithful_digits).argmax(axis=1)
@@ -253,9 +300,9 @@ def test_saliency_is_faithful_on_mnist(method, faithful_digits):
 def test_saliency_of_a_model_with_shuffled_weights_is_not_faithful(faithful_digits):
     arch = "cnn" if "cnn" in KERAS_ARCHS else KERAS_ARCHS[0]
     predict = explain._predictor(arch, str(MODEL_DIR))
-    images = faithful_digits[:50]
+    images = faithful_digits[:40]
     predicted = predict(images).argmax(axis=1)
-    shuffled = explain.shuffled_weights_model(explain.keras_model(arch), seed=1)
+    shuffled = explain.shuffled_weights(explain.gradient_network(arch), seed=1)
     maps = np.concatenate([explain.integrated_gradients_maps(shuffled, x, [int(t)])
                            for x, t in zip(images, predicted)])
     salient, random = explain.deletion_drops(predict, images, maps)
@@ -338,14 +385,49 @@ def test_inside_page_explains_the_current_drawing(inside_page):
     headers = [h.value for h in at.header]
     assert headers == ["1. From your drawing to 28x28", "2. What each layer picks up", "3. Which pixels made it say that"]
     assert "With every step on" in markdown(at)
-    captions = " ".join(c.value for c in at.caption)
     assert "What am I looking at?" in [e.label for e in at.expander]
     before = markdown(at)
     at.toggle(key="inside_step_crop").set_value(False).run()
     assert not at.exception
     after = markdown(at)
     assert "Without *crop to the digit*" in after and after != before
-    assert "Block 1 of" in captions or "Block 1 of" in markdown(at)
+    assert "Block 1 of" in markdown(at)
+    images = [c for image in at.get("image") for c in image.captions]
+    for caption in ("Occlusion, 28x28", "Integrated gradients, 28x28", "Occlusion, on your canvas",
+                    "Integrated gradients, on your canvas"):
+        assert images.count(caption) == 2, (caption, images)
+
+
+def test_the_inside_page_never_imports_tensorflow():
+    """With Keras imported, Streamlit clears its session (a full garbage collection, ~0.5 s)
+    after every script run of every page: the Inside page must not bring it in."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+import streamlit.testing.v1.app_test as app_test
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+from model.preprocess import canvas_to_mnist
+from tests.drawing import render
+
+class Routed(PagesManager):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+app_test.PagesManager = Routed
+at = AppTest.from_file({str(Path(__file__).resolve().parent.parent / "app.py")!r}, default_timeout=120)
+rgba = render(5)
+at.session_state["drawing"] = {{"rgba": rgba, "image": canvas_to_mnist(rgba)}}
+at.switch_page("pages/inside.py").run()
+assert not at.exception and not at.error, (at.exception, at.error)
+captions = [c for image in at.get("image") for c in image.captions]
+assert captions.count("Integrated gradients, 28x28") == 2, captions
+print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_inside_page_without_a_drawing_offers_test_digits(inside_page):
