@@ -298,15 +298,20 @@ def test_saliency_is_faithful_on_mnist(method, faithful_digits):
 
 
 def test_saliency_of_a_model_with_shuffled_weights_is_not_faithful(faithful_digits):
+    """Adebayo et al.'s sanity check: maps of a copy with every weight array shuffled lose most
+    of what deleting the trained model's top 10% costs it. (Against a random 10% they keep a
+    little: erasing any clump of ink hurts more than scattered pixels.)"""
     arch = "cnn" if "cnn" in KERAS_ARCHS else KERAS_ARCHS[0]
     predict = explain._predictor(arch, str(MODEL_DIR))
     images = faithful_digits[:40]
     predicted = predict(images).argmax(axis=1)
-    shuffled = explain.shuffled_weights(explain.gradient_network(arch), seed=1)
-    maps = np.concatenate([explain.integrated_gradients_maps(shuffled, x, [int(t)])
-                           for x, t in zip(images, predicted)])
-    salient, random = explain.deletion_drops(predict, images, maps)
-    assert salient.mean() < 2 * random.mean(), (salient.mean(), random.mean())
+    trained = explain.gradient_network(arch)
+    costs = []
+    for network in (trained, explain.shuffled_weights(trained, seed=1)):
+        maps = np.concatenate([explain.integrated_gradients_maps(network, x, [int(t)])
+                               for x, t in zip(images, predicted)])
+        costs.append(explain.deletion_drops(predict, images, maps)[0].mean())
+    assert costs[1] < costs[0] / 3, costs
 
 
 def test_deletion_drops_counts_ten_percent_of_the_ink():
