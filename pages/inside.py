@@ -229,6 +229,10 @@ def show_pipeline(arch: str, folder: str, rgba: np.ndarray | None, best: int, co
 def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     st.header("2. What each layer picks up", anchor="feature-maps")
     maps = _maps(arch, folder, image.tobytes())
+    if not maps and not explain.has_gradients(arch, folder):
+        st.info("This model is written in plain numpy, whose layers this page does not open. "
+                "Pick one of the Keras CNNs in the sidebar to see feature maps.", icon=":material/info:")
+        return
     if not maps:
         st.info("This model has no convolution layers: it looks at all 784 pixels at once, so "
                 "there are no feature maps to show. Pick a CNN in the sidebar to see them.",
@@ -256,7 +260,11 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
             order = explain.ranked_channels(activations)
             st.image(tile_grid(activations, order), width="stretch")
             more = f" (the {shown} most active shown)" if shown < channels else ""
-            st.caption(f"Layer `{name}`{more}. One brightness scale for the whole block.")
+            if height * width == 1:
+                st.caption(f"Layer `{name}`{more}. Each square is a single number: how strongly "
+                           "that filter answers to the digit as a whole. The last layer reads these.")
+            else:
+                st.caption(f"Layer `{name}`{more}. One brightness scale for the whole block.")
     show_channel(arch, folder, image, maps)
 
 

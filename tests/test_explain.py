@@ -403,6 +403,23 @@ def test_inside_page_explains_the_current_drawing(inside_page):
         assert images.count(caption) == 2, (caption, images)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_inside_page_works_for_every_model(inside_page, arch):
+    rgba = render(8)
+    inside_page.session_state["arch"] = arch
+    inside_page.session_state["drawing"] = {"rgba": rgba, "image": canvas_to_mnist(rgba)}
+    at = inside_page.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert captions.count("Occlusion, 28x28") == 2
+    assert captions.count("Integrated gradients, 28x28") == (2 if arch in KERAS_ARCHS else 0)
+    if arch in CONV_ARCHS:
+        assert "Block 1 of" in markdown(at)
+    else:
+        assert at.info, "says why there are no feature maps"
+
+
 def test_the_inside_page_never_imports_tensorflow():
     """With Keras imported, Streamlit clears its session (a full garbage collection, ~0.5 s)
     after every script run of every page: the Inside page must not bring it in."""
