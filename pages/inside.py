@@ -111,7 +111,7 @@ def with_box(image28: np.ndarray, rows: slice, cols: slice, side: int = 252) -> 
 # --------------------------------------------------------------------------- cached compute
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=16)  # a canvas's ink is 0.6 MB a step
 def _pipeline(rgba_bytes: bytes, shape: tuple, off: tuple[str, ...]):
     rgba = np.frombuffer(rgba_bytes, np.uint8).reshape(shape)
     return explain.pipeline_steps(rgba, off)
