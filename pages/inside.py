@@ -251,10 +251,11 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
                       f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
                       "pixels subtract it: a filter with red on one side and blue on the other "
                       "finds edges. Sliding each over the digit makes the first grid below.")
-    columns = st.columns(2)
     for number, (name, activations) in enumerate(maps, start=1):
         height, width, channels = activations.shape
         shown = min(channels, MAX_TILES)
+        if number % 2 == 1:  # a row per two blocks: stacked on a phone, they stay in order
+            columns = st.columns(2)
         with columns[(number - 1) % 2]:
             st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
             order = explain.ranked_channels(activations)
