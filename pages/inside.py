@@ -283,7 +283,7 @@ def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
     row, col = np.unravel_index(int(values.argmax()), values.shape)
     rows, cols = explain.receptive_field(arch, name, int(row), int(col), folder)
     left, middle, right = st.columns(3)
-    top = float(activations.max()) or 1.0
+    top = float(values.max()) or 1.0  # its own scale: a quiet filter's pattern shows too
     left.image(enlarged(np.repeat(np.round(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2), 252),
                caption=f"Filter {channel} of block {number}: {values.shape[0]}x{values.shape[1]}")
     middle.image(with_box(image, rows, cols), caption="Where it answers most strongly")
