@@ -111,21 +111,24 @@ def page_times(arch: str, drawings: list[np.ndarray]) -> list[float]:
             super().__init__(*args, **kwargs)
             PagesManager.uses_pages_directory = False
 
-    app_test.PagesManager = RoutedPagesManager
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
-    at.session_state["arch"] = arch
-    at.switch_page("pages/inside.py")
-    times = []
-    for k, rgba in enumerate(drawings):
-        at.session_state["drawing"] = {"rgba": rgba, "image": canvas_to_mnist(rgba)}
-        started = time.perf_counter()
-        at.run()
-        elapsed = 1000 * (time.perf_counter() - started)
-        if at.exception or at.error:
-            raise SystemExit(f"the Inside page failed: {[e.value for e in (*at.exception, *at.error)]}")
-        if k > 0:
-            times.append(elapsed)
-    return times
+    original, app_test.PagesManager = app_test.PagesManager, RoutedPagesManager
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+        at.session_state["arch"] = arch
+        at.switch_page("pages/inside.py")
+        times = []
+        for k, rgba in enumerate(drawings):
+            at.session_state["drawing"] = {"rgba": rgba, "image": canvas_to_mnist(rgba)}
+            started = time.perf_counter()
+            at.run()
+            elapsed = 1000 * (time.perf_counter() - started)
+            if at.exception or at.error:
+                raise SystemExit(f"the Inside page failed: {[e.value for e in (*at.exception, *at.error)]}")
+            if k > 0:
+                times.append(elapsed)
+        return times
+    finally:
+        app_test.PagesManager = original
 
 
 def part_times(arch: str, drawings: list[np.ndarray]) -> dict[str, float]:

@@ -462,3 +462,14 @@ def test_inside_page_without_a_drawing_offers_test_digits(inside_page):
     label = load_samples()["labels"][5]
     assert next(m.value for m in at.metric if m.label == "Prediction") == str(label)
     assert [h.value for h in at.header][1:] == ["2. What each layer picks up", "3. Which pixels made it say that"]
+
+
+def test_the_benchmark_runs_end_to_end(mnist_dir, capsys):
+    """bench/inside.py on a few digits and drawings: every line printed (no target judged)."""
+    from bench import inside
+
+    inside.main(["--n", "8", "--drawings", "2", "--data-dir", mnist_dir])
+    out = capsys.readouterr().out
+    for line in ("trained model     occlusion", "trained model     integrated_gradients",
+                 "shuffled weights  occlusion", "Whole Inside page, new drawing"):
+        assert line in out, out
