@@ -15,13 +15,13 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-
 from threadpoolctl import threadpool_limits
 
 from model import MODEL_DIR
@@ -258,7 +258,7 @@ class _FeatureReader:
         from ai_edge_litert.interpreter import Interpreter
 
         layers = _keras_layers(folder)
-        self.blocks = [b for b in conv_blocks(layers)]
+        self.blocks = conv_blocks(layers)
         self.fields = receptive_fields(self.blocks)
         self.conv_names = [b["name"] for b in self.blocks if b["kind"] == "conv"]
         self.tensors: list[tuple[str, int]] = []
@@ -437,7 +437,7 @@ def has_gradients(arch: str, model_dir: Path = MODEL_DIR) -> bool:
     """Whether integrated gradients apply: the model is a Keras model numpy can run."""
     try:
         gradient_network(arch, str(model_dir))
-    except (ValueError, OSError, KeyError):
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile):  # absent, unsupported or damaged
         return False
     return True
 
