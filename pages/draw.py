@@ -137,6 +137,7 @@ def drawing_area(classifier: Classifier | None) -> None:
     remember_drawing(rgba, reading)
     with result_column:
         show_reading(classifier, reading)
+        st.page_link("pages/inside.py", label="Why this answer? Look inside the network", icon=":material/neurology:")
 
 
 def upload_area(classifier: Classifier | None) -> None:

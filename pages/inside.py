@@ -1,0 +1,371 @@
+"""Inside: why the network said what it said about the student's drawing (or a test digit):
+the preprocessing step by step with switches, every conv block's feature maps and the first
+layer's kernels, and saliency maps for the top two digits. The compute is model/explain.py."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageDraw
+
+from model import explain
+from model.preprocess import canvas_ink_box
+from model.samples import load_samples
+from pages.common import (
+    current_drawing,
+    ensure_router,
+    failure_shown,
+    model_dir,
+    pixel_grid,
+    probability_figure,
+    selected_arch,
+)
+
+STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
+STEP_SIDE = 168  # px of each pipeline picture
+POSITIVE = np.array([214, 39, 40], np.float32)  # red: evidence for the digit
+NEGATIVE = np.array([31, 119, 180], np.float32)  # blue: evidence against it
+TILE_GAP = 2
+MAX_TILES = 64  # the last block of a big model has 128 channels of 1x1: the top 64 are plenty
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def framed(values: np.ndarray, side: int = STEP_SIDE) -> Image.Image:
+    """A 2-D image in [0, 1] fitted into a square (aspect kept), on a dark grey frame that
+    shows where the array ends: small arrays keep their pixels sharp."""
+    pixels = np.clip(np.asarray(values, np.float32), 0, 1)
+    height, width = pixels.shape
+    scale = (side - 4) / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    smooth = Image.Resampling.BOX if max(height, width) > side else Image.Resampling.NEAREST
+    picture = Image.fromarray(np.round(pixels * 255).astype(np.uint8)).resize(size, smooth)
+    frame = Image.new("L", (side, side), 70)
+    frame.paste(picture, ((side - size[0]) // 2, (side - size[1]) // 2))
+    return frame
+
+
+def diverging(values: np.ndarray, under: np.ndarray | None = None, limit: float | None = None) -> np.ndarray:
+    """Signed values as colours centred on 0: red positive, blue negative, strength = size
+    (scaled by ``limit``, default the largest magnitude), over ``under`` (ink in [0, 1],
+    shown grey) or black. uint8 (H, W, 3)."""
+    values = np.asarray(values, np.float32)
+    limit = limit or float(np.abs(values).max()) or 1.0
+    # A square-root scale: the weaker evidence stays visible beside the strongest.
+    strength = np.sqrt(np.clip(np.abs(values) / limit, 0, 1))[..., None]
+    base = np.zeros(values.shape + (3,), np.float32)
+    if under is not None:
+        base += 90 * np.clip(np.asarray(under, np.float32), 0, 1)[..., None]
+    colour = np.where(values[..., None] >= 0, POSITIVE, NEGATIVE)
+    return np.round(base * (1 - strength) + colour * strength).astype(np.uint8)
+
+
+def enlarged(rgb: np.ndarray, side: int) -> Image.Image:
+    image = Image.fromarray(rgb)
+    smooth = Image.Resampling.BOX if max(rgb.shape[:2]) > side else Image.Resampling.NEAREST
+    return image.resize((side, side), smooth)
+
+
+def tile_grid(activations: np.ndarray, order: np.ndarray, columns: int = 8, cell: int = 48) -> Image.Image:
+    """Channels of an (H, W, C) array side by side in ``order``, one brightness scale for the
+    whole layer (a dim tile really is a weak response)."""
+    order = order[:MAX_TILES]
+    top = float(activations.max()) or 1.0
+    rows = -(-len(order) // columns)
+    step = cell + TILE_GAP
+    canvas = np.full((rows * step - TILE_GAP, columns * step - TILE_GAP), 45, np.uint8)
+    for k, channel in enumerate(order):
+        tile = np.clip(activations[..., channel] / top, 0, 1)
+        big = np.asarray(Image.fromarray(np.round(tile * 255).astype(np.uint8)).resize(
+            (cell, cell), Image.Resampling.NEAREST))
+        r, c = divmod(k, columns)
+        canvas[r * step : r * step + cell, c * step : c * step + cell] = big
+    return Image.fromarray(canvas)
+
+
+def kernel_grid(kernels: np.ndarray, columns: int = 8, cell: int = 48, gap: int = 6) -> Image.Image:
+    """The first layer's kernels (kh, kw, C), each in red (adds) and blue (subtracts), apart
+    on white."""
+    limit = float(np.abs(kernels).max()) or 1.0
+    count = kernels.shape[-1]
+    rows = -(-count // columns)
+    step = cell + gap
+    canvas = np.full((rows * step - gap, columns * step - gap, 3), 255, np.uint8)
+    for k in range(count):
+        tile = np.asarray(enlarged(diverging(kernels[..., k], limit=limit), cell))
+        r, c = divmod(k, columns)
+        canvas[r * step : r * step + cell, c * step : c * step + cell] = tile
+    return Image.fromarray(canvas)
+
+
+def with_box(image28: np.ndarray, rows: slice, cols: slice, side: int = 252) -> Image.Image:
+    """The digit, enlarged, with a box around the pixels (rows, cols)."""
+    picture = Image.fromarray(pixel_grid(image28, cell=side // 28)).convert("RGB")
+    cell = side // 28
+    ImageDraw.Draw(picture).rectangle(
+        (cols.start * cell - 1, rows.start * cell - 1, cols.stop * cell, rows.stop * cell),
+        outline=(255, 75, 75), width=3)
+    return picture
+
+
+# --------------------------------------------------------------------------- cached compute
+
+
+@st.cache_data(show_spinner=False, max_entries=16)  # a canvas's ink is 0.6 MB a step
+def _pipeline(rgba_bytes: bytes, shape: tuple, off: tuple[str, ...]):
+    rgba = np.frombuffer(rgba_bytes, np.uint8).reshape(shape)
+    return explain.pipeline_steps(rgba, off)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _probabilities(arch: str, folder: str, image_bytes: bytes) -> np.ndarray:
+    image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
+    return explain.predict_proba(arch, image, model_dir=folder)[0]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _maps(arch: str, folder: str, image_bytes: bytes):
+    image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
+    return explain.feature_maps(arch, image, model_dir=folder)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _saliency(arch: str, folder: str, image_bytes: bytes, targets: tuple[int, ...], method: str) -> np.ndarray:
+    image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
+    return explain.saliencies(arch, image, list(targets), method, model_dir=folder)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _samples():
+    return load_samples()
+
+
+# --------------------------------------------------------------------------- the views
+
+WHAT = """
+This page opens the network up for one digit: yours from the Draw page, or one of MNIST's.
+
+1. **From your drawing to 28x28.** The model only ever sees a small 28x28 picture made the way
+   the MNIST digits it learnt from were made. Each step is shown with why it is there; switch a
+   step off and watch the answer change.
+2. **What each layer picks up.** Every layer of the network is a stack of *filters*. Each one
+   lights up (bright) where it finds its pattern: an edge, a curve, a corner, later whole parts
+   of digits. The first layer's filters are small enough to look at directly.
+3. **Which pixels made it say that.** Two different ways of asking which pixels mattered: rub
+   out a patch and see what the network loses (*occlusion*), or follow the network's own
+   gradients from a black picture to your digit (*integrated gradients*). When both agree, you
+   can trust the picture.
+"""
+
+
+def choose_digit(arch: str) -> dict | None:
+    """The digit to look inside: the current drawing, or a shipped MNIST test digit."""
+    drawing = current_drawing()
+    source = "Your drawing"
+    if drawing is not None:
+        source = st.radio("Look inside with", ["Your drawing", "A test digit"], horizontal=True,
+                          key="inside_source")
+    else:
+        st.info("No drawing yet. Draw a digit on the Draw page and come back, or pick one of "
+                "MNIST's test digits here.", icon=":material/draw:")
+        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/edit:")
+        source = "A test digit"
+    if source == "Your drawing":
+        return {"rgba": np.ascontiguousarray(drawing["rgba"], dtype=np.uint8),
+                "image": np.asarray(drawing["image"], np.float32), "name": "your drawing"}
+    try:
+        samples = _samples()
+    except (OSError, ValueError) as error:
+        st.warning("The sample digits are missing, so there is nothing to show without a "
+                   "drawing. Draw one on the Draw page.")
+        print(f"[digit-lab] sample digits: {error}")
+        return None
+    labels, indices = samples["labels"], samples["indices"]
+    pick = st.selectbox("Test digit", range(len(labels)), key="inside_sample",
+                        format_func=lambda i: f"a {labels[i]} (MNIST test digit #{indices[i]})")
+    return {"rgba": None, "image": samples["images"][pick].astype(np.float32) / 255,
+            "name": f"test digit #{indices[pick]}"}
+
+
+def show_pipeline(arch: str, folder: str, rgba: np.ndarray | None, best: int, confidence: float) -> None:
+    st.header("1. From your drawing to 28x28", anchor="pipeline")
+    if rgba is None:
+        st.caption("A test digit is already 28x28, made by MNIST's own recipe. Draw a digit on "
+                   "the Draw page to see the steps your drawing goes through.")
+        return
+    st.caption("Each picture is one step of turning your canvas into what the model reads. "
+               "Switch a step off to see what goes wrong without it: the answer below is re-read "
+               "every time.")
+    switches = st.columns(len(explain.SWITCHABLE_STEPS))
+    off = tuple(step for column, (step, label) in zip(switches, explain.SWITCHABLE_STEPS.items())
+                if not column.toggle(label, value=True, key=f"inside_step_{step}"))
+    steps = _pipeline(rgba.tobytes(), rgba.shape, off)
+    if not steps:
+        st.warning("Nothing is drawn on the canvas.")
+        return
+    columns = st.columns(len(steps))
+    for number, (column, (name, image, note)) in enumerate(zip(columns, steps), start=1):
+        with column:
+            height, width = image.shape
+            st.image(framed(image), caption=f"{number}. {name} ({width}x{height})")
+            st.caption(note)
+    final = steps[-1][1]
+    if final.shape != (28, 28):
+        st.warning("With these steps off, nothing readable came out. Switch a step back on.")
+        return
+    probabilities = _probabilities(arch, folder, final.astype(np.float32).tobytes())
+    now = int(probabilities.argmax())
+    if off:
+        missing = ", ".join(explain.SWITCHABLE_STEPS[s].lower() for s in off)
+        verdict = (f"With every step on, the model reads **{best}** ({confidence:.0%}). "
+                   f"Without *{missing}*, it reads **{now}** ({probabilities[now]:.0%}).")
+    else:
+        verdict = f"With every step on, the model reads **{now}** ({probabilities[now]:.0%})."
+    st.markdown(verdict)
+    st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC, key="inside_pipeline_probs")
+    st.caption("The model's ten probabilities for the last picture above.")
+
+
+def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
+    st.header("2. What each layer picks up", anchor="feature-maps")
+    maps = _maps(arch, folder, image.tobytes())
+    if not maps and not explain.has_gradients(arch, folder):
+        st.info("This model is written in plain numpy, whose layers this page does not open. "
+                "Pick one of the Keras CNNs in the sidebar to see feature maps.", icon=":material/info:")
+        return
+    if not maps:
+        st.info("This model has no convolution layers: it looks at all 784 pixels at once, so "
+                "there are no feature maps to show. Pick a CNN in the sidebar to see them.",
+                icon=":material/info:")
+        return
+    st.caption("Each small square is one filter's answer for your digit: bright where it found "
+               "its pattern, black where it did not. The most active filters come first. Early "
+               "layers see small details (edges); later ones see bigger parts of the digit at a "
+               "coarser grid.")
+    kernels = explain.first_layer_kernels(arch, folder)
+    if kernels is not None:
+        st.subheader("The first layer's filters")
+        left, right = st.columns([1, 2])
+        left.image(kernel_grid(kernels), width="stretch")
+        right.caption(f"The {kernels.shape[-1]} filters of the first layer, each "
+                      f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
+                      "pixels subtract it: a filter with red on one side and blue on the other "
+                      "finds edges. Sliding each over the digit makes the first grid below.")
+    for number, (name, activations) in enumerate(maps, start=1):
+        height, width, channels = activations.shape
+        shown = min(channels, MAX_TILES)
+        if number % 2 == 1:  # a row per two blocks: stacked on a phone, they stay in order
+            columns = st.columns(2)
+        with columns[(number - 1) % 2]:
+            st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
+            order = explain.ranked_channels(activations)
+            st.image(tile_grid(activations, order), width="stretch")
+            more = f" (the {shown} most active shown)" if shown < channels else ""
+            if height * width == 1:
+                st.caption(f"Layer `{name}`{more}. Each square is a single number: how strongly "
+                           "that filter answers to the digit as a whole. The last layer reads these.")
+            else:
+                st.caption(f"Layer `{name}`{more}. One brightness scale for the whole block.")
+    show_channel(arch, folder, image, maps)
+
+
+def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
+    st.subheader("One filter, up close")
+    names = [name for name, _ in maps]
+    pick = st.columns(2)
+    number = pick[0].selectbox("Block", range(1, len(maps) + 1), key="inside_block",
+                               format_func=lambda n: f"Block {n} ({names[n - 1]})")
+    name, activations = maps[number - 1]
+    order = explain.ranked_channels(activations)
+    rank = pick[1].slider("Filter, by activity (1 = most active)", 1, len(order), 1, key="inside_rank")
+    channel = int(order[rank - 1])
+    values = activations[..., channel]
+    row, col = np.unravel_index(int(values.argmax()), values.shape)
+    rows, cols = explain.receptive_field(arch, name, int(row), int(col), folder)
+    left, middle, right = st.columns(3)
+    top = float(values.max()) or 1.0  # its own scale: a quiet filter's pattern shows too
+    left.image(enlarged(np.repeat(np.round(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2), 252),
+               caption=f"Filter {channel} of block {number}: {values.shape[0]}x{values.shape[1]}")
+    middle.image(with_box(image, rows, cols), caption="Where it answers most strongly")
+    patch = image[rows, cols]
+    right.image(framed(patch, 252), caption=f"The {patch.shape[1]}x{patch.shape[0]} patch it sees there")
+    if values.max() <= 0:
+        st.caption("This filter finds nothing in this digit: all black. Filters answer only to "
+                   "their own pattern.")
+    else:
+        st.caption(f"The brightest spot of this filter (row {row}, column {col} of its grid) "
+                   f"looks at the boxed {patch.shape[1]}x{patch.shape[0]} pixels of the digit: "
+                   "that patch holds the pattern it is tuned to.")
+
+
+def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray) -> None:
+    st.header("3. Which pixels made it say that", anchor="saliency")
+    ranked = [int(d) for d in np.argsort(probabilities)[::-1][:2]]
+    st.markdown(
+        ":red[**Red**] pixels pushed the model *towards* the digit named above the picture; "
+        ":blue[**blue**] pixels pushed it *away*, towards other digits; grey ink barely "
+        "mattered. The stronger the colour, the bigger the push.")
+    image, rgba = digit["image"], digit["rgba"]
+    methods = {"occlusion": "Occlusion", "integrated_gradients": "Integrated gradients"}
+    maps = {"occlusion": _saliency(arch, folder, image.tobytes(), tuple(ranked), "occlusion")}
+    if explain.has_gradients(arch, folder):
+        with st.spinner("Following the gradients (the first time loads TensorFlow: a few seconds)"):
+            maps["integrated_gradients"] = _saliency(arch, folder, image.tobytes(), tuple(ranked),
+                                                     "integrated_gradients")
+    else:
+        st.caption("This model is plain numpy, without gradients to follow here: occlusion only.")
+    ink = None
+    if rgba is not None:
+        found = canvas_ink_box(rgba)
+        if found is not None:
+            ink = np.zeros(rgba.shape[:2], np.float32)
+            ink[found[1]] = found[0]
+    for place, target in enumerate(ranked):
+        label = "The model's answer" if place == 0 else "Its runner-up"
+        share = probabilities[target]
+        st.subheader(f"{label}: {target} ({'under 0.1%' if share < 0.001 else f'{share:.1%}'})")
+        pictures = [(diverging(values[place], image), f"{methods[method]}, 28x28")
+                    for method, values in maps.items()]
+        if ink is not None:
+            for method, values in maps.items():
+                on_canvas = explain.field_to_canvas(rgba, values[place])
+                if on_canvas is not None:
+                    pictures.append((diverging(on_canvas, ink, float(np.abs(values[place]).max())),
+                                     f"{methods[method]}, on your canvas"))
+        for column, (rgb, caption) in zip(st.columns(len(pictures)), pictures):
+            column.image(enlarged(rgb, 252), caption=caption, width="stretch")
+    st.caption("Occlusion blacks out 4x4 squares one at a time and measures how much less sure "
+               "of each digit the model gets. Integrated gradients add the digit up from a black "
+               "picture in small steps and track each pixel's share of the change. Both measure "
+               "the evidence as log-odds, which keep counting where the percentage is already "
+               "near 100%.")
+
+
+ensure_router()
+st.title("Inside the network")
+with st.expander("What am I looking at?", icon=":material/help:"):
+    st.markdown(WHAT)
+arch = selected_arch()
+if arch is None:
+    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.stop()
+folder = str(model_dir())
+digit = None
+with failure_shown("Choosing a digit"):
+    digit = choose_digit(arch)
+if digit is not None:
+    with failure_shown(f"The model {arch}"):
+        probabilities = _probabilities(arch, folder, digit["image"].tobytes())
+        best = int(probabilities.argmax())
+        left, middle, right = st.columns([1, 1, 2])
+        left.image(pixel_grid(digit["image"], cell=6), caption=f"What the model reads: {digit['name']}")
+        middle.metric("Prediction", str(best))
+        middle.metric("Confidence", f"{probabilities[best]:.1%}")
+        right.caption(f"Model **{arch}**. Pick another in the sidebar to compare how two "
+                      "networks look at the same digit.")
+        with failure_shown("The pipeline"):
+            show_pipeline(arch, folder, digit["rgba"], best, float(probabilities[best]))
+        with failure_shown("The feature maps"):
+            show_feature_maps(arch, folder, digit["image"])
+        with failure_shown("The saliency maps"):
+            show_saliency(arch, folder, digit, probabilities)
