@@ -24,15 +24,21 @@ PREFERRED_ORDER = (
 MODEL_FILES = ("model.tflite", "model.keras", "weights.npz")
 
 
+def train_command(arch: str = "cnn") -> str:
+    """The command that (re)trains ``arch`` and writes its artifacts."""
+    return f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+
+
+def retrain_hint(arch: str) -> str:
+    return f"Regenerate it with: {train_command(arch)}"
+
+
 class ArtifactError(RuntimeError):
     """An artifact is missing or unreadable; the message names the file and the fix."""
 
     def __init__(self, path: Path, problem: str, arch: str):
         self.path, self.problem, self.arch = Path(path), problem, arch
-        super().__init__(
-            f"{self.path} is {problem}. Regenerate it with: "
-            f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
-        )
+        super().__init__(f"{self.path} is {problem}. {retrain_hint(arch)}")
 
 
 def shipped_archs(model_dir: Path = MODEL_DIR) -> list[str]:

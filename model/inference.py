@@ -3,10 +3,10 @@
     classifier = load_classifier("cnn")
     classifier.predict_proba(images)  # (N, 28, 28) float32 in [0, 1] -> (N, 10)
 
-Measured on this 2-core CPU (bench/latency.py): ``model.predict`` costs ~50 ms a call in
-overhead alone, so the Draw page never uses it. Keras models run through their LiteRT export
-(~0.5 ms, and no TensorFlow import, which saves seconds of cold start); the numpy networks run
-their own forward pass; a Keras model without an export falls back to a compiled
+``model.predict`` pays tens of milliseconds of overhead on every call (bench/latency.py), so the
+Draw page never uses it. Keras models run through their LiteRT export (well under a
+millisecond, and no TensorFlow import, which saves seconds of cold start); the numpy networks
+run their own forward pass; a Keras model without an export falls back to a compiled
 ``tf.function``.
 """
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import ArtifactError, load_card
+from model.artifacts import ArtifactError, load_card, retrain_hint
+from model.results import compiled_forward
+from model.scratch import load_network
 
 
 class ClassifierError(RuntimeError):
@@ -75,24 +77,11 @@ def _litert_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 def _keras_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     import keras
-    import tensorflow as tf
 
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-
-    @tf.function(reduce_retracing=True)
-    def call(x):
-        return model(x, training=False)
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        x = x.reshape(len(x), 28, 28, 1)
-        return np.concatenate([call(x[i : i + 2000]).numpy() for i in range(0, len(x), 2000)])
-
-    return forward
+    return compiled_forward(keras.models.load_model(path, safe_mode=True, compile=False))
 
 
 def _numpy_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    from model.scratch import load_network
-
     network = load_network(path)
     return network.predict_proba
 
@@ -119,15 +108,13 @@ def load_forward(
             warm = forward(np.zeros((1, 28, 28), np.float32))
         except Exception as e:  # a corrupt file fails in many library-specific ways
             raise ClassifierError(
-                f"{path} could not be loaded ({type(e).__name__}: {e}). Regenerate it with: "
-                f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+                f"{path} could not be loaded ({type(e).__name__}: {e}). {retrain_hint(arch)}"
             ) from e
         if warm.shape != (1, 10) or not np.isfinite(warm).all():
             raise ClassifierError(f"{path} does not output 10 probabilities")
         return name, forward
     raise ClassifierError(
-        f"{folder} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). "
-        f"Regenerate it with: python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+        f"{folder} has no model file ({', '.join(RUNTIMES[n][0] for n in names)}). {retrain_hint(arch)}"
     )
 
 

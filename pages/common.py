@@ -32,6 +32,7 @@ ARCH_KEY = "arch"
 # anyone trying a set of artifacts out) point it at another folder of <arch>/ subfolders.
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
 SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
+NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
 
 
 def model_dir() -> Path:
@@ -139,7 +140,7 @@ def model_picker() -> str | None:
     """The sidebar's model choice, shared by every page through session state."""
     archs = shipped_archs()
     if not archs:
-        st.sidebar.error("No trained model found in model/. Train one: `python -m model.train --arch cnn`")
+        st.sidebar.error(NO_MODEL_YET)
         return None
     if st.session_state.get(ARCH_KEY) not in archs:
         st.session_state[ARCH_KEY] = archs[0]
@@ -207,7 +208,7 @@ def show_failure(error: BaseException, what: str) -> None:
     elif isinstance(error, artifacts.ArtifactError):
         st.error(
             f"**{what} is unavailable:** `{shown_path(error.path)}` is {error.problem}.\n\n"
-            f"Regenerate it with `python -m model.train --arch {error.arch} --data-dir $MNIST_DIR`."
+            f"Regenerate it with `{artifacts.train_command(error.arch)}`."
         )
     else:
         st.error(f"**{what} is unavailable:** {error}")

@@ -7,7 +7,14 @@ from streamlit_drawable_canvas import st_canvas
 
 from model.inference import Classifier, ClassifierError, load_classifier
 from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
-from pages.common import pixel_grid, probability_figure, remember_drawing, selected_arch, show_failure
+from pages.common import (
+    NO_MODEL_YET,
+    pixel_grid,
+    probability_figure,
+    remember_drawing,
+    selected_arch,
+    show_failure,
+)
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -166,7 +173,7 @@ st.title("✏️ Draw a digit")
 arch = selected_arch()
 classifier = None
 if arch is None:
-    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.error(NO_MODEL_YET)
 else:
     try:
         classifier = get_classifier(arch)
