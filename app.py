@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
     st.Page("pages/mistakes.py", title="Misclassified", icon="🔍", url_path="mistakes"),
     st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, artifacts
+from model import MODEL_DIR, artifacts, jobs
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -28,6 +28,7 @@ except Exception as error:  # noqa: BLE001 - absent or broken, the other pages m
 ACCENT = "#ff4b4b"
 MUTED = "#8c9bb5"
 ARCH_KEY = "arch"
+CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take on its next run
 # Where every page reads the artifacts from. Unset: the repository's model/ folder. Tests (and
 # anyone trying a set of artifacts out) point it at another folder of <arch>/ subfolders.
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
@@ -35,12 +36,16 @@ SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
 NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
 
 
-def model_dir() -> Path:
-    """The folder holding ``<arch>/card.json`` etc.: ``$DIGITLAB_MODEL_DIR``, else ``model/``."""
-    return Path(os.environ.get(MODEL_DIR_ENV) or MODEL_DIR)
+def model_dir(arch: str | None = None) -> Path:
+    """The folder holding ``<arch>/card.json`` etc.: ``$DIGITLAB_MODEL_DIR``, else ``model/``;
+    for a model trained on the Train page, the folder of those (``model.jobs.models_dir()``)."""
+    shipped = Path(os.environ.get(MODEL_DIR_ENV) or MODEL_DIR)
+    if arch is not None and not (shipped / arch).is_dir() and (jobs.models_dir() / arch).is_dir():
+        return jobs.models_dir()
+    return shipped
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int] | None:
     """What a cached read is keyed on besides the path, so a retrained model shows at once."""
     try:
         stat = path.stat()
@@ -50,9 +55,20 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 def shipped_archs() -> list[str]:
-    # Not cached: a glob over a handful of folders costs microseconds, and models appear in
-    # model/ while the app runs (training finishes, a teammate adds one).
-    return artifacts.shipped_archs(model_dir())
+    """Every model the pages can show: the shipped ones, then those trained here."""
+    # Not cached: a glob over a handful of folders costs microseconds, and models appear
+    # while the app runs (a training finishes, a teammate adds one).
+    shipped = artifacts.shipped_archs(model_dir())
+    return shipped + [arch for arch in user_archs() if arch not in shipped]
+
+
+def user_archs() -> list[str]:
+    """The models trained on the Train page."""
+    return artifacts.shipped_archs(jobs.models_dir())
+
+
+def trained_here(arch: str) -> bool:
+    return model_dir(arch) == jobs.models_dir()
 
 
 def cardless_archs() -> list[str]:
@@ -88,8 +104,8 @@ def _read_artifact(name: str, arch: str, folder: str, stamp: tuple[int, int] | N
 
 
 def _load(name: str, arch: str) -> dict:
-    folder = model_dir()
-    return _read_artifact(name, arch, str(folder), _stamp(folder / arch / name))
+    folder = model_dir(arch)
+    return _read_artifact(name, arch, str(folder), file_stamp(folder / arch / name))
 
 
 def load_card(arch: str) -> dict:
@@ -121,7 +137,7 @@ def load_search_results() -> dict | None:
     path = search_results_path()
     if _search is None or not path.exists():
         return None
-    return _read_search_results(str(model_dir()), _stamp(path))
+    return _read_search_results(str(model_dir()), file_stamp(path))
 
 
 def is_search_error(error: BaseException) -> bool:
@@ -133,7 +149,8 @@ def arch_label(arch: str) -> str:
         card = load_card(arch)
     except artifacts.ArtifactError:
         return f"{arch} (artifacts damaged)"
-    return f"{arch} — {card.get('test_accuracy', 0):.2%}"
+    mark = " (trained here)" if trained_here(arch) else ""
+    return f"{arch}{mark} — {card.get('test_accuracy', 0):.2%}"
 
 
 def model_picker() -> str | None:
@@ -142,9 +159,17 @@ def model_picker() -> str | None:
     if not archs:
         st.sidebar.error(NO_MODEL_YET)
         return None
+    if st.session_state.get(CHOSEN_KEY) in archs:
+        st.session_state[ARCH_KEY] = st.session_state.pop(CHOSEN_KEY)
     if st.session_state.get(ARCH_KEY) not in archs:
         st.session_state[ARCH_KEY] = archs[0]
     return st.sidebar.selectbox("Model", archs, key=ARCH_KEY, format_func=arch_label)
+
+
+def choose_model(arch: str) -> None:
+    """Make ``arch`` the picker's choice from the next run on (the picker has already been
+    drawn in this one, so its value cannot change now)."""
+    st.session_state[CHOSEN_KEY] = arch
 
 
 def ensure_router() -> None:

@@ -1,6 +1,8 @@
 """The Draw page: draw a digit, see what the model sees and how sure it is."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -9,6 +11,8 @@ from model.inference import Classifier, ClassifierError, load_classifier
 from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
 from pages.common import (
     NO_MODEL_YET,
+    file_stamp,
+    model_dir,
     pixel_grid,
     probability_figure,
     remember_drawing,
@@ -89,10 +93,16 @@ export default function () {
 )
 
 
-@st.cache_resource(show_spinner="Loading the model…")
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def _classifier(arch: str, folder: str, card_stamp: tuple[int, int] | None) -> Classifier:
+    # One classifier per model per server, shared by every session; a model trained again
+    # under the same name (a new card) is loaded afresh.
+    return load_classifier(arch, Path(folder))
+
+
 def get_classifier(arch: str) -> Classifier:
-    # One classifier per model per server, shared by every session.
-    return load_classifier(arch)
+    folder = model_dir(arch)
+    return _classifier(arch, str(folder), file_stamp(folder / arch / "card.json"))
 
 
 def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
