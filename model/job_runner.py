@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     writer = ProgressWriter(folder)
     try:
-        spec = jobs.JobSpec.from_dict(jobs._read_json(folder / "spec.json") or {})
+        spec = jobs.JobSpec.from_dict(jobs.read_json(folder / "spec.json") or {})
         writer.update(epochs=spec.epochs, total=spec.epochs * spec.train_size, seen=0)
         recipe = recipe_for(spec)
         config = TrainConfig(arch=spec.recipe, name=spec.name, epochs=spec.epochs, batch_size=spec.batch_size,

@@ -195,7 +195,7 @@ def recipe_choices() -> dict[str, dict]:
     (training seconds per digit per epoch, as measured when it was trained)."""
     choices = {}
     for arch in shipped_archs(MODEL_DIR):
-        card = _read_json(MODEL_DIR / arch / "card.json") or {}
+        card = read_json(MODEL_DIR / arch / "card.json") or {}
         if not str(card.get("framework", "")).startswith("keras") or card.get("members", 1) != 1:
             continue
         digits = (card.get("train_size") or 0) * (card.get("epochs") or 0)
@@ -222,7 +222,8 @@ def write_json_atomically(path: Path, obj) -> None:
         raise
 
 
-def _read_json(path: Path) -> dict | None:
+def read_json(path: Path) -> dict | None:
+    """A JSON object from ``path``; None when missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -264,7 +265,13 @@ def process_alive(pid: object) -> bool:
 
 
 def _lock() -> dict | None:
-    return _read_json(_lock_path())
+    return read_json(_lock_path())
+
+
+def running_pid() -> int | None:
+    """The process id of the job holding the training slot, if it has one."""
+    pid = (_lock() or {}).get("pid")
+    return pid if isinstance(pid, int) else None
 
 
 def _lock_alive(lock: dict) -> bool:
@@ -278,14 +285,14 @@ def _lock_alive(lock: dict) -> bool:
 
 def load_job(job_id: str, alive: bool = False) -> Job | None:
     folder = training_dir() / job_id
-    raw = _read_json(folder / "spec.json")
+    raw = read_json(folder / "spec.json")
     if raw is None:
         return None
     try:
         spec = JobSpec.from_dict(raw)
     except (JobError, TypeError):
         return None
-    return Job(job_id, folder, spec, _read_json(folder / "progress.json") or {}, alive)
+    return Job(job_id, folder, spec, read_json(folder / "progress.json") or {}, alive)
 
 
 def status() -> Job | None:

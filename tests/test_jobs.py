@@ -25,11 +25,8 @@ def data_dir(tmp_path, monkeypatch, mnist_dir):
     monkeypatch.setenv("MNIST_DIR", mnist_dir)
     monkeypatch.delenv(jobs.TEACHER_CODE_ENV, raising=False)
     yield tmp_path
-    job = jobs.running_job()
-    if job is not None:  # never leave a training behind
-        lock = jobs._lock() or {}
-        if isinstance(lock.get("pid"), int):
-            os.kill(lock["pid"], signal.SIGKILL)
+    if jobs.running_job() is not None and jobs.running_pid() is not None:  # never leave a training behind
+        os.kill(jobs.running_pid(), signal.SIGKILL)
 
 
 def wait_for(condition, what: str, timeout: float = WAIT):
@@ -139,7 +136,7 @@ def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
     spec = jobs.JobSpec(name="mlp-killed", recipe="seed002_mlp", epochs=30, train_size=5000)
     jobs.start(spec, list(RECIPES))
     wait_for(training_with_an_epoch_done, "a first epoch")
-    pid = jobs._lock()["pid"]
+    pid = jobs.running_pid()
     os.kill(pid, signal.SIGKILL)
     job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the killed job to show as ended")
     assert job.state == "failed" and "Nothing was saved" in job.message
@@ -163,7 +160,7 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     try:
         assert server.stdout.readline().strip() == "started"
         wait_for(training_with_an_epoch_done, "a first epoch")
-        job_pid = jobs._lock()["pid"]
+        job_pid = jobs.running_pid()
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
         job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the orphaned job to end", timeout=60)
