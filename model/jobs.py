@@ -352,8 +352,12 @@ def passcode_ok(given: str | None, environ: dict | None = None) -> bool:
 
 
 def _clear_stale_lock() -> None:
+    """Free the slot of a job that is over: its process gone, or done and about to exit."""
     lock = _lock()
-    if lock is not None and not _lock_alive(lock):
+    if lock is None:
+        return
+    job = load_job(lock["job"], _lock_alive(lock)) if isinstance(lock.get("job"), str) else None
+    if not _lock_alive(lock) or job is None or not job.running:
         _lock_path().unlink(missing_ok=True)
 
 

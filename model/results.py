@@ -10,6 +10,8 @@ pages can import this module without paying seconds for it.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import platform
@@ -129,7 +131,8 @@ def export_litert(model, path: Path) -> None:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    path.write_bytes(converter.convert())
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the exported signature, every time
+        path.write_bytes(converter.convert())
 
 
 def cpu_name() -> str:

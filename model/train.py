@@ -173,6 +173,7 @@ def train_keras(
             initial_epoch=resumed_at,
             validation_data=val_ds,
             callbacks=[recorder, *callbacks],
+            shuffle=False,  # train_ds shuffles itself; Keras would only warn that it ignores this
             verbose=1 if sys.stdout.isatty() else 2,
         )
     except TrainingStopped:

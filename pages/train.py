@@ -194,7 +194,8 @@ def job_panel(job: jobs.Job) -> None:
         if model and model in user_archs() and st.button("Draw with it", icon=":material/draw:", key="train_draw"):
             choose_model(model)
             st.switch_page("pages/draw.py")
-    if job.progress.get("points") or job.progress.get("rows"):
+    # Drawn while the job starts too, empty: the axes are there before the first point.
+    if job.running or job.progress.get("points") or job.progress.get("rows"):
         st.plotly_chart(curves(job), width="stretch", key="train_curves")
 
 

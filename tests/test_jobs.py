@@ -124,7 +124,7 @@ def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
     for name in ("card.json", "history.json", "evaluation.json", "model.keras", "model.tflite"):
         assert (folder / name).is_file(), name
     assert "Saved as mlp-stopped" in done.message
-    assert not (jobs.training_dir() / "lock.json").exists()
+    wait_for(lambda: not (jobs.training_dir() / "lock.json").exists(), "the job to free the slot", timeout=60)
 
     jobs.delete_model("mlp-stopped")
     assert jobs.user_models() == [] and not folder.exists()
@@ -169,3 +169,22 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     assert job.state == "failed"
     wait_for(lambda: not jobs.process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
     assert jobs.user_models() == []
+
+
+def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
+    from model.job_runner import recipe_for
+
+    spec = jobs.JobSpec(name="mine", recipe=jobs.CUSTOM, conv_blocks=3, filters=8, dense_units=0, dropout=0.0,
+                        augment=True, optimizer="sgd", learning_rate=0.03)
+    recipe = recipe_for(spec)
+    model = recipe.build()
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [8, 16, 32] and model.output_shape == (None, 10)
+    assert not any(type(layer).__name__ in ("Dropout", "Dense") for layer in model.layers[:-1])
+    optimizer = recipe.optimizer(100)
+    assert type(optimizer).__name__ == "SGD" and float(optimizer.learning_rate) == pytest.approx(0.03)
+    assert recipe.augment and recipe.summary == "conv8-pool, conv16-pool, conv32-pool"
+
+    shipped = recipe_for(jobs.JobSpec(name="x", recipe="seed004_cnn", augment=False))
+    assert shipped.build().count_params() == RECIPES["seed004_cnn"].build().count_params()
+    assert not shipped.augment and shipped.optimizer is RECIPES["seed004_cnn"].optimizer
