@@ -160,7 +160,8 @@ def curves(job: jobs.Job) -> go.Figure:
                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     fig.update_layout(
         yaxis=dict(title="loss", rangemode="tozero"),
-        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1], tickformat=".0%"),
+        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1], tickformat=".0%", dtick=0.2,
+                    showgrid=False),
     )
     fig.update_xaxes(title="epochs", range=[0, job.spec.epochs], dtick=1 if job.spec.epochs <= 20 else None)
     return fig
