@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/mistakes.py", title="Misclassified", icon="🔍", url_path="mistakes"),
     st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -19,7 +19,9 @@ it; ``wall`` is the same span seen from Python (mouse.up() returning to the valu
 comparison. It covers: the canvas exporting the drawing (PNG), the websocket round trip, the
 fragment rerun on the server (decode, preprocess, predict) and React rendering the metric.
 
-Target: median <= 200 ms.
+Target: median <= 200 ms. With ``--with-training cnn``, a Train-page job trains that recipe in
+the background (``model.jobs``: one thread, low priority) for the whole measurement, as in a
+class where the teacher trains a network while students draw; target then: median <= 300 ms.
 """
 from __future__ import annotations
 
@@ -37,7 +39,42 @@ from tests.browser import launch_chromium, streamlit_server  # noqa: E402
 from tests.drawing import clear_canvas, draw_and_time, open_draw_page, percentile  # noqa: E402
 
 TARGET_MS = 200.0
+TARGET_WITH_TRAINING_MS = 300.0
 VIEWPORT = {"width": 1400, "height": 1100}
+
+
+@contextlib.contextmanager
+def background_training(recipe: str | None, log=print):
+    """A Train-page job training ``recipe`` on every training digit, running until the block
+    ends (then stopped and its process killed); nothing when ``recipe`` is None."""
+    if recipe is None:
+        yield
+        return
+    import os
+    import signal
+    import tempfile
+
+    from model import jobs
+    from model.networks import RECIPES
+
+    with tempfile.TemporaryDirectory(prefix="bench-training-") as data:
+        os.environ["DIGITLAB_DATA_DIR"] = data
+        jobs.start(jobs.JobSpec(name="bench-background", recipe=recipe, epochs=50,
+                                train_size=jobs.FULL_TRAINING_SET), list(RECIPES))
+        try:
+            deadline = time.monotonic() + 300
+            while (job := jobs.status()).state != "training":
+                if not job.running or time.monotonic() > deadline:
+                    raise RuntimeError(f"the background training did not start: {job.state} {job.message}")
+                time.sleep(0.5)
+            log(f"background: {recipe} training (job {job.id})")
+            yield
+            job = jobs.status()
+            log(f"background: still {job.state} after {job.progress.get('seen', 0):,} digits")
+        finally:
+            pid = jobs.running_pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -89,7 +126,7 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
-def report(result: dict) -> str:
+def report(result: dict, target: float = TARGET_MS) -> str:
     lines = [f"{result['n']} drawings, {result['correct']}/{result['n']} predicted right",
              f"{'mouseup ->':28s} {'median ms':>10s} {'p95 ms':>9s} {'min ms':>9s} {'max ms':>9s}"]
     for key, name in (("painted", "prediction painted"), ("dom", "prediction in the DOM"),
@@ -97,8 +134,8 @@ def report(result: dict) -> str:
         s = result[key]
         lines.append(f"{name:28s} {s['median']:10.1f} {s['p95']:9.1f} {s['min']:9.1f} {s['max']:9.1f}")
     median = result["painted"]["median"]
-    lines.append(f"median mouseup -> prediction painted: {median:.1f} ms -> target <= {TARGET_MS:.0f} ms: "
-                 f"{'PASS' if median <= TARGET_MS else 'FAIL'} ({TARGET_MS - median:+.1f} ms to spare)")
+    lines.append(f"median mouseup -> prediction painted: {median:.1f} ms -> target <= {target:.0f} ms: "
+                 f"{'PASS' if median <= target else 'FAIL'} ({target - median:+.1f} ms to spare)")
     return "\n".join(lines)
 
 
@@ -108,13 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed drawings first (default 3)")
     parser.add_argument("--url", default=None, help="a running app's base URL (default: start one)")
     parser.add_argument("--quiet", action="store_true", help="no line per drawing")
+    parser.add_argument("--with-training", metavar="RECIPE", default=None,
+                        help="train this Keras recipe (e.g. cnn) in the background meanwhile; needs MNIST_DIR")
     args = parser.parse_args(argv)
+    target = TARGET_WITH_TRAINING_MS if args.with_training else TARGET_MS
     started = time.perf_counter()
-    with server(args.url) as base_url:
+    with server(args.url) as base_url, background_training(args.with_training):
         result = measure(base_url, args.n, args.warmup, log=(lambda *a: None) if args.quiet else print)
-    print(report(result))
+    print(report(result, target))
     print(f"(took {time.perf_counter() - started:.0f} s)")
-    return 0 if result["painted"]["median"] <= TARGET_MS else 1
+    return 0 if result["painted"]["median"] <= target else 1
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def litert_ms(model) -> float:
     import numpy as np
 
     from model.inference import inference_ms, load_forward
-    from model.train import export_litert
+    from model.results import export_litert
 
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         export_litert(model, Path(folder) / "model.tflite")  # Keras prints the exported signature

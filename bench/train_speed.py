@@ -36,11 +36,12 @@ def measure(arch: str, train: Split, val: Split, epochs: int) -> dict:
     """Images per second of ``arch``'s own training loop, from its last epoch's timing."""
     from model.networks import RECIPES
     from model.scratch import SCRATCH_RECIPES, train_scratch
+    from model.config import TrainConfig
     from model.train import train_keras
 
     if arch in RECIPES:
         recipe = RECIPES[arch]
-        result = train_keras(arch, train, val, epochs, recipe.batch_size, seed=0)
+        result = train_keras(TrainConfig(arch, epochs=epochs, batch_size=recipe.batch_size), recipe, train, val)
     else:
         recipe = SCRATCH_RECIPES[arch]
         result = train_scratch(arch, train, val, epochs, recipe.batch_size, seed=0)

@@ -43,15 +43,21 @@ def short_path(path: Path) -> str:
         return str(Path(path.parent.name, path.name))
 
 
+def train_command(arch: str = "cnn") -> str:
+    """The command that (re)trains ``arch`` and writes its artifacts."""
+    return f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+
+
+def retrain_hint(arch: str) -> str:
+    return f"Regenerate it with: {train_command(arch)}"
+
+
 class ArtifactError(RuntimeError):
     """An artifact is missing or unreadable; the message names the file and the fix."""
 
     def __init__(self, path: Path, problem: str, arch: str):
         self.path, self.problem, self.arch = Path(path), problem, arch
-        super().__init__(
-            f"{short_path(self.path)} is {problem}. Regenerate it with: "
-            f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
-        )
+        super().__init__(f"{short_path(self.path)} is {problem}. {retrain_hint(arch)}")
 
 
 def is_arch_name(arch: object) -> bool:

@@ -43,6 +43,15 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def head(self, n: int | None) -> "Split":
+        """The first ``n`` digits (all of them for None)."""
+        return self if n is None else Split(self.images[:n], self.labels[:n])
+
+
+def unit_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """uint8 pixels 0..255 -> [0, 1], the input every Digit Lab model takes."""
+    return np.asarray(images).astype(dtype) / 255
+
 
 @dataclass(frozen=True)
 class Mnist:

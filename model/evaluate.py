@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
 
 from model import MODEL_DIR
+from model.data import MnistError, load_mnist, unit_pixels
+from model.inference import ClassifierError, inference_ms, load_classifier
 
 # Correctly classified digits kept per class, so the confusion-matrix page can show a
 # diagonal cell too without the dataset.
@@ -74,9 +78,6 @@ def score(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> 
 
 def record_inference(card_path: Path, runtime: str, milliseconds: float) -> None:
     """Add the inference time to a card that was written without it, atomically."""
-    import datetime as dt
-    import os
-
     card = json.loads(card_path.read_text())
     card["runtime"], card["inference_ms"] = runtime, milliseconds
     card["inference_measured"] = {
@@ -100,16 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from model.data import MnistError, load_mnist
-    from model.inference import ClassifierError, inference_ms, load_classifier
-
     try:
         mnist = load_mnist(args.data_dir)
         classifier = load_classifier(args.arch, args.model_dir)
     except (MnistError, ClassifierError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    probabilities = classifier.predict_proba(mnist.test.images.astype(np.float32) / 255.0)
+    probabilities = classifier.predict_proba(unit_pixels(mnist.test.images))
     result = score(probabilities, mnist.test.labels, mnist.test.images)
     summary = {
         "arch": args.arch,
@@ -119,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": result["errors"],
         "runtime": classifier.runtime,
     }
-    summary["inference_ms"] = inference_ms(classifier.predict_proba, mnist.test.images[0] / 255.0)
+    summary["inference_ms"] = inference_ms(classifier.predict_proba, unit_pixels(mnist.test.images[0]))
     if args.record_inference:
         card_path = Path(args.model_dir) / args.arch / "card.json"
         record_inference(card_path, classifier.runtime, summary["inference_ms"])

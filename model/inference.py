@@ -3,10 +3,10 @@
     classifier = load_classifier("cnn")
     classifier.predict_proba(images)  # (N, 28, 28) float32 in [0, 1] -> (N, 10)
 
-Measured on this 2-core CPU (bench/latency.py): ``model.predict`` costs ~50 ms a call in
-overhead alone, so the Draw page never uses it. Keras models run through their LiteRT export
-(~0.5 ms, and no TensorFlow import, which saves seconds of cold start); the numpy networks run
-their own forward pass; a Keras model without an export falls back to a compiled
+``model.predict`` pays tens of milliseconds of overhead on every call (bench/latency.py), so the
+Draw page never uses it. Keras models run through their LiteRT export (well under a
+millisecond, and no TensorFlow import, which saves seconds of cold start); the numpy networks
+run their own forward pass; a Keras model without an export falls back to a compiled
 ``tf.function``.
 """
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import ArtifactError, load_card, short_path, verify_weights
+from model.artifacts import ArtifactError, load_card, retrain_hint, short_path, verify_weights
+from model.results import compiled_forward
+from model.scratch import load_network
 
 
 class ClassifierError(RuntimeError):
@@ -78,24 +80,11 @@ def _litert_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 def _keras_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     import keras
-    import tensorflow as tf
 
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-
-    @tf.function(reduce_retracing=True)
-    def call(x):
-        return model(x, training=False)
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        x = x.reshape(len(x), 28, 28, 1)
-        return np.concatenate([call(x[i : i + 2000]).numpy() for i in range(0, len(x), 2000)])
-
-    return forward
+    return compiled_forward(keras.models.load_model(path, safe_mode=True, compile=False))
 
 
 def _numpy_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    from model.scratch import load_network
-
     network = load_network(path)
     return network.predict_proba
 
@@ -116,7 +105,7 @@ def load_forward(
     that or fails to load is passed over for the next runtime (a damaged ``model.tflite`` for
     the ``model.keras`` beside it); why goes into ``problems``."""
     names = list(RUNTIMES) if runtime == "auto" else [runtime]
-    regenerate = f"Regenerate it with: python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+    regenerate = retrain_hint(arch)
     failures = []
     for name in names:
         filename, make_forward = RUNTIMES[name]

@@ -27,7 +27,7 @@ class Recipe:
     rotation_degrees: float = 10.0
     zoom: float = 0.1
     # Also thicken or thin each training digit at random: for the network that reads the canvas,
-    # where people draw with every pen width. It costs no MNIST accuracy (README, "Not yet").
+    # where people draw with every pen width. It costs no MNIST accuracy (docs/research.md).
     vary_stroke_width: bool = False
     published_accuracy: float | None = None  # the seed project's own test accuracy
     source: str = "Digit Lab"
@@ -42,6 +42,10 @@ class Recipe:
     # higher on the validation digits. The network already learnt to expect such shifts.
     shift_averaging: bool = False
     extras: dict = field(default_factory=dict)
+
+    def card_fields(self, members: int) -> dict:
+        """What every Keras model's card records about how its recipe trained it."""
+        return {"augment": self.augment, "vary_stroke_width": self.vary_stroke_width, "members": members}
 
 
 def _inputs() -> keras.KerasTensor:
@@ -149,6 +153,37 @@ def build_seed004_cnn() -> keras.Model:
     return keras.Model(inputs, outputs, name="seed004_cnn")
 
 
+def build_custom(conv_blocks: int = 2, filters: int = 32, dense_units: int = 128, dropout: float = 0.25,
+                 name: str = "custom") -> keras.Model:
+    """The Train page's small builder: ``conv_blocks`` blocks of a 3x3 convolution and a 2x2
+    max-pool (the filters doubling from block to block), then a dense layer and dropout."""
+    x = inputs = _inputs()
+    for block in range(conv_blocks):
+        x = layers.Conv2D(filters * 2**block, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu")(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def custom_summary(conv_blocks: int, filters: int, dense_units: int, dropout: float) -> str:
+    convs = [f"conv{filters * 2**block}-pool" for block in range(conv_blocks)]
+    dense = [f"dense {dense_units}"] if dense_units else []
+    return ", ".join(convs + dense + ([f"dropout {dropout:g}"] if dropout else [])) or "a single dense layer"
+
+
+# The optimizers the Train page offers, at a constant learning rate.
+OPTIMIZERS: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
+    "adam": keras.optimizers.Adam,
+    "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9),
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
 def _adam_decaying(lr: float, per_epoch: float) -> Callable[[int], keras.optimizers.Optimizer]:
     def make(steps_per_epoch: int) -> keras.optimizers.Optimizer:
         schedule = keras.optimizers.schedules.ExponentialDecay(lr, steps_per_epoch, per_epoch)
@@ -169,13 +204,13 @@ RECIPES: dict[str, Recipe] = {
         _adam_decaying(1e-3, 0.9),
         "3 conv blocks + BN + dropout, strided convs, augmented",
         # Every variant tried against this recipe, with its validation figures, is listed once,
-        # in the README's "Not yet" section; none has beaten it there.
+        # in docs/research.md; none has beaten it there.
         epochs=30,
         augment=True,
         vary_stroke_width=True,
-        # Shift averaging read 3 more of the 5,000 validation digits right (99.60% -> 99.66%)
-        # at 5x the inference (6.5 ms a digit on LiteRT instead of 1.3 ms, and as much more
-        # server CPU per stroke in a class): too little for its cost, so it is off.
+        # Shift averaging reads a handful more validation digits right at 5x the inference
+        # cost, paid again by the server on every stroke in a class: too little for its cost
+        # (docs/research.md), so it is off.
         shift_averaging=False,
     ),
     "seed000_cnn": Recipe(
@@ -198,9 +233,8 @@ RECIPES: dict[str, Recipe] = {
         build_seed002_cnn,
         _adam_decaying(1e-3, 0.9),
         "conv32-pool-conv64-pool-conv64, dense 64, shifted",
-        # 15 epochs decaying 0.85 per epoch ended at 99.18% validation accuracy, its best epoch
-        # its last: cut short (99.27% test, short of the seed's 99.3%). 30 epochs at cnn's rate
-        # of decay: 99.34% validation, 99.47% test.
+        # Half as many epochs with a faster decay left its best epoch at its last: still
+        # learning when cut off. 30 epochs at cnn's rate of decay give it room to settle.
         epochs=30,
         # With rotations and zoom too, this small network was still at 98.9% validation accuracy
         # after 10 epochs. Shifts of up to 2 px alone are what it can use.

@@ -3,7 +3,7 @@
     python -m model.search --data-dir ../shared/mnist
 
 Sweeps learning rate x hidden size x weight decay with short runs (one epoch each, so the
-whole grid of 18 takes one to three minutes on 2 CPU cores) and writes
+whole grid of 18 takes minutes on a laptop CPU) and writes
 ``model/search/results.json``. Short runs rank settings by how fast they learn, which is not
 quite how well they end up; the grid is a map to explore, not the final word. The test set
 is never touched.
@@ -25,7 +25,9 @@ import numpy as np
 
 from model import MODEL_DIR
 from model.artifacts import ArtifactError
-from model.data import Split
+from model.data import MnistError, Split, load_splits
+from model.results import epoch_rank
+from model.scratch import SCRATCH_RECIPES, build_network, fit
 
 ARCH = "seed003_numpy"
 GRID = {
@@ -53,8 +55,6 @@ def run_config(
     train: Split, val: Split, learning_rate: float, hidden: int, weight_decay: float, epochs: int
 ) -> dict:
     """Train one setting with the seed's recipe otherwise; its validation score."""
-    from model.scratch import SCRATCH_RECIPES, build_network, fit
-
     recipe = replace(SCRATCH_RECIPES[ARCH], learning_rate=learning_rate, weight_decay=weight_decay)
     network = build_network(ARCH, seed=SEED, hidden=hidden)
     started = time.perf_counter()
@@ -73,9 +73,6 @@ def run_config(
 def search(
     data_dir=None, subset: int | None = SUBSET, epochs: int = EPOCHS, grid: dict = GRID, log=print
 ) -> dict:
-    from model.data import load_splits
-    from model.scratch import SCRATCH_RECIPES
-
     train, val, _, mnist = load_splits(data_dir)
     # The training split is already in a seeded random order (model.data.split_validation),
     # so its first images are a fair, class-balanced-in-expectation sample.
@@ -86,7 +83,7 @@ def search(
         rows.append(row)
         log(format_row(row))
     # Ties in accuracy (a few images in 5,000) go to the lower validation loss.
-    best = max(rows, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    best = max(rows, key=epoch_rank)
     recipe = SCRATCH_RECIPES[ARCH]
     return {
         "arch": ARCH,
@@ -156,9 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--out", type=Path, default=MODEL_DIR / RESULTS_PATH)
     args = parser.parse_args(argv)
-
-    from model.data import MnistError
-
     images = args.subset or "all training"
     settings = int(np.prod([len(v) for v in GRID.values()]))
     print(f"{ARCH}: {settings} settings, {args.epochs} epoch(s) on {images} images each")

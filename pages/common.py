@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, artifacts, inference, preprocess
+from model import MODEL_DIR, artifacts, inference, jobs, preprocess
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -28,18 +28,25 @@ except Exception as error:  # noqa: BLE001 - absent or broken, the other pages m
 ACCENT = "#ff4b4b"
 MUTED = "#8c9bb5"
 ARCH_KEY = "arch"
+CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take on its next run
 # Where every page reads the artifacts from. Unset: the repository's model/ folder. Tests (and
 # anyone trying a set of artifacts out) point it at another folder of <arch>/ subfolders.
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
 SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
+NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
 
 
-def model_dir() -> Path:
-    """The folder holding ``<arch>/card.json`` etc.: ``$DIGITLAB_MODEL_DIR``, else ``model/``."""
-    return Path(os.environ.get(MODEL_DIR_ENV) or MODEL_DIR)
+def model_dir(arch: str | None = None) -> Path:
+    """The folder holding ``<arch>/card.json`` etc.: ``$DIGITLAB_MODEL_DIR``, else ``model/``;
+    for a model trained on the Train page, the folder of those (``model.jobs.models_dir()``)."""
+    shipped = Path(os.environ.get(MODEL_DIR_ENV) or MODEL_DIR)
+    # Decided from the folders' listings only: a name from a client never reaches a path here.
+    if arch is not None and arch not in artifacts.shipped_archs(shipped) and arch in user_archs():
+        return jobs.models_dir()
+    return shipped
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int] | None:
     """What a cached read is keyed on besides the path, so a retrained model shows at once."""
     try:
         stat = path.stat()
@@ -49,9 +56,20 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 def shipped_archs() -> list[str]:
-    # Not cached: a glob over a handful of folders costs microseconds, and models appear in
-    # model/ while the app runs (training finishes, a teammate adds one).
-    return artifacts.shipped_archs(model_dir())
+    """Every model the pages can show: the shipped ones, then those trained here."""
+    # Not cached: a glob over a handful of folders costs microseconds, and models appear
+    # while the app runs (a training finishes, a teammate adds one).
+    shipped = artifacts.shipped_archs(model_dir())
+    return shipped + [arch for arch in user_archs() if arch not in shipped]
+
+
+def user_archs() -> list[str]:
+    """The models trained on the Train page."""
+    return artifacts.shipped_archs(jobs.models_dir())
+
+
+def trained_here(arch: str) -> bool:
+    return model_dir(arch) == jobs.models_dir()
 
 
 def cardless_archs() -> list[str]:
@@ -90,8 +108,8 @@ def _load(name: str, arch: str) -> dict:
     # A name from a client is only used once it is one of the folders listed here.
     if not (is_known_arch(arch) or arch in cardless_archs()):
         raise artifacts.ArtifactError(Path("unknown", name), "not read: that is not a shipped model", "<model>")
-    folder = model_dir()
-    return _read_artifact(name, arch, str(folder), _stamp(folder / arch / name))
+    folder = model_dir(arch)
+    return _read_artifact(name, arch, str(folder), file_stamp(folder / arch / name))
 
 
 def load_card(arch: str) -> dict:
@@ -123,7 +141,7 @@ def load_search_results() -> dict | None:
     path = search_results_path()
     if _search is None or not path.exists():
         return None
-    return _read_search_results(str(model_dir()), _stamp(path))
+    return _read_search_results(str(model_dir()), file_stamp(path))
 
 
 def is_search_error(error: BaseException) -> bool:
@@ -133,7 +151,7 @@ def is_search_error(error: BaseException) -> bool:
 def is_known_arch(arch: object) -> bool:
     """Whether a model name (from session state, a widget, a URL) is a shipped model; checked
     before the name is used to open anything."""
-    return artifacts.is_known_arch(arch, model_dir())
+    return artifacts.is_arch_name(arch) and arch in shipped_archs()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -142,15 +160,15 @@ def _usable(arch: str, folder: str, stamps: tuple) -> bool:
 
 
 def _model_stamps(arch: str) -> tuple:
-    folder = model_dir() / arch
-    return tuple(_stamp(folder / name) for name in ("card.json", *artifacts.MODEL_FILES))
+    folder = model_dir(arch) / arch
+    return tuple(file_stamp(folder / name) for name in ("card.json", *artifacts.MODEL_FILES))
 
 
 def is_usable(arch: str) -> bool:
     """Whether a shipped model has a model file that matches its card (checked once per
     version of its files)."""
     try:
-        return _usable(arch, str(model_dir()), _model_stamps(arch))
+        return _usable(arch, str(model_dir(arch)), _model_stamps(arch))
     except artifacts.ArtifactError:
         return False
 
@@ -164,7 +182,8 @@ def arch_label(arch: str) -> str:
         return f"{arch} (artifacts damaged)"
     if not is_usable(arch):
         return f"{arch} (damaged, cannot be used)"
-    return f"{arch} — {card.get('test_accuracy', 0):.2%}"
+    mark = " (trained here)" if trained_here(arch) else ""
+    return f"{arch}{mark} — {card.get('test_accuracy', 0):.2%}"
 
 
 def default_arch(archs: list[str]) -> str | None:
@@ -176,11 +195,19 @@ def model_picker() -> str | None:
     """The sidebar's model choice, shared by every page through session state."""
     archs = shipped_archs()
     if not archs:
-        st.sidebar.error("No trained model found in model/. Train one: `python -m model.train --arch cnn`")
+        st.sidebar.error(NO_MODEL_YET)
         return None
+    if st.session_state.get(CHOSEN_KEY) in archs:
+        st.session_state[ARCH_KEY] = st.session_state.pop(CHOSEN_KEY)
     if st.session_state.get(ARCH_KEY) not in archs:
         st.session_state[ARCH_KEY] = default_arch(archs)
     return st.sidebar.selectbox("Model", archs, key=ARCH_KEY, format_func=arch_label)
+
+
+def choose_model(arch: str) -> None:
+    """Make ``arch`` the picker's choice from the next run on (the picker has already been
+    drawn in this one, so its value cannot change now)."""
+    st.session_state[CHOSEN_KEY] = arch
 
 
 def ensure_router() -> None:
@@ -267,7 +294,7 @@ def serving_classifier(arch: str) -> inference.Classifier:
     failures = []
     for candidate in [arch] + [a for a in archs if a != arch]:
         try:
-            classifier = _classifier(candidate, str(model_dir()), _model_stamps(candidate))
+            classifier = _classifier(candidate, str(model_dir(candidate)), _model_stamps(candidate))
         except inference.ClassifierError as error:
             failures.append(error)
             print(f"[digit-lab] model {candidate}: {error}", file=sys.stderr)
@@ -307,7 +334,7 @@ def show_failure(error: BaseException, what: str) -> None:
     elif isinstance(error, artifacts.ArtifactError):
         st.error(
             f"**{what} is unavailable:** `{shown_path(error.path)}` is {error.problem}.\n\n"
-            f"Regenerate it with `python -m model.train --arch {error.arch} --data-dir $MNIST_DIR`."
+            f"Regenerate it with `{artifacts.train_command(error.arch)}`."
         )
     else:
         st.error(f"**{what} is unavailable:** {error}")

@@ -7,8 +7,8 @@ import streamlit as st
 from model.inference import Classifier, ClassifierError
 from model.preprocess import ImageError, Reading, upload_to_mnist
 from pages.common import (
-    drawing_canvas, pixel_grid, probability_figure, read_drawing, remember_drawing, selected_arch,
-    serving_classifier, show_failure,
+    NO_MODEL_YET, drawing_canvas, pixel_grid, probability_figure, read_drawing, remember_drawing,
+    selected_arch, serving_classifier, show_failure,
 )
 
 CANVAS_SIDE = 400
@@ -163,7 +163,7 @@ st.title("✏️ Draw a digit")
 arch = selected_arch()
 classifier = None
 if arch is None:
-    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.error(NO_MODEL_YET)
 else:
     try:
         classifier = serving_classifier(arch)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    NO_MODEL_YET,
     FONT_SIZE,
     digit_figure,
     digit_image,
@@ -63,7 +64,7 @@ st.title("Misclassified digits")
 
 arch = selected_arch()
 if arch is None:
-    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.info(NO_MODEL_YET)
     st.stop()
 try:
     evaluation = load_evaluation(arch)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    NO_MODEL_YET,
     FONT_SIZE,
     PALETTE,
     SEARCH_COMMAND,
@@ -29,24 +30,13 @@ from pages.common import (
     shown_path,
 )
 
-# What each seed project reported for its own network, should a card not carry it.
-PUBLISHED = {
-    "seed000_cnn": 0.9727,
-    "seed000_numpy": 0.9727,
-    "seed002_mlp": 0.980,
-    "seed002_cnn": 0.993,
-    "seed003_fcn": 0.93,
-    "seed003_numpy": 0.93,
-    "seed004_cnn": 0.995,
-}
-
 ensure_router()
 st.title("Models")
 
 archs = shipped_archs()
 arch = selected_arch()
 if arch is None:
-    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.info(NO_MODEL_YET)
     st.stop()
 
 # ---------------------------------------------------------------- every model, one table
@@ -71,7 +61,7 @@ with failure_shown("The model table"):
     rows = []
     for name, card in cards.items():
         accuracy = number(card.get("test_accuracy"))
-        published = number(card.get("published_accuracy")) or PUBLISHED.get(name)
+        published = number(card.get("published_accuracy"))
         known = accuracy is not None and published is not None
         seconds = number(card.get("train_seconds"))
         rows.append({

@@ -8,6 +8,7 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
+    NO_MODEL_YET,
     ensure_router,
     failure_shown,
     load_card,
@@ -33,7 +34,7 @@ st.markdown(
 archs = shipped_archs()
 arch = selected_arch()
 if arch is None:
-    st.info("No trained model yet. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.info(NO_MODEL_YET)
     st.stop()
 
 # Keyed by the sidebar's model, so choosing another model there starts the comparison afresh.

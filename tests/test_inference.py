@@ -56,8 +56,8 @@ def test_shipped_cnn_scores_what_it_recorded_and_at_least_99_60(mnist):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 2's target, not met yet: the shipped cnn scores 99.61%; every variant tried so far "
-    "is listed in README's 'Not yet'",
+    reason="the target, not met yet: the shipped cnn scores 99.61%; every variant tried so far "
+    "is listed in docs/research.md",
 )
 def test_shipped_cnn_scores_at_least_99_70_on_the_real_test_set(mnist):
     accuracy = measured_accuracy("cnn", mnist)
@@ -70,9 +70,9 @@ def test_every_shipped_model_scores_what_its_card_says(arch, mnist):
     assert accuracy == pytest.approx(load_card(arch)["test_accuracy"], abs=2e-4)
 
 
-# Known shortfalls, each reported in the issue's closing note; strict, so that a retrained model
+# Known shortfalls, each with its reason; strict, so that a retrained model
 # that reaches its figure turns the mark into a failure and the mark gets removed.
-# None today: seed002_cnn, once 99.27% against its seed's 99.3%, trains twice as long and scores 99.47%.
+# None today.
 BELOW_PUBLISHED: dict[str, str] = {}
 
 

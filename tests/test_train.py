@@ -15,6 +15,7 @@ import pytest
 
 from model.artifacts import weights_digests
 from model.networks import RECIPES
+from model.config import TrainConfig
 from model.train import ARTIFACT_FILES, run, write_artifacts_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def test_every_architecture_builds_and_learns(arch, mnist):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, mnist_dir):
     out = tmp_path_factory.mktemp("artifacts")
-    card = run("seed000_cnn", epochs=2, batch_size=128, seed=3, data_dir=mnist_dir, out=out, limit=3000)
+    card = run(TrainConfig("seed000_cnn", epochs=2, batch_size=128, seed=3, data_dir=mnist_dir, out=out, limit=3000))
     return out, card
 
 
@@ -187,7 +188,8 @@ def test_training_ships_shift_averaging_only_when_validation_prefers_it(mnist_di
     import keras
 
     monkeypatch.setitem(RECIPES, "seed000_cnn", dataclasses.replace(RECIPES["seed000_cnn"], shift_averaging=True))
-    card = run("seed000_cnn", epochs=1, batch_size=128, seed=0, data_dir=mnist_dir, out=tmp_path, limit=2000)
+    card = run(TrainConfig("seed000_cnn", epochs=1, batch_size=128, seed=0, data_dir=mnist_dir, out=tmp_path,
+                           limit=2000))
     choice = card["shift_averaging"]
     with_, without = choice["validation_accuracy_with"], choice["validation_accuracy_without"]
     assert choice["shipped"] == (with_ > without)
@@ -211,13 +213,13 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
 
     from model.inference import load_classifier
     from model.judge import VALIDATION_PROBABILITIES, cross_fitted, load_epoch_probabilities
-    from model.train import MEMBERS_DIR, _reusable_member
+    from model.ensemble import MEMBERS_DIR, reusable_member
 
     # Shift averaging is tested on its own above; here the shipped model is the plain average.
     monkeypatch.setitem(RECIPES, "cnn", dataclasses.replace(RECIPES["cnn"], shift_averaging=False))
     members = 2
     settings = dict(epochs=1, batch_size=64, seed=5, data_dir=mnist_dir, out=tmp_path, limit=640, members=members)
-    card = run("cnn", **settings)
+    card = run(TrainConfig("cnn", **settings))
     assert card["members"] == members
     assert [m["seed"] for m in card["member_runs"]] == [5, 6]
     assert [layer["type"] for layer in card["layers"]] == ["InputLayer"] + ["Functional"] * members + ["Average"]
@@ -264,7 +266,7 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
     kept = _snapshot(tmp_path / MEMBERS_DIR / "seed5" / "cnn")
     shutil.rmtree(tmp_path / MEMBERS_DIR / "seed6")
     capsys.readouterr()
-    again = run("cnn", **settings)
+    again = run(TrainConfig("cnn", **settings))
     printed = capsys.readouterr().out
     assert "member 1/2: reusing" in printed
     assert "member 2/2: training cnn, seed 6" in printed
@@ -272,7 +274,7 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
     assert again["member_runs"][0] == card["member_runs"][0]
     # --members 1 ships one finished run as it is, without training.
     capsys.readouterr()
-    single = run("cnn", **{**settings, "members": 1})
+    single = run(TrainConfig("cnn", **{**settings, "members": 1}))
     assert "member 1/1: reusing" in capsys.readouterr().out
     assert single["members"] == 1 and single["params"] == RECIPES["cnn"].build().count_params()
     assert single["best_epoch"] == member_cards[0]["best_epoch"]
@@ -281,11 +283,16 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
 
     # A member trained differently (other epochs, batch size or data) is never mixed in.
     folder, checksums = tmp_path / MEMBERS_DIR / "seed5" / "cnn", member_cards[0]["data"]["checksums"]
-    assert _reusable_member(folder, "cnn", 5, 1, 64, 640, checksums) == member_cards[0]
-    assert _reusable_member(folder, "cnn", 5, 2, 64, 640, checksums) is None
-    assert _reusable_member(folder, "cnn", 5, 1, 128, 640, checksums) is None
-    assert _reusable_member(folder, "cnn", 5, 1, 64, None, checksums) is None
-    assert _reusable_member(folder, "cnn", 5, 1, 64, 640, {**checksums, "t10k-labels-idx1-ubyte.gz": "0"}) is None
+    member = TrainConfig("cnn", epochs=1, batch_size=64, seed=5, limit=640)
+
+    def reusable(**changes):
+        return reusable_member(folder, dataclasses.replace(member, **changes), RECIPES["cnn"], checksums)
+
+    assert reusable() == member_cards[0]
+    assert reusable(epochs=2) is None
+    assert reusable(batch_size=128) is None
+    assert reusable(limit=None) is None
+    assert reusable_member(folder, member, RECIPES["cnn"], {**checksums, "t10k-labels-idx1-ubyte.gz": "0"}) is None
 
 
 def test_train_speed_bench_measures_the_real_loop(mnist):
@@ -323,7 +330,8 @@ def test_published_nets_bench_times_real_training_steps():
 
 def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
     from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities
-    from model.train import MEMBERS_DIR, PROGRESS_DIR
+    from model.ensemble import MEMBERS_DIR
+    from model.progress import PROGRESS_DIR
 
     # As an ensemble member (under .members), so its artifacts keep every epoch's probabilities.
     tmp_path = tmp_path / MEMBERS_DIR / "seed2"

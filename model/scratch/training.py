@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from model.data import Split
+from model.data import Split, unit_pixels
+from model.results import TrainResult, epoch_rank
 from model.scratch.layers import softmax_cross_entropy
 from model.scratch.network import MNIST_MEAN, MNIST_STD, Network, build_network, fold_standardize
 from model.scratch.optim import SGD, ExponentialSchedule, batches
@@ -74,11 +75,6 @@ SCRATCH_RECIPES: dict[str, ScratchRecipe] = {
 }
 
 
-def scaled(images: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """uint8 pixels 0..255 -> [0, 1], the input every Digit Lab model takes."""
-    return images.astype(dtype) / 255
-
-
 def evaluate(network: Network, split: Split, batch_size: int = 2500) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of the network on a whole split."""
     total_loss, correct = 0.0, 0
@@ -93,7 +89,7 @@ def evaluate(network: Network, split: Split, batch_size: int = 2500) -> tuple[fl
 
 
 def network_input(network: Network, images: np.ndarray) -> np.ndarray:
-    return scaled(images, network.dtype).reshape(len(images), 28, 28, 1)
+    return unit_pixels(images, network.dtype).reshape(len(images), 28, 28, 1)
 
 
 def fit(
@@ -109,10 +105,9 @@ def fit(
 ) -> tuple[list[dict], int]:
     """Train in place; keep the weights of the best validation epoch. Returns (history, best_epoch)."""
     _keep_freed_memory()
-    # Our matrix products are thin (e.g. 692,224 x 9 times 9 x 28) and memory-bound. On this
-    # 2-core machine, busy with other work, OpenBLAS's threads mostly wait for each other:
-    # one thread made a training step ~3x faster than two (measured). None leaves
-    # OpenBLAS's own choice.
+    # Our matrix products are thin (e.g. 692,224 x 9 times 9 x 28) and memory-bound: on a few
+    # busy cores OpenBLAS's threads mostly wait for each other, and one thread trains faster
+    # than two (bench/train_speed.py). None leaves OpenBLAS's own choice.
     with threadpool_limits(blas_threads, user_api="blas"):
         return _fit(network, optimizer, train, val, epochs, batch_size, seed, log)
 
@@ -122,8 +117,8 @@ def _keep_freed_memory() -> None:
 
     A seed000 step allocates and frees ~300 MB of temporaries, in blocks of up to 77 MB.
     By default glibc hands blocks that large straight back to the kernel, which must then
-    zero fresh pages for the next step: ~35 ms of a ~200 ms step here (measured). Raising
-    the two thresholds to 1 GB keeps the blocks for reuse; memory use stays at its peak.
+    zero fresh pages for the next step, a sizeable share of each step. Raising the two
+    thresholds to 1 GB keeps the blocks for reuse; memory use stays at its peak.
     Linux/glibc only; elsewhere (or if refused) nothing changes.
     """
     try:
@@ -165,7 +160,7 @@ def _fit(network, optimizer, train, val, epochs, batch_size, seed, log):
         history.append(row)
         if log:
             log(row)
-        key = (val_accuracy, -val_loss)
+        key = epoch_rank(row)
         if best_key is None or key > best_key:
             best_key, best_epoch, best_weights = key, epoch, network.get_weights()
     network.set_weights(best_weights)
@@ -183,8 +178,6 @@ def _print_row(row: dict) -> None:
 
 def train_scratch(arch: str, train: Split, val: Split, epochs: int, batch_size: int, seed: int):
     """Train a scratch network with its recipe; what model.train needs to write artifacts."""
-    from model.train import TrainResult  # here, not at the top: model.train imports this package
-
     recipe = SCRATCH_RECIPES[arch]
     network = build_network(arch, seed=seed, dtype=np.float32, **recipe.network)
     optimizer = recipe.optimizer()

@@ -1,0 +1,262 @@
+"""Train: pick a network and its settings, train it on MNIST in a background process while its
+curves grow, then draw on it. The jobs themselves are ``model.jobs``; this page only shows them."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from model import jobs
+from pages.common import (
+    PALETTE,
+    choose_model,
+    ensure_router,
+    failure_shown,
+    load_card,
+    projector_layout,
+    user_archs,
+)
+
+TEACHER_KEY = "train_teacher_ok"
+WATCHING_KEY = "train_watching"  # the job this session saw running, to notice when it ends
+DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, jobs.FULL_TRAINING_SET]
+BATCH_CHOICES = [32, 64, 128, 256, 512]
+RATE_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
+OPTIMIZER_LABELS = {
+    "recipe": "The network's own recipe",
+    "adam": "Adam",
+    "sgd": "SGD with momentum",
+    "rmsprop": "RMSprop",
+}
+STATE_WORDS = {
+    "starting": "Starting",
+    "training": "Training",
+    "saving": "Saving",
+    "finished": "Finished",
+    "stopped": "Stopped",
+    "failed": "Failed",
+}
+
+
+def explain() -> None:
+    with st.expander("What am I looking at?"):
+        st.markdown(
+            "Here you **train a network yourself** on the MNIST digits and watch it learn. Pick a network "
+            "(one of the app's, or build a small one), how many training digits it sees and for how many "
+            "**epochs** (passes over them), then press **Start**. The curves show the **loss** (how wrong it "
+            "is, lower is better) and the **accuracy** (how many it gets right) while it trains; the dots are "
+            "the 5,000 **validation** digits it never learns from, checked after every epoch. When it is done, "
+            "your network appears in the model picker on the left: draw on it, and look at its training "
+            "curves and confusion matrix. Only one network trains at a time on this server."
+        )
+
+
+def teacher_ok() -> bool:
+    return not jobs.teacher_code_required() or bool(st.session_state.get(TEACHER_KEY))
+
+
+def passcode_box() -> None:
+    if teacher_ok():
+        return
+    code = st.text_input("Teacher's passcode", type="password",
+                         help="In a class, only the teacher starts and stops trainings.")
+    if code:
+        if jobs.passcode_ok(code):
+            st.session_state[TEACHER_KEY] = True
+            st.rerun()
+        st.error("That passcode is not right.")
+
+
+def duration_words(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
+def unused_name(base: str) -> str:
+    taken = set(user_archs())
+    n = 1
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def settings_form(choices: dict[str, dict], busy: bool) -> None:
+    """The settings and the Start button; disabled while a job runs."""
+    names = list(choices) + [jobs.CUSTOM]
+    default = names.index("seed002_mlp") if "seed002_mlp" in names else 0
+    left, right = st.columns(2, gap="large")
+    with left:
+        recipe = st.selectbox(
+            "Network", names, index=default, disabled=busy, key="train_recipe",
+            format_func=lambda n: "Build your own" if n == jobs.CUSTOM else f"{n}: {choices[n]['summary']}",
+        )
+        knobs = {}
+        if recipe == jobs.CUSTOM:
+            knobs["conv_blocks"] = st.slider("Convolution blocks", 0, 3, 2, disabled=busy,
+                                             help="Each block: a 3x3 convolution, then a 2x2 max-pool.")
+            knobs["filters"] = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16,
+                                                disabled=busy, help="Each further block has twice as many.")
+            knobs["dense_units"] = st.select_slider("Dense units", [0, 32, 64, 128, 256, 512], 128, disabled=busy)
+            knobs["dropout"] = st.slider("Dropout", 0.0, 0.6, 0.25, 0.05, disabled=busy)
+        optimizer = st.selectbox("Optimizer", list(OPTIMIZER_LABELS), format_func=OPTIMIZER_LABELS.get,
+                                 disabled=busy, key="train_optimizer")
+        rate = None
+        if optimizer != "recipe":
+            rate = st.select_slider("Learning rate", RATE_CHOICES, value=jobs.OPTIMIZERS[optimizer],
+                                    format_func=lambda r: f"{r:g}", disabled=busy)
+    with right:
+        train_size = st.select_slider("Training digits", DIGIT_CHOICES, value=5_000, disabled=busy,
+                                      format_func=lambda n: f"{n:,}", key="train_digits",
+                                      help="5,000 for a demo of a minute or two; 55,000 is all of them.")
+        epochs = st.number_input("Epochs", 1, 30, 2, disabled=busy, key="train_epochs")
+        batch_size = st.select_slider("Batch size", BATCH_CHOICES, value=128, disabled=busy,
+                                      help="How many digits the network sees before each small weight change.")
+        recipe_augments = choices.get(recipe, {}).get("augment", False)
+        augment = st.toggle("Augmentation (shifted, turned and zoomed digits)", value=recipe_augments,
+                            disabled=busy, key=f"train_augment_{recipe}")
+        # Keyed on the models there are, so a fresh unused name is offered once one is taken.
+        name = st.text_input("Name of the new model", value=unused_name(recipe.replace("_", "-")),
+                             disabled=busy, key=f"train_name_{recipe}_{len(user_archs())}", max_chars=40)
+        per_digit = choices.get(recipe, {}).get("seconds_per_digit")
+        if per_digit:
+            # The job trains on one core, at about half the pace the shipped cards were timed at.
+            st.caption(f"Expected training time: {duration_words(per_digit * train_size * epochs * 2)}, "
+                       "plus up to half a minute to start and to save.")
+
+    passcode_box()
+    if st.button("Start", type="primary", icon=":material/play_arrow:", disabled=busy or not teacher_ok(),
+                 key="train_start"):
+        spec = jobs.JobSpec(
+            name=name.strip(), recipe=recipe, epochs=int(epochs), batch_size=int(batch_size),
+            train_size=int(train_size), optimizer=optimizer, learning_rate=rate,
+            augment=None if augment == recipe_augments and recipe != jobs.CUSTOM else augment, **knobs,
+        )
+        try:
+            job = jobs.start(spec, list(choices))
+        except jobs.JobError as error:
+            st.error(str(error))
+        else:
+            st.session_state[WATCHING_KEY] = job.id
+            st.rerun()
+
+
+def curves(job: jobs.Job) -> go.Figure:
+    """Loss and accuracy so far: a line through the training points, dots for validation."""
+    points, rows = job.progress.get("points", []), job.progress.get("rows", [])
+    size = job.spec.train_size
+    fig = go.Figure()
+    for key, name, color, axis in (("loss", "loss", PALETTE[1], "y"), ("accuracy", "accuracy", PALETTE[0], "y2")):
+        fig.add_trace(go.Scatter(
+            x=[p["seen"] / size for p in points], y=[p[key] for p in points], name=f"training {name}",
+            mode="lines", line=dict(color=color, width=4), yaxis=axis,
+        ))
+        fig.add_trace(go.Scatter(
+            x=[r["epoch"] for r in rows], y=[r[f"val_{key}"] for r in rows], name=f"validation {name}",
+            mode="markers", marker=dict(color=color, size=16, symbol="diamond"), yaxis=axis,
+        ))
+    projector_layout(fig, height=380, title="Learning so far",
+                     legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    fig.update_layout(
+        yaxis=dict(title="loss", rangemode="tozero"),
+        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1], tickformat=".0%", dtick=0.2,
+                    showgrid=False),
+    )
+    fig.update_xaxes(title="epochs", range=[0, job.spec.epochs], dtick=1 if job.spec.epochs <= 20 else None)
+    return fig
+
+
+def job_panel(job: jobs.Job) -> None:
+    state = job.state
+    spec = job.spec
+    what = "its own small network" if spec.recipe == jobs.CUSTOM else spec.recipe
+    st.subheader(f"{spec.name}: {STATE_WORDS.get(state, state)}")
+    st.caption(f"{what}, {spec.train_size:,} training digits, {spec.epochs} epoch(s), batch {spec.batch_size}")
+    if job.running:
+        eta = job.eta_seconds()
+        epoch = job.progress.get("epoch") or 1
+        words = f"Epoch {min(epoch, spec.epochs)} of {spec.epochs}"
+        if job.progress.get("seen"):
+            words += f" · {job.progress['seen']:,} of {job.progress.get('total', 0):,} digits"
+        if state == "training" and eta is not None:
+            words += f" · {duration_words(eta)} left"
+        elif state != "training":
+            words += f" · {job.progress.get('message', '')}"
+        st.progress(job.fraction_done, text=words)
+        if teacher_ok() and st.button("Stop", icon=":material/stop:", key="train_stop",
+                                      help="Ends the training now; the best epoch so far is kept."):
+            jobs.stop()
+    elif state == "failed":
+        st.error(job.message)
+    else:
+        st.success(job.message)
+        model = job.progress.get("model")
+        if model and model in user_archs() and st.button("Draw with it", icon=":material/draw:", key="train_draw"):
+            choose_model(model)
+            st.switch_page("pages/draw.py")
+    # Drawn while the job starts too, empty: the axes are there before the first point.
+    if job.running or job.progress.get("points") or job.progress.get("rows"):
+        st.plotly_chart(curves(job), width="stretch", key="train_curves")
+
+
+@st.fragment(run_every=1)
+def live_panel() -> None:
+    """Polls the job once a second while it runs; a full rerun when it ends, so the model
+    picker lists the new model and the settings come back."""
+    job = jobs.status()
+    if job is None:
+        return
+    job_panel(job)
+    if not job.running and st.session_state.get(WATCHING_KEY) == job.id:
+        st.session_state[WATCHING_KEY] = None
+        st.rerun()
+
+
+def trained_here_list() -> None:
+    names = user_archs()
+    st.header("Models trained here")
+    if not names:
+        st.caption("None yet.")
+        return
+    for name in names:
+        with failure_shown(f"The model {name}"):
+            card = load_card(name)
+            job = card.get("job") or {}
+            cells = st.columns([3, 2, 2, 1], vertical_alignment="center")
+            cells[0].markdown(f"**{name}**  \n{card.get('summary', '')}")
+            cells[1].metric("Test accuracy", f"{card.get('test_accuracy', 0):.2%}")
+            cells[2].markdown(f"{card.get('train_size', 0):,} digits, best epoch {card.get('best_epoch')} of "
+                              f"{card.get('epochs')}  \nfrom {job.get('recipe', card.get('source', ''))}")
+            if cells[3].button("Delete", icon=":material/delete:", key=f"train_delete_{name}",
+                               disabled=not teacher_ok()):
+                try:
+                    jobs.delete_model(name)
+                except jobs.JobError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
+
+
+ensure_router()
+st.title("Train a network")
+explain()
+problem = jobs.mnist_problem()
+if problem:
+    st.error(problem)
+    st.stop()
+
+current = jobs.status()
+busy = current is not None and current.running
+if busy:
+    st.session_state[WATCHING_KEY] = current.id
+    st.info(f"{current.spec.name} is training now. One network trains at a time; you can start another "
+            "when it is done.", icon=":material/hourglass_top:")
+if busy:
+    live_panel()
+elif current is not None:
+    job_panel(current)
+st.header("A new training")
+with failure_shown("The training settings"):
+    settings_form(jobs.recipe_choices(), busy)
+trained_here_list()

@@ -1,0 +1,190 @@
+"""Training jobs (model.jobs): settings checked, one at a time, Stop keeps the best epoch, and a
+killed job or server shows as failed with no half-written model. Real processes, real MNIST."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from model import jobs
+from model.networks import OPTIMIZERS, RECIPES
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT = 240  # s; generous: the machine is shared and the job runs at low priority
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch, mnist_dir):
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MNIST_DIR", mnist_dir)
+    monkeypatch.delenv(jobs.TEACHER_CODE_ENV, raising=False)
+    yield tmp_path
+    if jobs.running_job() is not None and jobs.running_pid() is not None:  # never leave a training behind
+        os.kill(jobs.running_pid(), signal.SIGKILL)
+
+
+def wait_for(condition, what: str, timeout: float = WAIT):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s; last status {jobs.status()}"
+        time.sleep(0.2)
+
+
+def training_with_an_epoch_done():
+    job = jobs.status()
+    return job if job is not None and job.state == "training" and job.progress.get("rows") else None
+
+
+def test_the_page_offers_every_keras_recipe_and_optimizer():
+    assert set(jobs.recipe_choices()) == set(RECIPES)
+    assert set(jobs.OPTIMIZERS) - {"recipe"} == set(OPTIMIZERS)
+
+
+def test_bad_settings_are_refused_in_plain_words(data_dir):
+    recipes = list(RECIPES)
+    assert jobs.JobSpec(name="mlp-demo").problems(recipes) == []
+    assert jobs.JobSpec(name="cnn").problems(recipes) == [
+        "cnn is the name of a model that comes with the app; pick another."]
+    for bad in ("", "../x", "Big", "a" * 41, "a b"):
+        assert "The name must be" in jobs.JobSpec(name=bad).problems(recipes)[0]
+    problems = jobs.JobSpec(name="x", recipe="nope", epochs=0, train_size=10**6, dropout=2.0, optimizer="adagrad",
+                            learning_rate=5.0, conv_blocks=9).problems(recipes)
+    assert problems == [
+        "There is no network called nope.",
+        "The epochs must be between 1 and 50.",
+        "The training digits must be between 500 and 55,000.",
+        "The conv blocks must be between 0 and 3.",
+        "The dropout must be between 0.0 and 0.9.",
+        "There is no optimizer called adagrad.",
+        "The learning rate must be between 0.000001 and 2.",
+    ]
+    with pytest.raises(jobs.JobError, match="unknown settings: evil"):
+        jobs.JobSpec.from_dict({"name": "x", "evil": 1})
+    with pytest.raises(jobs.JobError, match="There is no network"):
+        jobs.start(jobs.JobSpec(name="x", recipe="nope"), recipes)
+    assert jobs.status() is None  # nothing was started
+
+
+def test_without_mnist_the_message_says_what_to_set(tmp_path):
+    assert "Set MNIST_DIR to a folder" in jobs.mnist_problem({})
+    assert "does not hold them" in jobs.mnist_problem({"MNIST_DIR": str(tmp_path)})
+
+
+def test_with_mnist_there_is_no_problem(mnist_dir):
+    assert jobs.mnist_problem({"MNIST_DIR": mnist_dir}) is None
+
+
+def test_teacher_passcode():
+    assert jobs.passcode_ok("anything", {})
+    assert not jobs.teacher_code_required({})
+    env = {jobs.TEACHER_CODE_ENV: "owl-42"}
+    assert jobs.teacher_code_required(env)
+    assert jobs.passcode_ok("owl-42", env)
+    assert not jobs.passcode_ok("owl-4", env) and not jobs.passcode_ok(None, env)
+
+
+def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
+    spec = jobs.JobSpec(name="mlp-stopped", recipe="seed002_mlp", epochs=30, train_size=2000, batch_size=64)
+    job = jobs.start(spec, list(RECIPES))
+    assert job.running
+    with pytest.raises(jobs.JobBusy, match="mlp-stopped is training now"):
+        jobs.start(jobs.JobSpec(name="another"), list(RECIPES))
+
+    wait_for(training_with_an_epoch_done, "a first epoch")
+    live = jobs.status()
+    assert live.progress["points"], "no live points on the curves"
+    assert 0 < live.fraction_done < 1 and live.eta_seconds() > 0
+    asked = time.monotonic()
+    assert jobs.stop().id == job.id
+    wait_for(lambda: jobs.status().state != "training", "training to end after Stop", timeout=60)
+    print(f"Stop ended training in {time.monotonic() - asked:.1f} s")
+    done = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the job to end")
+
+    assert done.state == "stopped", done.message
+    rows = done.progress["rows"]
+    assert 1 <= len(rows) < 30
+    assert jobs.user_models() == ["mlp-stopped"]
+    folder = jobs.models_dir() / "mlp-stopped"
+    card = json.loads((folder / "card.json").read_text())
+    history = json.loads((folder / "history.json").read_text())
+    assert card["trained_here"] is True and card["job"]["recipe"] == "seed002_mlp"
+    assert card["train_size"] == 2000 and card["validation_size"] == 5000
+    best = max(rows, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    assert card["best_epoch"] == best["epoch"] == history["best_epoch"]
+    assert [r["epoch"] for r in history["epochs"]] == [r["epoch"] for r in rows]
+    for name in ("card.json", "history.json", "evaluation.json", "model.keras", "model.tflite"):
+        assert (folder / name).is_file(), name
+    assert "Saved as mlp-stopped" in done.message
+    wait_for(lambda: not (jobs.training_dir() / "lock.json").exists(), "the job to free the slot", timeout=60)
+
+    jobs.delete_model("mlp-stopped")
+    assert jobs.user_models() == [] and not folder.exists()
+    with pytest.raises(jobs.JobError):
+        jobs.delete_model("cnn")  # a shipped model is never deleted
+
+
+def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
+    spec = jobs.JobSpec(name="mlp-killed", recipe="seed002_mlp", epochs=30, train_size=5000)
+    jobs.start(spec, list(RECIPES))
+    wait_for(training_with_an_epoch_done, "a first epoch")
+    pid = jobs.running_pid()
+    os.kill(pid, signal.SIGKILL)
+    job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the killed job to show as ended")
+    assert job.state == "failed" and "Nothing was saved" in job.message
+    assert jobs.user_models() == []
+    leftovers = list(jobs.models_dir().iterdir()) if jobs.models_dir().exists() else []
+    assert [p.name for p in leftovers if not p.name.startswith(".")] == []
+    # The slot is free again: a new job may start (the fixture ends it).
+    jobs.start(jobs.JobSpec(name="mlp-next", epochs=1, train_size=1000), list(RECIPES))
+    assert jobs.running_job().spec.name == "mlp-next"
+
+
+def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
+    """The server (here a stand-in process that starts the job) is SIGKILLed mid-training: the
+    job notices, ends, and the next look shows the run as failed, not running."""
+    code = (
+        "import time\nfrom model import jobs\nfrom model.networks import RECIPES\n"
+        "jobs.start(jobs.JobSpec(name='mlp-orphan', epochs=30, train_size=5000), list(RECIPES))\n"
+        "print('started', flush=True)\ntime.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "started"
+        wait_for(training_with_an_epoch_done, "a first epoch")
+        job_pid = jobs.running_pid()
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+        job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the orphaned job to end", timeout=60)
+    finally:
+        server.kill()
+    assert job.state == "failed"
+    wait_for(lambda: not jobs.process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
+    assert jobs.user_models() == []
+
+
+def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
+    from model.job_runner import recipe_for
+
+    spec = jobs.JobSpec(name="mine", recipe=jobs.CUSTOM, conv_blocks=3, filters=8, dense_units=0, dropout=0.0,
+                        augment=True, optimizer="sgd", learning_rate=0.03)
+    recipe = recipe_for(spec)
+    model = recipe.build()
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [8, 16, 32] and model.output_shape == (None, 10)
+    assert not any(type(layer).__name__ in ("Dropout", "Dense") for layer in model.layers[:-1])
+    optimizer = recipe.optimizer(100)
+    assert type(optimizer).__name__ == "SGD" and float(optimizer.learning_rate) == pytest.approx(0.03)
+    assert recipe.augment and recipe.summary == "conv8-pool, conv16-pool, conv32-pool"
+
+    shipped = recipe_for(jobs.JobSpec(name="x", recipe="seed004_cnn", augment=False))
+    assert shipped.build().count_params() == RECIPES["seed004_cnn"].build().count_params()
+    assert not shipped.augment and shipped.optimizer is RECIPES["seed004_cnn"].optimizer
