@@ -8,6 +8,7 @@ from streamlit_drawable_canvas import st_canvas
 from model.inference import Classifier, ClassifierError, load_classifier
 from model.preprocess import ImageError, Reading, read_canvas, upload_to_mnist
 from pages.common import pixel_grid, probability_figure, remember_drawing, selected_arch, show_failure
+from pages.common_feedback import ask_feedback
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -99,6 +100,7 @@ def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
         top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
         st.warning(f"The model is unsure. Its top three: {top3}.")
     st.plotly_chart(probability_figure(probabilities), config={"displayModeBar": False})
+    ask_feedback(classifier, image, probabilities)
     with st.expander("What the model sees (28x28)", expanded=True):
         st.image(pixel_grid(image), caption="Each square is one of the 784 pixels the model reads.")
 
