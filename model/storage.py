@@ -140,11 +140,10 @@ class Answer:
         session = str(self.session)[:MAX_TEXT]
         if not session:
             raise ValueError("an answer needs a session id")
-        created = self.created_at or dt.datetime.now(dt.timezone.utc)
-        if created.tzinfo is not None:
-            created = created.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        now = _utc_naive(dt.datetime.now(dt.timezone.utc))
         return {
-            "created_at": created,
+            "created_at": _utc_naive(self.created_at) if self.created_at else now,
+            "stored_at": now,
             "session": session,
             "class_code": valid_class_code(self.class_code),
             "label": label,
@@ -184,7 +183,8 @@ answers_table = sa.Table(
     "answers",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),  # when drawn (UTC)
+    sa.Column("stored_at", sa.DateTime, nullable=False),  # when it entered this database: the retention clock
     sa.Column("session", sa.String(MAX_TEXT), nullable=False),
     sa.Column("class_code", sa.String(32)),
     sa.Column("label", sa.SmallInteger, nullable=False),
@@ -206,6 +206,7 @@ def _create_answers(conn: sa.Connection) -> None:
         v1,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("stored_at", sa.DateTime, nullable=False),
         sa.Column("session", sa.String(MAX_TEXT), nullable=False),
         sa.Column("class_code", sa.String(32)),
         sa.Column("label", sa.SmallInteger, nullable=False),
@@ -222,6 +223,7 @@ def _create_answers(conn: sa.Connection) -> None:
 def _index_filters(conn: sa.Connection) -> None:
     # What the Class page filters on, and what the retention purge scans.
     sa.Index("ix_answers_created_at", answers_table.c.created_at).create(conn)
+    sa.Index("ix_answers_stored_at", answers_table.c.stored_at).create(conn)
     sa.Index("ix_answers_class_code", answers_table.c.class_code).create(conn)
 
 
@@ -337,11 +339,20 @@ class Storage:
             return conn.execute(statement).rowcount
 
     def purge(self, days: int | None = None, now: dt.datetime | None = None) -> int:
-        """Delete answers older than ``days`` (default ``keep_days()``); returns how many."""
-        now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        """Delete answers stored more than ``days`` ago (default ``keep_days()``); returns how
+        many. Counted from when an answer entered this database, so an imported class set gets
+        the full period too."""
+        now = _utc_naive(now or dt.datetime.now(dt.timezone.utc))
         cutoff = now - dt.timedelta(days=keep_days() if days is None else days)
         with self._writing() as conn, conn.begin():
-            return conn.execute(answers_table.delete().where(answers_table.c.created_at < cutoff)).rowcount
+            return conn.execute(answers_table.delete().where(answers_table.c.stored_at < cutoff)).rowcount
+
+    def date_range(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last day (UTC) a stored answer was drawn, or ``None`` when empty."""
+        column = answers_table.c.created_at
+        with self.engine.connect() as conn:
+            first, last = conn.execute(sa.select(sa.func.min(column), sa.func.max(column))).one()
+        return None if first is None else (first.date(), last.date())
 
     # ----------------------------------------------------------------- reading
     def count(self, class_code: str | None = None) -> int:
@@ -411,6 +422,10 @@ class Storage:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:

@@ -5,6 +5,7 @@ Nothing is stored until the student taps an answer; one switch turns the questio
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import threading
@@ -63,6 +64,7 @@ def _ink_of(image: np.ndarray) -> np.ndarray | None:
 
 
 def _class_code() -> str | None:
+    """The class code given (``ValueError`` when malformed: the link or the box may hold anything)."""
     if CLASS_KEY not in st.session_state:
         st.session_state[CLASS_KEY] = str(st.query_params.get(CLASS_PARAM, ""))[:32]
     return valid_class_code(st.session_state[CLASS_KEY])
@@ -128,7 +130,8 @@ def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray) -> No
     digest = _digest(image)
     share_key, class_key = f"feedback_share_switch-{digest}", f"feedback_class_input-{digest}"
     with st.container(border=True):
-        _class_code()
+        with contextlib.suppress(ValueError):  # said in the class-code box below
+            _class_code()
         share = st.toggle("Help my class: answer whether the model was right",
                           key=_kept(share_key, SHARE_KEY, True), help=kept_text(),
                           on_change=_keep, args=(share_key, SHARE_KEY))
@@ -161,4 +164,4 @@ def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray) -> No
             try:
                 _class_code()
             except ValueError as e:
-                st.warning(str(e))
+                st.warning(f"{e} Your answers are not saved until it is fixed or empty.")

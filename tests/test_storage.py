@@ -87,7 +87,7 @@ def test_an_answer_comes_back_as_it_was_stored(storage, rng):
 def test_what_is_kept_is_only_the_drawing_and_the_answers(storage):
     # A column added here (a name, an IP address) must be a conscious decision.
     columns = {c["name"] for c in sa.inspect(storage.engine).get_columns("answers")}
-    assert columns == {"id", "created_at", "session", "class_code", "label", "predicted", "probabilities",
+    assert columns == {"id", "created_at", "stored_at", "session", "class_code", "label", "predicted", "probabilities",
                        "model", "model_version", "image", "ink"}
 
 
@@ -122,8 +122,15 @@ def test_filters_deletion_and_retention(storage, rng):
     assert storage.answers(class_code="A").labels.tolist() == [1, 2]
     assert storage.answers(since=(now - 3 * day).date()).labels.tolist() == [2, 3, 4]
     assert storage.answers(until=(now - 2 * day).date()).labels.tolist() == [1, 2]
-    assert storage.purge(days=30, now=now) == 1
-    assert storage.answers().labels.tolist() == [2, 3, 4]
+    assert storage.date_range() == ((now - 40 * day).date(), now.date())
+    # Retention counts from when an answer was stored, not drawn: an imported old set stays.
+    assert storage.purge(days=30, now=now) == 0
+    assert storage.purge(days=30, now=dt.datetime.now(dt.timezone.utc) + 31 * day) == 4
+    storage.add_many([
+        _answer(rng, label=2, class_code="A", created_at=now - 2 * day),
+        _answer(rng, label=3, class_code="B", created_at=now - day),
+        _answer(rng, label=4, created_at=now),
+    ])
     assert storage.delete([storage.answers(class_code="B").ids[0]]) == 1
     assert storage.delete_all(class_code="A") == 1
     assert storage.answers().labels.tolist() == [4]
@@ -141,7 +148,7 @@ def test_the_schema_is_created_and_migrated_in_order(db_url, rng):
     try:
         assert storage.version() == st_.SCHEMA_VERSION == len(st_.MIGRATIONS)
         indexes = {i["name"] for i in sa.inspect(storage.engine).get_indexes("answers")}
-        assert {"ix_answers_created_at", "ix_answers_class_code"} <= indexes
+        assert {"ix_answers_created_at", "ix_answers_stored_at", "ix_answers_class_code"} <= indexes
         storage.add(_answer(rng))
     finally:
         storage.close()
