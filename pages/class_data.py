@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import os
+import re
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from sklearn.metrics import confusion_matrix
 
-from model import classdata
+from model import classdata, data_dir
 from model.inference import Classifier, ClassifierError, load_classifier
-from model.storage import keep_days
+from model.storage import database_url, keep_days
 from pages.common import (
     digit_grid,
     ensure_router,
@@ -34,6 +38,10 @@ UNLOCKED_KEY = "class_unlocked"
 ALL, NO_CODE = "All classes", "No class code"
 DIGITS = list(range(10))
 WRONG_SHOWN = 48
+
+
+def finetune_progress_path() -> Path:
+    return data_dir() / "finetune-progress.json"
 
 
 def teacher_code() -> str | None:
@@ -104,6 +112,77 @@ def confirm_delete(ids: list[int], what: str) -> None:
         st.rerun()
     if right.button("Cancel", key="cancel_delete"):
         st.rerun()
+
+
+def finetune_progress() -> dict | None:
+    try:
+        status = json.loads(finetune_progress_path().read_text())
+    except (OSError, ValueError):
+        return None
+    if status.get("state") == "running" and not _alive(status.get("pid")):
+        status = {**status, "state": "failed", "message": "The fine-tuning stopped (its process ended)."}
+    return status
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def start_finetune(arch: str, name: str, class_code: str | None) -> None:
+    command = [sys.executable, "-m", "model.finetune", "--db", database_url(), "--arch", arch, "--name", name,
+               "--model-dir", str(model_dir()), "--out", str(model_dir()), "--progress", str(finetune_progress_path())]
+    if class_code:
+        command += ["--class-code", class_code]
+    finetune_progress_path().parent.mkdir(parents=True, exist_ok=True)
+    log = open(finetune_progress_path().with_suffix(".log"), "wb")  # noqa: SIM115 - the child keeps it
+    # Its own session and a lower priority: the lesson's Draw pages come first on a shared CPU.
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=lambda: os.nice(10), cwd=Path(__file__).resolve().parent.parent)
+    log.close()
+    finetune_progress_path().write_text(json.dumps({"state": "running", "message": "Starting", "fraction": 0.0,
+                                               "pid": process.pid, "name": name}))
+
+
+@st.fragment(run_every=2)
+def finetune_status() -> None:
+    status = finetune_progress()
+    if status is None:
+        return
+    if status["state"] == "running":
+        st.progress(min(max(float(status.get("fraction", 0)), 0.0), 1.0), text=status.get("message", ""))
+    elif status["state"] == "done":
+        scores = status.get("scores", {})
+        before, after = scores.get("before", {}), scores.get("after", {})
+        st.success(
+            f"**{status.get('name')}** is ready and in the model picker. Held-out writers of the class: "
+            f"{before.get('held_out_class', 0):.1%} before, {after.get('held_out_class', 0):.1%} after; "
+            f"MNIST test: {before.get('mnist_test', 0):.2%} before, {after.get('mnist_test', 0):.2%} after.",
+            icon=":material/check:")
+    else:
+        st.error(f"Fine-tuning did not finish: {status.get('message', 'unknown reason')}", icon=":material/error:")
+
+
+def finetune_section(class_code: str | None, arch: str | None) -> None:
+    st.subheader("Teach the model our handwriting")
+    st.markdown(
+        "Train the chosen model a little more on the class's drawings, mixed with MNIST digits so "
+        "it forgets nothing. Some writers are kept aside to test it fairly. It takes a few minutes; "
+        "the new model then appears in the model picker.")
+    status = finetune_progress()
+    running = status is not None and status["state"] == "running"
+    if arch is not None and not running:
+        name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40, key="finetune_name")
+        if st.button("Fine-tune", icon=":material/model_training:", key="finetune_start"):
+            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", name) or name == arch:
+                st.error("A new name of lower-case letters, digits and _ please, starting with a letter.")
+            else:
+                start_finetune(arch, name, class_code)
+                st.rerun()
+    finetune_status()
 
 
 ensure_router()
@@ -235,6 +314,8 @@ with failure_shown("The class's drawings"):
             else:
                 st.session_state["class_notice"] = f"Imported {n} drawings."
                 st.rerun()
+    finetune_section(chosen if chosen not in (ALL, NO_CODE) else None, arch)
+
     if st.button("Lock this page", icon=":material/lock:", key="class_lock"):
         st.session_state.pop(UNLOCKED_KEY, None)
         st.rerun()
