@@ -42,10 +42,10 @@ LEARNING_RATE = 1e-4
 MAX_SHIFT = 2  # px; each repeat of a class drawing is moved by up to this much
 MIN_DRAWINGS = 20
 # The tuned weights are blended back towards the base's (w = base + mix * (tuned - base), Wortsman
-# et al. 2022, "robust fine-tuning"): the largest mix tried whose MNIST validation accuracy is at
-# most this far below the base's is kept. Chosen on validation digits only.
-MIXES = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2)
-MNIST_TOLERANCE = 0.0006  # 3 of the 5,000 validation digits
+# et al. 2022, "robust fine-tuning"): the largest mix tried whose MNIST validation accuracy is no
+# lower than the base's is kept. Chosen on validation digits only; the test digits only score.
+MIXES = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
+MNIST_TOLERANCE = 0.0
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 

@@ -325,10 +325,12 @@ class Storage:
 
     def delete(self, ids: Iterable[int]) -> int:
         ids = [int(i) for i in ids]
-        if not ids:
-            return 0
+        removed = 0
         with self._writing() as conn, conn.begin():
-            return conn.execute(answers_table.delete().where(answers_table.c.id.in_(ids))).rowcount
+            for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
+                chunk = ids[start:start + 500]
+                removed += conn.execute(answers_table.delete().where(answers_table.c.id.in_(chunk))).rowcount
+        return removed
 
     def delete_all(self, class_code: str | None = None) -> int:
         """Every answer, or every answer of one class code."""

@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 from model import classdata, data_dir
 from model.inference import Classifier, ClassifierError, load_classifier
-from model.storage import database_url, keep_days
+from model.storage import keep_days
 from pages.common import (
     digit_grid,
     ensure_router,
@@ -133,7 +133,9 @@ def _alive(pid) -> bool:
 
 
 def start_finetune(arch: str, name: str, class_code: str | None) -> None:
-    command = [sys.executable, "-m", "model.finetune", "--db", database_url(), "--arch", arch, "--name", name,
+    # The database URL reaches the child through the environment ($DIGITLAB_DB), not its
+    # command line, where anyone on the machine could read a password.
+    command = [sys.executable, "-m", "model.finetune", "--arch", arch, "--name", name,
                "--model-dir", str(model_dir()), "--out", str(model_dir()), "--progress", str(finetune_progress_path())]
     if class_code:
         command += ["--class-code", class_code]

@@ -82,6 +82,11 @@ def test_an_answer_comes_back_as_it_was_stored(storage, rng):
     assert (got.models[0], got.model_versions[0]) == ("cnn", "2026-11-22T06:19:03+00:00")
     assert got.created_at[0] == np.datetime64("2026-11-29T10:30:00")
     np.testing.assert_array_equal(storage.ink(answer_id), ink)
+    # The ink is enough to run the preprocessing again: the same digit, near enough.
+    from model.preprocess import canvas_to_mnist, ink_to_mnist
+
+    again, original = ink_to_mnist(storage.ink(answer_id) / 255.0), canvas_to_mnist(render(7))
+    assert np.corrcoef(again.ravel(), original.ravel())[0, 1] > 0.9
 
 
 def test_what_is_kept_is_only_the_drawing_and_the_answers(storage):
@@ -131,7 +136,7 @@ def test_filters_deletion_and_retention(storage, rng):
         _answer(rng, label=3, class_code="B", created_at=now - day),
         _answer(rng, label=4, created_at=now),
     ])
-    assert storage.delete([storage.answers(class_code="B").ids[0]]) == 1
+    assert storage.delete([storage.answers(class_code="B").ids[0], 10**9]) == 1
     assert storage.delete_all(class_code="A") == 1
     assert storage.answers().labels.tolist() == [4]
     assert storage.delete_all() == 1 and storage.count() == 0
@@ -239,4 +244,5 @@ def test_a_class_storing_at_once_loses_nothing(db_url):
     assert len(got) == WRITERS * ANSWERS_EACH
     assert len(set(got.sessions.tolist())) == WRITERS
     assert np.bincount(got.labels, minlength=10).tolist() == [WRITERS * ANSWERS_EACH // 10] * 10
+    assert storage.delete(got.ids) == WRITERS * ANSWERS_EACH and storage.count() == 0  # in chunks
     storage.close()
