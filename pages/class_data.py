@@ -150,12 +150,19 @@ def start_finetune(arch: str, name: str, class_code: str | None) -> None:
 
 
 @st.fragment(run_every=2)
-def finetune_status() -> None:
+def finetune_running() -> None:
+    """Polls the run's progress file while it runs; reruns the page once it has finished."""
     status = finetune_progress()
+    if status is None or status["state"] != "running":
+        st.rerun()
+    st.progress(min(max(float(status.get("fraction", 0)), 0.0), 1.0), text=status.get("message", ""))
+
+
+def finetune_status(status: dict | None) -> None:
     if status is None:
         return
     if status["state"] == "running":
-        st.progress(min(max(float(status.get("fraction", 0)), 0.0), 1.0), text=status.get("message", ""))
+        finetune_running()
     elif status["state"] == "done":
         scores = status.get("scores", {})
         before, after = scores.get("before", {}), scores.get("after", {})
@@ -184,7 +191,7 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
             else:
                 start_finetune(arch, name, class_code)
                 st.rerun()
-    finetune_status()
+    finetune_status(status)
 
 
 ensure_router()

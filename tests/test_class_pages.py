@@ -150,3 +150,34 @@ def test_the_class_page_opens_only_with_the_passcode(db, monkeypatch):
     drawings = next(m for m in at.metric if m.label == "Drawings")
     assert drawings.value == "12"
     assert any(m.label == "MNIST test" for m in at.metric)
+
+
+def unlocked_class_page(monkeypatch) -> AppTest:
+    at = class_page(monkeypatch, CODE)
+    at.text_input[0].input(CODE)
+    at.button[0].click().run()
+    return at
+
+
+def test_the_fine_tuning_progress_is_shown(db, monkeypatch, tmp_path):
+    import json
+    import os
+
+    _fill(db)
+    progress = tmp_path / "data" / "finetune-progress.json"
+    progress.parent.mkdir(parents=True, exist_ok=True)
+    progress.write_text(json.dumps({"state": "running", "message": "Training, epoch 2 of 3", "fraction": 0.5,
+                                    "pid": os.getpid()}))
+    at = unlocked_class_page(monkeypatch)
+    assert not at.exception
+    assert not any(b.label == "Fine-tune" for b in at.button)  # one run at a time
+    progress.write_text(json.dumps({"state": "done", "name": "cnn_class", "scores": {
+        "before": {"mnist_test": 0.9961, "held_out_class": 0.95},
+        "after": {"mnist_test": 0.996, "held_out_class": 0.99}}}))
+    at.run()
+    assert any("cnn_class** is ready" in s.value and "95.0% before, 99.0% after" in s.value for s in at.success)
+    assert any(b.label == "Fine-tune" for b in at.button)
+    # A run whose process is gone is not "running" for ever.
+    progress.write_text(json.dumps({"state": "running", "message": "x", "fraction": 0.1, "pid": 2**22 + 12345}))
+    at.run()
+    assert any("did not finish" in e.value for e in at.error)
