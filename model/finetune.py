@@ -42,10 +42,14 @@ LEARNING_RATE = 1e-4
 MAX_SHIFT = 2  # px; each repeat of a class drawing is moved by up to this much
 MIN_DRAWINGS = 20
 # The tuned weights are blended back towards the base's (w = base + mix * (tuned - base), Wortsman
-# et al. 2022, "robust fine-tuning"): the largest mix tried whose MNIST validation accuracy is no
-# lower than the base's is kept. Chosen on validation digits only; the test digits only score.
+# et al. 2022, "robust fine-tuning"): the largest mix tried that keeps what the base knew, i.e.
+# whose accuracy on the MNIST validation digits plus CHECK_DIGITS training digits left out of the
+# mix is at most MNIST_TOLERANCE below the base's. 5,000 validation digits alone were too few:
+# two runs' choices on them moved the test score by 0.1 point either way. The test digits only
+# score.
 MIXES = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
-MNIST_TOLERANCE = 0.0
+CHECK_DIGITS = 15_000
+MNIST_TOLERANCE = 0.0003  # 6 of 20,000 digits
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -181,11 +185,15 @@ def finetune(
     if test_limit:
         test = type(test)(test.images[:test_limit], test.labels[:test_limit])
     rng = np.random.default_rng(seed)
-    picked = rng.choice(len(train), size=min(mnist_digits, len(train)), replace=False)
+    order = rng.permutation(len(train))
+    picked = order[:min(mnist_digits, len(train))]
+    unused = order[len(picked):][:CHECK_DIGITS]
     mnist_x = train.images[picked].astype(np.float32) / 255.0
     x, y = training_mix(split.train.images, split.train.labels, mnist_x, train.labels[picked], rng)
     test_x = test.images.astype(np.float32) / 255.0
     val_x = val.images.astype(np.float32) / 255.0
+    check_x = np.concatenate([val_x, train.images[unused].astype(np.float32) / 255.0])
+    check_y = np.concatenate([val.labels, train.labels[unused]])
 
     progress("running", "Loading the model", 0.05)
     import keras
@@ -205,7 +213,7 @@ def finetune(
 
     progress("running", "Scoring the model before", 0.07)
     before = scores(predict(test_x))
-    base_val = _accuracy(predict(val_x), val.labels)
+    base_check = _accuracy(predict(check_x), check_y)
     base_weights = [w.copy() for w in model.get_weights()]
 
     # Batch normalisation keeps MNIST's statistics: a small class set must not shift them.
@@ -248,15 +256,16 @@ def finetune(
     tried = []
     for mix in MIXES:
         model.set_weights([b + mix * (t - b) for b, t in zip(base_weights, tuned_weights)])
-        val_accuracy = _accuracy(predict(val_x), val.labels)
-        tried.append({"mix": mix, "mnist_val_accuracy": val_accuracy,
+        check_accuracy = _accuracy(predict(check_x), check_y)
+        tried.append({"mix": mix, "mnist_check_accuracy": check_accuracy,
                       "class_train_accuracy": _accuracy(predict(split.train.images), split.train.labels)})
-        if val_accuracy >= base_val - MNIST_TOLERANCE:
+        if check_accuracy >= base_check - MNIST_TOLERANCE:
             break
     else:
         mix = 0.0
         model.set_weights(base_weights)
-    blend = {"mix": mix, "base_mnist_val_accuracy": base_val, "tolerance": MNIST_TOLERANCE, "tried": tried}
+    blend = {"mix": mix, "mnist_check_digits": len(check_y), "base_mnist_check_accuracy": base_check,
+             "tolerance": MNIST_TOLERANCE, "tried": tried}
 
     progress("running", "Scoring the model after", 0.9)
     test_probabilities = predict(test_x)
