@@ -35,17 +35,17 @@ from tests.drawing import DIGITS, ONE_STROKE, class_drawings, digit_strokes, ren
 MIN_GAIN, MAX_MNIST_DROP = 0.01, 0.001
 
 
-def plain_drawn_digits(seed: int = 7, per_digit: int = 12) -> tuple[np.ndarray, np.ndarray]:
+def plain_drawn_digits(seed: int = 7, per_digit: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """The hand-written DIGITS and ONE_STROKE paths, as the Draw page would read them, at random
     sizes, places and pens: the other drawn test digits."""
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for digit in range(10):
         for k in range(per_digit):
-            scale = float(rng.uniform(0.35, 0.85))
+            scale = float(rng.uniform(0.25, 0.9))
             offset = tuple(float(v) for v in rng.uniform(0.02, 0.98 - scale, 2))
             strokes = digit_strokes(digit, scale, offset, one_stroke=bool(k % 2))
-            image = canvas_to_mnist(render(strokes, width=int(rng.integers(10, 40))))
+            image = canvas_to_mnist(render(strokes, width=int(rng.integers(8, 46))))
             if image is not None:
                 images.append(image)
                 labels.append(digit)

@@ -145,6 +145,7 @@ def finetune(
     seed: int = 0,
     progress: Progress | None = None,
     learning_rate: float = LEARNING_RATE,
+    check_digits: int = CHECK_DIGITS,
 ) -> dict:
     """Fine-tune ``model_dir/arch`` on the class's drawings; write ``out/name/``; return its card."""
     progress = progress or Progress(None)
@@ -187,7 +188,7 @@ def finetune(
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(train))
     picked = order[:min(mnist_digits, len(train))]
-    unused = order[len(picked):][:CHECK_DIGITS]
+    unused = order[len(picked):][:check_digits]
     mnist_x = train.images[picked].astype(np.float32) / 255.0
     x, y = training_mix(split.train.images, split.train.labels, mnist_x, train.labels[picked], rng)
     test_x = test.images.astype(np.float32) / 255.0

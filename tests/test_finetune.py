@@ -54,7 +54,7 @@ def test_a_short_finetune_writes_a_model_with_both_scores(tmp_path, class_set, m
     url = _database(tmp_path / "c.sqlite3", class_set)
     out = tmp_path / "models"
     card = finetune(url, "cnn", "cnn_test_class", out=out, data_dir=mnist_dir, epochs=1, mnist_digits=300,
-                    test_limit=500)
+                    test_limit=500, check_digits=0)
     folder = out / "cnn_test_class"
     for name in ("model.keras", "model.tflite", "card.json", "history.json", "evaluation.json"):
         assert (folder / name).is_file(), name
@@ -65,6 +65,8 @@ def test_a_short_finetune_writes_a_model_with_both_scores(tmp_path, class_set, m
         for what in ("mnist_test", "held_out_class"):
             assert 0.5 < saved["scores"][when][what] <= 1.0
     assert saved["test_accuracy"] == card["scores"]["after"]["mnist_test"]
+    blend = saved["finetune"]["blend"]
+    assert blend["mnist_check_digits"] == 5000 and blend["mix"] == blend["tried"][-1]["mix"]
     assert json.loads((folder / "evaluation.json").read_text())["n"] == 500
     assert len(json.loads((folder / "history.json").read_text())["epochs"]) == 1
     classifier = load_classifier("cnn_test_class", out)
