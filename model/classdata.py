@@ -91,7 +91,8 @@ def read_npz(source: str | Path | bytes | BinaryIO) -> dict[str, np.ndarray]:
     with archive:
         missing = [name for name in REQUIRED if name not in archive.files]
         if missing:
-            raise ClassDataError(f"the file has no {', '.join(missing)} array (it needs {', '.join(REQUIRED)})")
+            raise ClassDataError(
+                f"the file has no {', '.join(missing)} array (it needs {', '.join(REQUIRED)})")
         for name in archive.files:
             if name in REQUIRED + OPTIONAL and archive.zip.getinfo(f"{name}.npy").file_size > MAX_ARRAY_BYTES:
                 raise ClassDataError(f"'{name}' is too large (at most {MAX_DRAWINGS:,} drawings)")
@@ -115,13 +116,15 @@ def read_npz(source: str | Path | bytes | BinaryIO) -> dict[str, np.ndarray]:
         raise ClassDataError(f"'labels' must be {n} integers, not {labels.dtype} of shape {labels.shape}")
     if labels.min() < 0 or labels.max() > 9:
         raise ClassDataError("'labels' must be digits 0-9")
-    out = {"images": images, "labels": labels.astype(np.int64), "sessions": _text_array(raw["sessions"], "sessions", n)}
+    out = {"images": images, "labels": labels.astype(np.int64),
+           "sessions": _text_array(raw["sessions"], "sessions", n)}
     if (out["sessions"] == "").any():
         raise ClassDataError("'sessions' must not have empty entries")
     if "predicted" in raw:
         predicted = raw["predicted"]
         if predicted.dtype.kind not in "iu" or predicted.shape != (n,):
-            raise ClassDataError(f"'predicted' must be {n} integers, not {predicted.dtype} of shape {predicted.shape}")
+            raise ClassDataError(
+                f"'predicted' must be {n} integers, not {predicted.dtype} of shape {predicted.shape}")
         if predicted.min() < -1 or predicted.max() > 9:
             raise ClassDataError("'predicted' must be digits 0-9 (or -1 for unknown)")
         out["predicted"] = predicted.astype(np.int64)
@@ -138,7 +141,8 @@ def read_npz(source: str | Path | bytes | BinaryIO) -> dict[str, np.ndarray]:
     if "created_at" in raw:
         created = raw["created_at"]
         if created.shape != (n,):
-            raise ClassDataError(f"'created_at' must have one entry per image ({n}), not shape {created.shape}")
+            raise ClassDataError(
+                f"'created_at' must have one entry per image ({n}), not shape {created.shape}")
         try:
             out["created_at"] = created.astype("datetime64[s]")
         except (ValueError, TypeError) as e:
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export or import a class's drawings as .npz.")
     parser.add_argument("action", choices=("export", "import"))
     parser.add_argument("file", type=Path)
-    parser.add_argument("--db", default=None, help="database URL (default: $DIGITLAB_DB, else the app's SQLite file)")
+    parser.add_argument("--db", default=None,
+                        help="database URL (default: $DIGITLAB_DB, else the app's SQLite file)")
     parser.add_argument("--class-code", default=None,
                         help="export: only this class; import: give every drawing this class code")
     args = parser.parse_args(argv)

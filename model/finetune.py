@@ -91,7 +91,7 @@ def _shifted(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def training_mix(class_images, class_labels, mnist_images, mnist_labels, rng) -> tuple[np.ndarray, np.ndarray]:
+def training_mix(class_images, class_labels, mnist_images, mnist_labels, rng):
     """MNIST digits plus the class's drawings, the latter repeated (each copy shifted a little)
     to about ``CLASS_SHARE`` of the whole."""
     repeats = max(1, round(CLASS_SHARE / (1 - CLASS_SHARE) * len(mnist_images) / max(len(class_images), 1)))
@@ -160,7 +160,8 @@ def finetune(
         except ValueError:
             tuned_before = False
         if not tuned_before:
-            raise FinetuneError(f"{name} is a model trained from scratch; choose another name for the new one")
+            raise FinetuneError(
+                f"{name} is a model trained from scratch; choose another name for the new one")
     try:
         base_card = load_card(arch, model_dir)
     except ArtifactError as e:
@@ -273,7 +274,8 @@ def finetune(
     after = scores(test_probabilities)
     evaluation = {"arch": name, **score(test_probabilities, test.labels, test.images)}
     history = {"arch": name, "best_epoch": epochs, "epochs": rows}
-    digest = hashlib.sha256(np.ascontiguousarray(answers.images).tobytes() + answers.labels.tobytes()).hexdigest()
+    digest = hashlib.sha256(
+        np.ascontiguousarray(answers.images).tobytes() + answers.labels.tobytes()).hexdigest()
     card = {
         **{k: v for k, v in base_card.items() if k not in (
             "runtime", "inference_ms", "inference_measured", "resumed_after_epoch", "sha256", "files",
@@ -282,7 +284,8 @@ def finetune(
         "summary": f"{arch} fine-tuned on a class's drawings",
         "source": "Digit Lab (model.finetune)",
         "published_accuracy": None,
-        "base": {"arch": arch, "date": base_card.get("date"), "test_accuracy": base_card.get("test_accuracy")},
+        "base": {"arch": arch, "date": base_card.get("date"),
+                 "test_accuracy": base_card.get("test_accuracy")},
         "tuned_on": (
             f"{len(split.train)} drawings by {len(split.train_sessions)} writers of the class"
             f"{f' {class_code}' if class_code else ''}, each repeated with small shifts, mixed with "
@@ -318,7 +321,8 @@ def finetune(
         "limit": test_limit,
         "data": {"source": mnist.source, "checksums": mnist.checksums, "mnist_train_digits": len(picked)},
         "train_seconds": round(train_seconds, 1),
-        "versions": {**base_card.get("versions", {}), "tensorflow": tf.__version__, "keras": keras.__version__},
+        "versions": {**base_card.get("versions", {}), "tensorflow": tf.__version__,
+                     "keras": keras.__version__},
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": "python -m model.finetune " + " ".join(sys.argv[1:]),
     }
@@ -331,7 +335,8 @@ def finetune(
         from model.inference import Classifier, inference_ms, load_forward
 
         card["runtime"], forward = load_forward(folder, name)
-        card["inference_ms"] = inference_ms(Classifier(name, card["runtime"], card, forward).predict_proba, test_x[0])
+        classifier = Classifier(name, card["runtime"], card, forward)
+        card["inference_ms"] = inference_ms(classifier.predict_proba, test_x[0])
         (folder / "history.json").write_text(json.dumps(history, indent=1) + "\n")
         (folder / "evaluation.json").write_text(json.dumps(evaluation, separators=(",", ":")) + "\n")
         (folder / "card.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -353,8 +358,10 @@ def sa_redacted(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fine-tune a shipped model on a class's drawings.")
-    parser.add_argument("--db", default=None, help="the class database URL (default: $DIGITLAB_DB, else the app's)")
-    parser.add_argument("--arch", default="cnn", help="the base model (a folder of --model-dir with model.keras)")
+    parser.add_argument("--db", default=None,
+                        help="the class database URL (default: $DIGITLAB_DB, else the app's)")
+    parser.add_argument("--arch", default="cnn",
+                        help="the base model (a folder of --model-dir with model.keras)")
     parser.add_argument("--name", required=True, help="the new model's name: OUT/NAME/")
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="where the base model's folder is")
@@ -362,8 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--class-code", default=None, help="only this class's drawings")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--mnist-digits", type=int, default=MNIST_DIGITS)
-    parser.add_argument("--held-out", type=float, default=HELD_OUT_SHARE, help="share of writers kept for testing")
-    parser.add_argument("--test-limit", type=int, default=None, help="score on only the first N MNIST test digits")
+    parser.add_argument("--held-out", type=float, default=HELD_OUT_SHARE,
+                        help="share of writers kept for testing")
+    parser.add_argument("--test-limit", type=int, default=None,
+                        help="score on only the first N MNIST test digits")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", type=Path, default=None, help="keep this JSON file up to date")
@@ -373,9 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     from model.data import MnistError
 
     try:
-        card = finetune(args.db or database_url(), args.arch, args.name, args.out, args.model_dir, args.data_dir,
-                        args.class_code, args.epochs, args.mnist_digits, args.held_out, args.test_limit,
-                        args.seed, progress, args.learning_rate)
+        card = finetune(
+            args.db or database_url(), args.arch, args.name, args.out, args.model_dir, args.data_dir,
+            args.class_code, args.epochs, args.mnist_digits, args.held_out, args.test_limit, args.seed,
+            progress, args.learning_rate)
     except (FinetuneError, StorageError, MnistError) as e:
         progress("failed", str(e), 1.0)
         print(f"error: {e}", file=sys.stderr)
@@ -384,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         progress("failed", f"fine-tuning stopped ({type(e).__name__})", 1.0)
         raise
     before, after = card["scores"]["before"], card["scores"]["after"]
-    print(f"{card['arch']}: MNIST test {before['mnist_test']:.2%} -> {after['mnist_test']:.2%}; held-out class "
+    print(f"{card['arch']}: MNIST test {before['mnist_test']:.2%} -> {after['mnist_test']:.2%}; "
+          f"held-out class "
           f"writers {before['held_out_class']:.2%} -> {after['held_out_class']:.2%} "
           f"({card['class_data']['held_out_drawings']} drawings); {card['train_seconds'] / 60:.1f} min "
           f"-> {args.out / card['arch']}")

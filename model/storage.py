@@ -419,7 +419,8 @@ class Storage:
     def ink(self, answer_id: int) -> np.ndarray | None:
         """The stored ink (uint8, at most ``INK_SIDE`` a side) of one answer."""
         with self.engine.connect() as conn:
-            data = conn.execute(sa.select(answers_table.c.ink).where(answers_table.c.id == int(answer_id))).scalar()
+            statement = sa.select(answers_table.c.ink).where(answers_table.c.id == int(answer_id))
+            data = conn.execute(statement).scalar()
         return _unpng(data)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ import streamlit as st
 from sklearn.metrics import confusion_matrix
 
 from model import classdata, data_dir
-from model.inference import Classifier, ClassifierError, load_classifier
+from model.inference import Classifier, load_classifier
 from model.storage import keep_days
 from pages.common import (
     digit_grid,
@@ -136,7 +136,8 @@ def start_finetune(arch: str, name: str, class_code: str | None) -> None:
     # The database URL reaches the child through the environment ($DIGITLAB_DB), not its
     # command line, where anyone on the machine could read a password.
     command = [sys.executable, "-m", "model.finetune", "--arch", arch, "--name", name,
-               "--model-dir", str(model_dir()), "--out", str(model_dir()), "--progress", str(finetune_progress_path())]
+               "--model-dir", str(model_dir()), "--out", str(model_dir()),
+               "--progress", str(finetune_progress_path())]
     if class_code:
         command += ["--class-code", class_code]
     finetune_progress_path().parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +146,8 @@ def start_finetune(arch: str, name: str, class_code: str | None) -> None:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=lambda: os.nice(10), cwd=Path(__file__).resolve().parent.parent)
     log.close()
-    finetune_progress_path().write_text(json.dumps({"state": "running", "message": "Starting", "fraction": 0.0,
-                                               "pid": process.pid, "name": name}))
+    finetune_progress_path().write_text(json.dumps(
+        {"state": "running", "message": "Starting", "fraction": 0.0, "pid": process.pid, "name": name}))
 
 
 @st.fragment(run_every=2)
@@ -172,7 +173,8 @@ def finetune_status(status: dict | None) -> None:
             f"MNIST test: {before.get('mnist_test', 0):.2%} before, {after.get('mnist_test', 0):.2%} after.",
             icon=":material/check:")
     else:
-        st.error(f"Fine-tuning did not finish: {status.get('message', 'unknown reason')}", icon=":material/error:")
+        st.error(f"Fine-tuning did not finish: {status.get('message', 'unknown reason')}",
+                 icon=":material/error:")
 
 
 def finetune_section(class_code: str | None, arch: str | None) -> None:
@@ -184,7 +186,8 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
     status = finetune_progress()
     running = status is not None and status["state"] == "running"
     if arch is not None and not running:
-        name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40, key="finetune_name")
+        name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40,
+                             key="finetune_name")
         if st.button("Fine-tune", icon=":material/model_training:", key="finetune_start"):
             if not re.match(r"^[a-z][a-z0-9_]{0,39}$", name) or name == arch:
                 st.error("A new name of lower-case letters, digits and _ please, starting with a letter.")
@@ -300,7 +303,8 @@ with failure_shown("The class's drawings"):
     d1, d2 = st.columns(2)
     with d1:
         if len(answers):
-            pick = st.selectbox("One drawing, by its number", answers.ids.tolist()[::-1], key="class_delete_pick")
+            pick = st.selectbox("One drawing, by its number", answers.ids.tolist()[::-1],
+                                key="class_delete_pick")
             if st.button("Delete this drawing", icon=":material/delete:", key="class_delete_one"):
                 confirm_delete([int(pick)], f"drawing #{pick}")
             if st.button(f"Delete all {len(answers)} drawings shown", icon=":material/delete_sweep:",
