@@ -23,8 +23,6 @@ import datetime as dt
 import functools
 import io
 import os
-import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -34,13 +32,18 @@ import sqlalchemy as sa
 from PIL import Image
 
 from model import data_dir
+from model.privacy import (  # noqa: F401 - the storage layer's callers use them from here too
+    INK_SIDE,
+    KEEP_DAYS,
+    KEEP_DAYS_ENV,
+    ink_thumbnail,
+    keep_days,
+    new_session,
+    valid_class_code,
+)
 
 DB_ENV = "DIGITLAB_DB"
 DB_FILENAME = "class.sqlite3"
-KEEP_DAYS_ENV = "DIGITLAB_KEEP_DAYS"
-KEEP_DAYS = 30  # a month: long enough for a unit's lessons, short enough to forget a class
-INK_SIDE = 64  # the stored ink's longer side: enough to re-run the preprocessing later
-CLASS_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_TEXT = 64  # model names and versions are cut to this
 SQLITE_BUSY_MS = 30_000
 _ADVISORY_LOCK = 0x44_4C_32_32  # PostgreSQL's lock id while migrating ("DL22")
@@ -55,42 +58,7 @@ def database_url() -> str:
     return os.environ.get(DB_ENV) or f"sqlite:///{data_dir() / DB_FILENAME}"
 
 
-def keep_days() -> int:
-    try:
-        return max(1, int(os.environ.get(KEEP_DAYS_ENV, KEEP_DAYS)))
-    except ValueError:
-        return KEEP_DAYS
-
-
-def new_session() -> str:
-    """An anonymous writer id: random, not derived from anything about the person."""
-    return secrets.token_hex(8)
-
-
-def valid_class_code(code: str | None) -> str | None:
-    """A class code stripped, or ``None`` when empty; ``ValueError`` with a plain message when
-    it has characters other than letters, digits, ``-`` and ``_`` or is over 32 long."""
-    code = (code or "").strip()
-    if not code:
-        return None
-    if not CLASS_CODE.match(code):
-        raise ValueError("A class code is 1 to 32 letters, digits, - or _.")
-    return code
-
-
 # --------------------------------------------------------------------------- what is stored
-
-
-def ink_thumbnail(ink: np.ndarray, side: int = INK_SIDE) -> np.ndarray:
-    """An ink map in [0, 1] (the drawing's bounding box) as uint8, its longer side at most
-    ``side`` px, aspect kept."""
-    ink = np.clip(np.asarray(ink, dtype=np.float32), 0.0, 1.0)
-    image = Image.fromarray(np.round(ink * 255).astype(np.uint8), mode="L")
-    h, w = ink.shape
-    if max(h, w) > side:
-        scale = side / max(h, w)
-        image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
-    return np.asarray(image)
 
 
 def _png(pixels: np.ndarray) -> bytes:

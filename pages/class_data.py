@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 from model import classdata, data_dir
 from model.inference import Classifier, load_classifier
-from model.storage import keep_days
+from model.privacy import keep_days
 from pages.common import (
     digit_grid,
     ensure_router,

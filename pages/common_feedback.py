@@ -15,7 +15,9 @@ import numpy as np
 import streamlit as st
 
 from model.preprocess import canvas_ink_box
-from model.storage import Answer, ink_thumbnail, keep_days, new_session, open_storage, valid_class_code
+# Only the light rules here: SQLAlchemy (0.3 s to import) loads with the first answer stored,
+# not on the Draw page's first prediction.
+from model.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
 from pages.common import current_drawing
 
 SHARE_KEY = "feedback_share"
@@ -32,6 +34,8 @@ _purge_lock = threading.Lock()
 
 def storage():
     """The class database, with answers past the retention period deleted at most hourly."""
+    from model.storage import open_storage
+
     store = open_storage()
     with _purge_lock:
         if time.monotonic() - _purged["at"] > PURGE_EVERY_S or _purged["at"] == 0.0:
@@ -86,6 +90,8 @@ def _keep(widget_key: str, store_key: str) -> None:
 def _save(label: int, image, probabilities, model: str, version: str | None, digest: str) -> None:
     st.session_state.pop(PROBLEM_KEY, None)
     try:
+        from model.storage import Answer
+
         answer = Answer(
             image=image,
             label=label,
