@@ -181,3 +181,14 @@ def test_the_fine_tuning_progress_is_shown(db, monkeypatch, tmp_path):
     progress.write_text(json.dumps({"state": "running", "message": "x", "fraction": 0.1, "pid": 2**22 + 12345}))
     at.run()
     assert any("did not finish" in e.value for e in at.error)
+
+
+def test_the_draw_pages_question_does_not_load_the_database_library():
+    """SQLAlchemy takes 0.3 s to import: the first prediction must not wait for it."""
+    import subprocess
+    import sys
+
+    script = "import sys, pages.common_feedback; print('sqlalchemy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
