@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/class.py", title="Our class", icon=":material/groups:", url_path="class"),
 ]
 
 navigation = st.navigation(PAGES)

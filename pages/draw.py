@@ -10,6 +10,7 @@ from pages.common import (
     NO_MODEL_YET, drawing_canvas, pixel_grid, probability_figure, read_drawing, remember_drawing,
     selected_arch, serving_classifier, show_failure,
 )
+from pages.common_feedback import ask_feedback
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -95,6 +96,7 @@ def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
         top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
         st.warning(f"The model is unsure. Its top three: {top3}.")
     st.plotly_chart(probability_figure(probabilities), config={"displayModeBar": False})
+    ask_feedback(classifier, image, probabilities)
     with st.expander("What the model sees (28x28)", expanded=True):
         st.image(pixel_grid(image), caption="Each square is one of the 784 pixels the model reads.")
 

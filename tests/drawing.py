@@ -420,3 +420,98 @@ def render(strokes_or_digit, size: int = 400, width: int = 22, scale: float = 0.
         for x, y in (points[0], points[-1]):
             pen.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 255))
     return np.asarray(image)
+
+
+# --------------------------------------------------------------------------- a class's own styles
+# Digits as many people outside 1990s America write them, and MNIST hardly has, a few ways
+# each (a writer keeps to one way per digit): the continental 1, a long flag up to the top and
+# no base (the shipped cnn reads most of them as 7: bench/finetune_class.py), a 1 with a flag
+# and a base, a 7 with a bar across its stem (and a hooked top), a 4 closed at the top, a 2
+# with a loop at its foot, a 9 with a curved tail. The other digits are written as in DIGITS.
+STYLED: dict[int, list[list[Stroke]]] = {
+    1: [[[(0.12, 0.3), (0.35, 0.12), (0.6, 0.02), (0.56, 0.5), (0.5, 0.96)]],
+        [[(0.18, 0.36), (0.38, 0.16), (0.58, 0.02), (0.56, 0.5), (0.54, 0.97)]],
+        [[(0.22, 0.3), (0.4, 0.16), (0.56, 0.02), (0.56, 0.5), (0.56, 0.96)],
+         [(0.26, 0.97), (0.56, 0.97), (0.86, 0.97)]]],
+    2: [[[(0.18, 0.22), (0.3, 0.07), (0.5, 0.02), (0.7, 0.08), (0.78, 0.24), (0.7, 0.44),
+          (0.5, 0.64), (0.3, 0.84), (0.22, 0.96), (0.34, 0.82), (0.44, 0.9), (0.36, 0.97),
+          (0.6, 0.96), (0.88, 0.95)]]],
+    4: [[[(0.62, 0.02), (0.38, 0.3), (0.12, 0.62), (0.5, 0.62), (0.9, 0.6)],
+         [(0.62, 0.02), (0.64, 0.5), (0.66, 0.98)]],
+        [[(0.6, 0.02), (0.15, 0.6), (0.85, 0.6)], [(0.6, 0.02), (0.6, 0.98)]]],
+    7: [[[(0.12, 0.06), (0.5, 0.05), (0.86, 0.04), (0.7, 0.35), (0.56, 0.66), (0.46, 0.98)],
+         [(0.4, 0.5), (0.62, 0.5), (0.84, 0.49)]],
+        [[(0.12, 0.16), (0.14, 0.05), (0.5, 0.05), (0.88, 0.04), (0.7, 0.35), (0.55, 0.66),
+          (0.44, 0.98)],
+         [(0.3, 0.52), (0.62, 0.52), (0.9, 0.5)]]],
+    9: [[[(0.74, 0.16), (0.58, 0.04), (0.38, 0.05), (0.22, 0.18), (0.24, 0.38), (0.42, 0.48),
+          (0.64, 0.42), (0.76, 0.2), (0.74, 0.6), (0.62, 0.88), (0.42, 0.98), (0.24, 0.9)]]],
+}
+CLASS_STYLES: dict[int, list[list[Stroke]]] = {**{d: [s] for d, s in DIGITS.items()}, **STYLED}
+
+
+@dataclass
+class Writer:
+    """One synthetic writer's hand: how they slant, how wide they write, their pen, and how
+    unsteady their strokes are. Each drawing is also placed and sized afresh."""
+
+    slant: float  # x shift per unit of height (shear); positive leans right
+    width: float  # horizontal squeeze of the unit square
+    pen: int  # px on the Draw page's 400 px canvas
+    wobble: float  # standard deviation of each control point's jitter, in the unit square
+    rotation: float  # radians
+
+
+def random_writer(rng) -> Writer:
+    return Writer(slant=float(rng.uniform(-0.25, 0.3)), width=float(rng.uniform(0.7, 1.1)),
+                  pen=int(rng.integers(12, 38)), wobble=float(rng.uniform(0.008, 0.03)),
+                  rotation=float(rng.uniform(-0.12, 0.12)))
+
+
+def written(strokes: list[Stroke], writer: Writer, rng) -> list[Stroke]:
+    """Strokes in the unit square as ``writer`` would write them, with fresh jitter."""
+    import math
+
+    c, s = math.cos(writer.rotation), math.sin(writer.rotation)
+    out = []
+    for stroke in strokes:
+        points = []
+        for x, y in stroke:
+            x, y = x + rng.normal(0, writer.wobble), y + rng.normal(0, writer.wobble)
+            x = 0.5 + (x - 0.5) * writer.width + writer.slant * (0.5 - y)
+            x, y = 0.5 + c * (x - 0.5) - s * (y - 0.5), 0.5 + s * (x - 0.5) + c * (y - 0.5)
+            points.append((x, y))
+        out.append(points)
+    return out
+
+
+def class_drawings(writers: int, per_digit: int, seed: int = 0,
+                   styles: dict[int, list[list[Stroke]]] = CLASS_STYLES, digits=range(10)):
+    """A synthetic class: ``writers`` writers each drawing every digit ``per_digit`` times, in
+    one of its ``styles`` (a writer's own, kept for all their drawings of it), rendered as the
+    canvas returns them and read by the app's own preprocessing.
+
+    Returns ``(images (N, 28, 28) float32, labels (N,) int64, sessions (N,) str)``: the arrays
+    of a class-data file (model/classdata.py)."""
+    import numpy as np
+
+    from model.preprocess import canvas_to_mnist
+
+    rng = np.random.default_rng(seed)
+    images, labels, sessions = [], [], []
+    for w in range(writers):
+        hand = random_writer(rng)
+        session = f"writer-{seed}-{w:03d}"
+        for digit in digits:
+            style = styles[digit][int(rng.integers(len(styles[digit])))]
+            for _ in range(per_digit):
+                scale = float(rng.uniform(0.45, 0.8))
+                offset = tuple(float(v) for v in rng.uniform(0.05, 0.95 - scale, 2))
+                strokes = place([smooth(s, 4) for s in written(style, hand, rng)], scale, offset)
+                image = canvas_to_mnist(render(strokes, width=hand.pen))
+                if image is None:
+                    continue
+                images.append(image)
+                labels.append(digit)
+                sessions.append(session)
+    return np.stack(images).astype(np.float32), np.array(labels, np.int64), np.array(sessions)
