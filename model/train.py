@@ -621,6 +621,9 @@ def run(
         _dump(folder / "card.json", card)
 
     write_artifacts_atomically(out / arch, fill)
+    from model.derived import write_feature_artifacts
+
+    card.update(write_feature_artifacts(arch, (train, val, test, mnist), out))
     if arch in RECIPES:
         shutil.rmtree(_progress_dir(out, arch, seed), ignore_errors=True)
     return card
