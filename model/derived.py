@@ -16,7 +16,7 @@ def write_feature_artifacts(arch: str, splits, model_dir: Path = MODEL_DIR) -> d
     """Fit and write every feature artifact ``model_dir/arch`` can have (the features come from
     its LiteRT export); returns what was added to its card. What cannot be made is said on stderr
     and skipped: the model itself is fine without these."""
-    from model import novelty
+    from model import embedding, novelty
 
     if not (Path(model_dir) / arch / "model.tflite").is_file():
         print(f"note: {arch} has no LiteRT export, so no novelty statistics or map", file=sys.stderr)
@@ -24,6 +24,10 @@ def write_feature_artifacts(arch: str, splits, model_dir: Path = MODEL_DIR) -> d
     added: dict = {}
     try:
         added.update(novelty.fit(arch, model_dir=model_dir, splits=splits).card_fields())
+    except novelty.NoveltyError as e:
+        print(f"note: {e}", file=sys.stderr)
+    try:
+        embedding.fit(arch, model_dir=model_dir, splits=splits)
     except novelty.NoveltyError as e:
         print(f"note: {e}", file=sys.stderr)
     return added
