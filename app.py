@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
     st.Page("pages/mistakes.py", title="Misclassified", icon="🔍", url_path="mistakes"),
     st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
+    st.Page("pages/push.py", title="Push it", icon=":material/open_with:", url_path="push"),
 ]
 
 navigation = st.navigation(PAGES)
