@@ -43,7 +43,12 @@ SEED = 21
 
 
 class EmbeddingError(RuntimeError):
-    """The map is missing or unreadable; the message names the fix."""
+    """The map is missing or unreadable; the message names the fix. ``path`` is the file;
+    ``missing`` says it is absent, not damaged."""
+
+    def __init__(self, message: str, path: Path, missing: bool = False):
+        super().__init__(message)
+        self.path, self.missing = path, missing
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,9 @@ class Embedding:
                            f["labels"], f["pool"].astype(np.int64), f["pool_features"].astype(np.float32),
                            f["pool_images"])
         except FileNotFoundError:
-            raise EmbeddingError(f"{path} is missing. Make it with: {fix}") from None
-        except (OSError, KeyError, ValueError) as e:
-            raise EmbeddingError(f"{path} is unreadable ({e}). Make it again with: {fix}") from e
+            raise EmbeddingError(f"{path} is missing. Make it with: {fix}", path, missing=True) from None
+        except Exception as e:  # noqa: BLE001 - a damaged archive fails in many ways
+            raise EmbeddingError(f"{path} is unreadable ({e}). Make it again with: {fix}", path) from e
 
 
 _loaded: dict[tuple[str, Path], Embedding] = {}

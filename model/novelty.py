@@ -44,7 +44,12 @@ MAX_FEATURES = 256
 
 
 class NoveltyError(RuntimeError):
-    """The novelty statistics or features are unavailable; the message names the fix."""
+    """The novelty statistics or features are unavailable; the message names the fix.
+    ``path`` is the file at fault, if one is; ``missing`` says it is absent, not damaged."""
+
+    def __init__(self, message: str, path: Path | None = None, missing: bool = False):
+        super().__init__(message)
+        self.path, self.missing = path, missing
 
 
 # --------------------------------------------------------------------------- features
@@ -139,7 +144,7 @@ def load_feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
 
     path = Path(model_dir) / arch / "model.tflite"
     if not path.is_file():
-        raise NoveltyError(f"{arch} has no LiteRT export ({path}), so no fast features")
+        raise NoveltyError(f"{arch} has no LiteRT export ({path}), so no fast features", path, missing=True)
     try:
         features_index, output_index, weights, bias = _litert_graph(path)
         interpreter = Interpreter(model_content=with_output(path.read_bytes(), output_index, features_index),
@@ -148,7 +153,7 @@ def load_feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
     except NoveltyError:
         raise
     except Exception as e:  # a corrupt file fails in many library-specific ways
-        raise NoveltyError(f"{path} could not be read for features ({type(e).__name__}: {e})") from e
+        raise NoveltyError(f"{path} could not be read for features ({type(e).__name__}: {e})", path) from e
     input_index = interpreter.get_input_details()[0]["index"]
     out_index = interpreter.get_output_details()[0]["index"]
     lock = threading.Lock()  # one interpreter serves every session; it is not thread-safe
@@ -200,10 +205,10 @@ class NoveltyStats:
                            float(f["threshold"]), str(f["method"]))
         except FileNotFoundError:
             raise NoveltyError(f"{path} is missing. Make it with: python -m model.novelty "
-                               f"--arch {path.parent.name} --data-dir $MNIST_DIR") from None
-        except (OSError, KeyError, ValueError) as e:
+                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path, missing=True) from None
+        except Exception as e:  # noqa: BLE001 - a damaged archive fails in many ways
             raise NoveltyError(f"{path} is unreadable ({e}). Make it again with: python -m model.novelty "
-                               f"--arch {path.parent.name} --data-dir $MNIST_DIR") from e
+                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path) from e
 
 
 def fit_class_gaussians(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:

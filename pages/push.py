@@ -5,6 +5,7 @@ model/novelty.py."""
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,6 +26,8 @@ from pages.common import (
     selected_arch,
     show_failure,
     digit_image,
+    shipped_archs,
+    shown_path,
 )
 
 ensure_router()
@@ -51,15 +54,27 @@ def reset_sliders() -> None:
         st.session_state[slider_key(name)] = float(slider.neutral)
 
 
+def damaged(error: NoveltyError | EmbeddingError, what: str, command: str) -> None:
+    """A missing file is a caption (the model simply has no such part); a damaged one, a warning."""
+    if error.missing or error.path is None:
+        st.caption(f"This model has no {what}.")
+    else:
+        st.warning(f"**The {what} is unavailable:** `{shown_path(error.path)}` is damaged. "
+                   f"Make it again with `{command}`.")
+        print(f"[digit-lab] {what}: {error}", file=sys.stderr)
+
+
 def sample_digit(arch: str) -> np.ndarray | None:
-    """A digit from the map's MNIST test digits, when there is no drawing."""
-    try:
-        atlas = load_embedding(arch, model_dir())
-    except EmbeddingError:
+    """A digit from the map's MNIST test digits (this model's map, else any), when there is no
+    drawing."""
+    for candidate in [arch, *shipped_archs()]:
         try:
-            atlas = load_embedding("cnn", model_dir())
+            atlas = load_embedding(candidate, model_dir())
+            break
         except EmbeddingError:
-            return None
+            continue
+    else:
+        return None
     digit = st.session_state.get(SAMPLE_KEY, 3)
     index = int(np.flatnonzero(atlas.labels[atlas.pool] == digit)[0])
     return atlas.pool_images[index].astype(np.float32) / 255
@@ -217,8 +232,8 @@ with view:
             else:
                 st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
                            f"(flagged above {novelty.threshold:.0f}).")
-        except NoveltyError:
-            st.caption("This model has no not-a-digit check.")
+        except NoveltyError as e:
+            damaged(e, "not-a-digit check", f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
     st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC, key="push_probabilities")
 
 st.subheader("One slider, its whole range")
@@ -240,8 +255,8 @@ with failure_shown("The map"):
     try:
         atlas = load_embedding(arch, model_dir())
         features = load_feature_model(arch, model_dir()).features(pushed[None])[0]
-    except (EmbeddingError, NoveltyError):
-        st.caption("This model has no map.")
+    except (EmbeddingError, NoveltyError) as e:
+        damaged(e, "map", f"python -m model.embedding --arch {arch} --data-dir $MNIST_DIR")
     else:
         st.plotly_chart(map_figure(atlas, atlas.place(features)[0], answer), config=STATIC, key="push_map")
         st.caption(

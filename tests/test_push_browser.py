@@ -16,7 +16,7 @@ import pytest
 
 from model.robustness import SLIDERS
 from tests.browser import browser_available, launch_chromium, streamlit_server
-from tests.drawing import draw_strokes, open_draw_page, place, read_prediction, smooth, wait_idle
+from tests.drawing import canvas_box, draw_strokes, open_draw_page, place, read_prediction, smooth, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -135,7 +135,14 @@ def test_every_slider_changes_the_probabilities(browser, base_url, request):
         assert page.get_by_role("heading", name="Where it lands").is_visible()
         page.get_by_role("button", name="Reset the sliders").click()
         wait_idle(page, TIMEOUT)
-        assert max(probabilities(page)) > 0.9
+        reset = probabilities(page)
+        assert max(reset) > 0.9
+        # The eraser: a stroke across the middle of the digit on the small canvas.
+        draw_strokes(page, [[(0.1, 0.5), (0.5, 0.48), (0.9, 0.5)], [(0.5, 0.1), (0.5, 0.9)]], box=canvas_box(page))
+        page.wait_for_function(f"(before) => JSON.stringify(({PROBABILITIES_JS})()) !== JSON.stringify(before)",
+                               arg=reset, timeout=TIMEOUT)
+        wait_idle(page, TIMEOUT)
+        shot(page, "push-desktop-erased")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
