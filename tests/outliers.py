@@ -102,3 +102,40 @@ def drawn_digits(rng: np.random.Generator, per_digit: int = 20, canvas: int = 28
                 images.append(image)
                 labels.append(digit)
     return np.stack(images), np.array(labels)
+
+
+# Capital letters as people draw them with a pen, in a unit square (straight strokes; none of
+# them shaped like a digit).
+DRAWN_LETTERS: dict[str, list[list[tuple[float, float]]]] = {
+    "A": [[(0.08, 0.98), (0.3, 0.5), (0.5, 0.02), (0.7, 0.5), (0.92, 0.98)], [(0.28, 0.55), (0.72, 0.55)]],
+    "E": [[(0.8, 0.02), (0.2, 0.02), (0.2, 0.5), (0.2, 0.98), (0.8, 0.98)], [(0.2, 0.5), (0.7, 0.5)]],
+    "F": [[(0.8, 0.02), (0.2, 0.02), (0.2, 0.5), (0.2, 0.98)], [(0.2, 0.5), (0.7, 0.5)]],
+    "H": [[(0.15, 0.02), (0.15, 0.98)], [(0.85, 0.02), (0.85, 0.98)], [(0.15, 0.5), (0.85, 0.5)]],
+    "K": [[(0.2, 0.02), (0.2, 0.98)], [(0.8, 0.02), (0.2, 0.55)], [(0.35, 0.45), (0.85, 0.98)]],
+    "M": [[(0.05, 0.98), (0.12, 0.02), (0.5, 0.7), (0.88, 0.02), (0.95, 0.98)]],
+    "N": [[(0.15, 0.98), (0.15, 0.02), (0.85, 0.98), (0.85, 0.02)]],
+    "R": [[(0.2, 0.98), (0.2, 0.02), (0.6, 0.04), (0.78, 0.2), (0.6, 0.46), (0.2, 0.48)], [(0.45, 0.48), (0.85, 0.98)]],
+    "T": [[(0.05, 0.04), (0.95, 0.04)], [(0.5, 0.04), (0.5, 0.98)]],
+    "V": [[(0.05, 0.02), (0.5, 0.98), (0.95, 0.02)]],
+    "W": [[(0.02, 0.02), (0.25, 0.98), (0.5, 0.3), (0.75, 0.98), (0.98, 0.02)]],
+    "X": [[(0.1, 0.02), (0.9, 0.98)], [(0.9, 0.02), (0.1, 0.98)]],
+    "Y": [[(0.1, 0.02), (0.5, 0.5)], [(0.9, 0.02), (0.5, 0.5), (0.5, 0.98)]],
+}
+
+
+def drawn_letters(rng: np.random.Generator, per_letter: int = 15, canvas: int = 280) -> dict[str, np.ndarray]:
+    """:data:`DRAWN_LETTERS` at random sizes, places and pens, each point moved by up to 2% of
+    the letter's box, read like drawings on the canvas: {letter: (N, 28, 28)}."""
+    out = {}
+    for letter, table in DRAWN_LETTERS.items():
+        images = []
+        for _ in range(per_letter):
+            scale = float(rng.uniform(0.35, 0.85))
+            offset = tuple(rng.uniform(0, 1 - scale, 2))
+            strokes = [[(x + rng.normal(0, 0.02), y + rng.normal(0, 0.02)) for x, y in s] for s in table]
+            image = canvas_to_mnist(render(place([smooth(s, 4) for s in strokes], scale, offset), size=canvas,
+                                           width=int(rng.integers(10, 36))))
+            if image is not None:
+                images.append(image)
+        out[letter] = np.stack(images)
+    return out
