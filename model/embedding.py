@@ -127,7 +127,8 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR, spl
     features = features_in_batches(model, images.astype(np.float32) / 255)
     points = (features.astype(np.float64) - centre) @ projection
     per_class = pool_per_class(features.shape[1])
-    pool = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(10)]))
+    pool = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
+                                   for c in range(10)]))
     # The pool's features are stored as float16 and searched as such: the neighbours are exact
     # for what is stored, and float16 moves a distance by ~0.1%.
     atlas = Embedding(centre, projection, points, labels, pool,
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.novelty import NoveltyError
 
     parser = argparse.ArgumentParser(description="Make the 2-D map of shipped models' last hidden layer.")
-    parser.add_argument("--arch", action="append", help="model folder (repeatable); default: every LiteRT model")
+    parser.add_argument("--arch", action="append",
+                        help="model folder (repeatable); default: every LiteRT model")
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_DIR)")
     args = parser.parse_args(argv)
     splits = load_splits(args.data_dir)

@@ -10,8 +10,9 @@ penultimate features, scaled to unit length, to the nearest class mean, with one
 shared by the ten classes (Lee et al. 2018), fitted on the MNIST training digits; the threshold
 is a high quantile of the validation digits' scores. Unit length because a scribble's features
 are often just weaker digit features: its direction, not its size, gives it away (scribbles
-flagged 58% -> 90% at the same share of MNIST digits flagged). bench/novelty.py measures it against the energy score and the
-max-softmax baseline on letters and scribbles (figures in bench/README.md).
+flagged 58% -> 90% at the same share of MNIST digits flagged). bench/novelty.py measures it
+against the energy score and the max-softmax baseline on letters and scribbles (figures in
+bench/README.md).
 
 Speed: the features come from the shipped LiteRT export itself, with its graph output moved
 from the softmax to the last layer's input (a 4-byte change to the flatbuffer, in memory), so
@@ -78,7 +79,8 @@ def _litert_graph(path: Path) -> tuple[int, int, np.ndarray, np.ndarray]:
     if op is None or op["op_name"] != "FULLY_CONNECTED":
         raise NoveltyError(f"{path}: the output is not a dense layer with a softmax")
     features, weights, bias = (int(i) for i in op["inputs"][:3])
-    return features, output, plain.get_tensor(weights).astype(np.float32), plain.get_tensor(bias).astype(np.float32)
+    weights, bias = (plain.get_tensor(i).astype(np.float32) for i in (weights, bias))
+    return features, output, weights, bias
 
 
 def _read_uoffset(buf: bytes, pos: int) -> int:
@@ -211,13 +213,15 @@ class NoveltyStats:
                            float(f["threshold"]), str(f["method"]), basis)
         except FileNotFoundError:
             raise NoveltyError(f"{path} is missing. Make it with: python -m model.novelty "
-                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path, missing=True) from None
+                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path,
+                               missing=True) from None
         except Exception as e:  # noqa: BLE001 - a damaged archive fails in many ways
             raise NoveltyError(f"{path} is unreadable ({e}). Make it again with: python -m model.novelty "
                                f"--arch {path.parent.name} --data-dir $MNIST_DIR", path) from e
 
 
-def fit_class_gaussians(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def fit_class_gaussians(features: np.ndarray, labels: np.ndarray,
+                        ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """Class means and the precision of the covariance they share (pooled within-class)."""
     features = features.astype(np.float64)
     if np.bincount(labels, minlength=10).min() < 2:
@@ -234,7 +238,8 @@ def mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) 
     f = features.astype(np.float64)
     # (f - m)' P (f - m) = f'Pf - 2 f'Pm + m'Pm, for all ten means in two matrix products.
     fp = f @ precision
-    return (np.einsum("nd,nd->n", fp, f)[:, None] - 2 * fp @ means.T + _means_term(means, precision)).min(axis=1)
+    squared = np.einsum("nd,nd->n", fp, f)[:, None] - 2 * fp @ means.T + _means_term(means, precision)
+    return squared.min(axis=1)
 
 
 def _means_term(means: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -373,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.artifacts import shipped_archs
 
     parser = argparse.ArgumentParser(description="Fit the not-a-digit statistics of shipped models.")
-    parser.add_argument("--arch", action="append", help="model folder (repeatable); default: every LiteRT model")
+    parser.add_argument("--arch", action="append",
+                        help="model folder (repeatable); default: every LiteRT model")
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_DIR)")
     args = parser.parse_args(argv)
     from model.data import load_splits

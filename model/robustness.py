@@ -36,9 +36,11 @@ class Slider:
 
 
 SLIDERS: dict[str, Slider] = {
-    "dx": Slider("Shift right", -10, 10, 0, 1, "px", "Moves the digit sideways, in pixels of the 28x28 image."),
+    "dx": Slider("Shift right", -10, 10, 0, 1, "px",
+                 "Moves the digit sideways, in pixels of the 28x28 image."),
     "dy": Slider("Shift down", -10, 10, 0, 1, "px", "Moves the digit up or down, in pixels."),
-    "rotation": Slider("Turn", -90, 90, 0, 3, "°", "Turns the digit about the image's centre, anticlockwise."),
+    "rotation": Slider("Turn", -90, 90, 0, 3, "°",
+                       "Turns the digit about the image's centre, anticlockwise."),
     "scale": Slider("Size", 0.3, 1.7, 1.0, 0.05, "x", "Shrinks or grows the digit about the centre."),
     "thickness": Slider("Stroke width", -1.5, 2.5, 0, 0.25, "px",
                         "Thins (below 0) or thickens the strokes, in pixels on each side."),

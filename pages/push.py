@@ -121,7 +121,8 @@ def map_figure(atlas, here: np.ndarray, answer: int) -> go.Figure:
                        marker=dict(size=22, color="black", symbol="star", line=dict(color="white", width=2))))
     layout = dict(height=420, margin=dict(l=10, r=10, t=10, b=10),
                   legend=dict(font=dict(size=14), orientation="h", y=-0.05),
-                  xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False))
+                  xaxis=dict(showticklabels=False, zeroline=False),
+                  yaxis=dict(showticklabels=False, zeroline=False))
     return go.Figure(data=traces, layout=layout, _validate=False)
 
 
@@ -178,7 +179,8 @@ with st.expander("What am I looking at?", icon=":material/help:"):
 
 arch = selected_arch()
 if arch is None:
-    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.error("No trained model is shipped. Train one: "
+             "`python -m model.train --arch cnn --data-dir $MNIST_DIR`")
     st.stop()
 try:
     classifier = get_classifier(arch, str(model_dir()))
@@ -206,8 +208,8 @@ for name, slider in SLIDERS.items():
 controls, view = st.columns([1, 1], gap="large")
 with controls:
     for name, slider in SLIDERS.items():
-        st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step), key=slider_key(name),
-                  help=slider.help,
+        st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step),
+                  key=slider_key(name), help=slider.help,
                   format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
     st.button("Reset the sliders", icon=":material/restart_alt:", on_click=reset_sliders)
 # Below the sliders and the result, so that on a phone, where columns stack, the result comes
@@ -244,9 +246,10 @@ st.plotly_chart(sweep_figure(curve, getattr(push, chosen)), config=STATIC, key="
 unit = SLIDERS[chosen].unit
 if curve.flips:
     said = "; ".join(f"at **{f.value:g}{unit}** it becomes a **{f.after}**" for f in curve.flips)
-    st.markdown(f"With the other sliders where they are, the model says **{curve.answers[np.argmin(np.abs(curve.values - SLIDERS[chosen].neutral))]}** "
-                f"at {SLIDERS[chosen].neutral:g}{unit}; {said}. Each line is one digit's probability; "
-                "the thick ones win somewhere.")
+    neutral = SLIDERS[chosen].neutral
+    at_neutral = curve.answers[np.argmin(np.abs(curve.values - neutral))]
+    st.markdown(f"With the other sliders where they are, the model says **{at_neutral}** at {neutral:g}{unit}; "
+                f"{said}. Each line is one digit's probability; the thick ones win somewhere.")
 else:
     st.markdown(f"The answer stays **{curve.answers[0]}** over the whole range of this slider.")
 
@@ -270,5 +273,5 @@ with failure_shown("The map"):
         nearest, distance = atlas.neighbours(features)
         st.markdown("**Its 8 nearest MNIST digits**, nearest first:")
         st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch")
-        st.caption(" · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
-                   + ": the digit each one is, and how far it is from yours in the model's numbers.")
+        said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
+        st.caption(said + ": the digit each one is, and how far it is from yours in the model's numbers.")

@@ -48,7 +48,15 @@ def test_mahalanobis_is_the_distance_to_the_nearest_mean(rng):
     np.testing.assert_allclose(novelty.mahalanobis(x, means, precision), brute, rtol=1e-9)
 
 
-@pytest.mark.parametrize("arch", [a for a in LITERT_ARCHS if (MODEL_DIR / a / novelty.STATS_FILE).is_file()])
+def test_every_litert_model_ships_its_statistics_and_card_fields():
+    for arch in LITERT_ARCHS:
+        card = json.loads((MODEL_DIR / arch / "card.json").read_text())
+        assert card["novelty_method"] == novelty.SHIPPED_METHOD and card["novelty_threshold"] > 0, arch
+        assert (MODEL_DIR / arch / novelty.STATS_FILE).stat().st_size < 400_000, arch
+
+
+# cnn and an MLP, whose wide layer is projected on a basis first.
+@pytest.mark.parametrize("arch", ["cnn", "seed002_mlp"])
 def test_card_threshold_is_the_validation_quantile(arch, mnist):
     card = json.loads((MODEL_DIR / arch / "card.json").read_text())
     _train, val = split_validation(mnist.train)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from model import MODEL_DIR
