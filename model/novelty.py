@@ -178,6 +178,19 @@ def load_feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
     return FeatureModel(arch, forward, weights, bias)
 
 
+_feature_models: dict[tuple[str, Path], FeatureModel] = {}
+_feature_models_lock = threading.Lock()
+
+
+def feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
+    """:func:`load_feature_model`, once per process (pages call this on every rerun)."""
+    key = (arch, Path(model_dir))
+    with _feature_models_lock:
+        if key not in _feature_models:
+            _feature_models[key] = load_feature_model(arch, model_dir)
+        return _feature_models[key]
+
+
 def features_in_batches(model: FeatureModel, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     return np.concatenate([model.features(images[i : i + batch]) for i in range(0, len(images), batch)])
 
@@ -305,7 +318,7 @@ class NoveltyScorer:
 
     def __init__(self, arch: str, model_dir: Path = MODEL_DIR):
         self.stats = NoveltyStats.load(Path(model_dir) / arch / STATS_FILE)
-        self.model = load_feature_model(arch, model_dir)
+        self.model = feature_model(arch, model_dir)
         width = self.model.weights.shape[1]
         basis = self.stats.basis
         if (basis is None and width != self.stats.means.shape[1]) or (

@@ -14,7 +14,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from model.embedding import EmbeddingError, load_embedding
 from model.inference import Classifier, ClassifierError, load_classifier
-from model.novelty import NoveltyError, load_feature_model, scorer
+from model.novelty import NoveltyError, feature_model, scorer
 from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
 from pages.common import (
     ensure_router,
@@ -257,7 +257,7 @@ st.subheader("Where it lands")
 with failure_shown("The map"):
     try:
         atlas = load_embedding(arch, model_dir())
-        features = load_feature_model(arch, model_dir()).features(pushed[None])[0]
+        features = feature_model(arch, model_dir()).features(pushed[None])[0]
     except (EmbeddingError, NoveltyError) as e:
         damaged(e, "map", f"python -m model.embedding --arch {arch} --data-dir $MNIST_DIR")
     else:
