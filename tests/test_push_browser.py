@@ -16,7 +16,8 @@ import pytest
 
 from model.robustness import SLIDERS
 from tests.browser import browser_available, launch_chromium, streamlit_server
-from tests.drawing import canvas_box, draw_strokes, open_draw_page, place, read_prediction, smooth, wait_idle
+from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
+                           read_prediction, smooth, wait_idle)
 
 pytestmark = [
     pytest.mark.browser,
@@ -84,13 +85,23 @@ def open_push_page(page, base_url: str) -> None:
     wait_idle(page, TIMEOUT)
 
 
-def move_slider(page, label: str, key: str) -> None:
+def move_slider(page, label: str, key: str) -> list[float]:
+    """Press ``key`` on the slider ``label``; the probabilities once the page shows new ones
+    (a TimeoutError if they never change)."""
+    before = probabilities(page)
     slider = page.get_by_role("slider", name=label)
     slider.scroll_into_view_if_needed()
     slider.focus()
     page.keyboard.press(key)
-    page.wait_for_timeout(300)
+    return new_probabilities(page, before)
+
+
+def new_probabilities(page, before: list[float]) -> list[float]:
+    page.wait_for_function(f"(before) => {{ const now = ({PROBABILITIES_JS})(); "
+                           "return now !== null && JSON.stringify(now) !== JSON.stringify(before); }",
+                           arg=before, timeout=TIMEOUT)
     wait_idle(page, TIMEOUT)
+    return probabilities(page)
 
 
 def go_to(page, title: str) -> None:
@@ -123,8 +134,7 @@ def test_every_slider_changes_the_probabilities(browser, base_url, request):
         before, picture = probabilities(page), page.locator(PUSHED_IMAGE).first.get_attribute("src")
         assert len(before) == 10 and abs(sum(before) - 1) < 1e-3
         for name, slider in SLIDERS.items():
-            move_slider(page, slider.label, "End" if name != "scale" else "Home")
-            after = probabilities(page)
+            after = move_slider(page, slider.label, "End" if name != "scale" else "Home")
             changed = max(abs(a - b) for a, b in zip(after, before))
             assert changed > 1e-6, f"moving {slider.label!r} left the probabilities as they were"
             now = page.locator(PUSHED_IMAGE).first.get_attribute("src")
@@ -134,14 +144,11 @@ def test_every_slider_changes_the_probabilities(browser, base_url, request):
         assert page.get_by_role("heading", name="One slider, its whole range").is_visible()
         assert page.get_by_role("heading", name="Where it lands").is_visible()
         page.get_by_role("button", name="Reset the sliders").click()
-        wait_idle(page, TIMEOUT)
-        reset = probabilities(page)
+        reset = new_probabilities(page, before)
         assert max(reset) > 0.9
         # The eraser: a stroke across the middle of the digit on the small canvas.
         draw_strokes(page, [[(0.1, 0.5), (0.5, 0.48), (0.9, 0.5)], [(0.5, 0.1), (0.5, 0.9)]], box=canvas_box(page))
-        page.wait_for_function(f"(before) => JSON.stringify(({PROBABILITIES_JS})()) !== JSON.stringify(before)",
-                               arg=reset, timeout=TIMEOUT)
-        wait_idle(page, TIMEOUT)
+        new_probabilities(page, reset)
         shot(page, "push-desktop-erased")
 
 
@@ -150,6 +157,11 @@ def test_a_drawn_letter_is_not_a_digit(browser, base_url, request, viewport):
     options = {"is_mobile": True, "has_touch": True} if viewport is PHONE else {}
     with new_page(browser, viewport, request, **options) as page:
         open_draw_page(page, base_url, timeout=TIMEOUT)
+        if viewport is DESKTOP:  # a digit first: read, and no verdict
+            draw_digit(page, 3)
+            assert read_prediction(page, timeout=TIMEOUT) == "3"
+            assert page.get_by_text(VERDICT).count() == 0
+            clear_canvas(page, TIMEOUT)
         strokes = place([smooth(s, 4) for s in LETTER_A], 0.6)
         draw_strokes(page, strokes)
         read_prediction(page, timeout=TIMEOUT)
@@ -162,6 +174,6 @@ def test_a_drawn_letter_is_not_a_digit(browser, base_url, request, viewport):
             go_to(page, "Push it")
             page.get_by_text("Pushing your drawing").wait_for(state="visible", timeout=TIMEOUT)
             before = probabilities(page)
-            move_slider(page, SLIDERS["rotation"].label, "End")
-            assert max(abs(a - b) for a, b in zip(probabilities(page), before)) > 1e-6
+            after = move_slider(page, SLIDERS["rotation"].label, "End")
+            assert max(abs(a - b) for a, b in zip(after, before)) > 1e-6
             shot(page, "push-phone")
