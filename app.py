@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/class.py", title="Our class", icon=":material/groups:", url_path="class"),
+    st.Page("pages/push.py", title="Push it", icon=":material/open_with:", url_path="push"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -10,6 +10,7 @@ Times, each over ``--n`` calls after a warm-up, with ``time.perf_counter_ns``:
   (a+b) both, one after the other, as the page does for each stroke;
   (p) what the Draw page itself runs: ``read_canvas`` on its 400x400 canvas, with a hand-drawn
       3 at 60% of the canvas in the page's default 22 px pen, then ``predict_proba``;
+  (p+n) the same plus the not-a-digit score the page shows its verdict from;
   (c) the Keras model's ``model.predict`` on one image: the baseline;
   (d) the Keras model called eagerly, ``model(x, training=False)``;
   (e) a ``tf.function`` wrapping that call (compiled once, then reused).
@@ -127,6 +128,17 @@ def measure(arch: str = "cnn", n: int = 500, keras_n: int | None = None, data_di
     results["(p) Draw page: 400x400, 22 px pen"] = summary(
         time_calls(lambda: classifier.predict_proba(read_canvas(drawn).image[None]), n)
     )
+    try:
+        from model.explain import novelty
+
+        def with_verdict():
+            image = read_canvas(drawn).image[None]
+            classifier.predict_proba(image)
+            novelty(arch, image)
+
+        results["(p+n) ... and the not-a-digit score"] = summary(time_calls(with_verdict, n))
+    except Exception as error:  # noqa: BLE001 - a model without the statistics has no verdict
+        print(f"(p+n) skipped: {error}", file=sys.stderr)
     if baselines:
         import keras
         import tensorflow as tf

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from model import MODEL_DIR
 from model.inference import load_forward
 from model.keras_numpy import KerasNumpy, read_layers
+from model.novelty import novelty_scores
 from model.preprocess import (
     CENTRE_OF_MASS,
     DIGIT_BOX,
@@ -503,3 +504,9 @@ def shuffled_weights(network: KerasNumpy, seed: int = 0) -> KerasNumpy:
     faithful saliency method computed on it explain nothing about the trained model."""
     rng = np.random.default_rng(seed)
     return network.with_weights(lambda w: rng.permutation(w.ravel()).reshape(w.shape))
+
+
+def novelty(arch: str, images) -> np.ndarray:
+    """How unlike any digit each of ``images`` (N, 28, 28) is, as an (N,) array: higher = less
+    like a digit; flagged above the card's ``novelty_threshold`` (see model/novelty.py)."""
+    return novelty_scores(arch, images)

@@ -30,6 +30,7 @@ import tensorflow as tf
 from model import MODEL_DIR
 from model.config import TrainConfig
 from model.data import MnistError, Split, load_splits, unit_pixels
+from model.derived import write_feature_artifacts
 from model.ensemble import MEMBERS_DIR, train_ensemble
 from model.evaluate import score
 from model.inference import Classifier, inference_ms, load_forward
@@ -281,6 +282,7 @@ def run(config: TrainConfig, recipe: Recipe | None = None, callbacks: tuple = ()
     write_model_folder(Path(config.out) / name, result, card, history, evaluation, finish)
     if config.arch in RECIPES:
         shutil.rmtree(progress_dir(config.out, config.arch, config.seed), ignore_errors=True)
+    card.update(write_feature_artifacts(name, (train, val, test, mnist), config.out))
     return card
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from model.explain import novelty
 from model.inference import Classifier, ClassifierError
+from model.novelty import NoveltyError
 from model.preprocess import ImageError, Reading, upload_to_mnist
 from pages.common import (
     NO_MODEL_YET, drawing_canvas, pixel_grid, probability_figure, read_drawing, remember_drawing,
@@ -85,6 +87,14 @@ export default function () {
 )
 
 
+def _novelty_score(arch: str, image: np.ndarray) -> float:
+    # Without its statistics file a model simply gives no verdict; the prediction still shows.
+    try:
+        return float(novelty(arch, image[None])[0])
+    except NoveltyError:
+        return float("-inf")
+
+
 def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
     probabilities = classifier.predict_proba(image[None])[0]
     ranked = np.argsort(probabilities)[::-1]
@@ -92,6 +102,11 @@ def show_prediction(classifier: Classifier, image: np.ndarray) -> None:
     left, right = st.columns([1, 1])
     left.metric("Prediction", str(best))
     right.metric("Confidence", f"{confidence:.1%}")
+    threshold = classifier.card.get("novelty_threshold")
+    if threshold is not None and _novelty_score(classifier.arch, image) > threshold:
+        st.warning("This doesn't look much like any digit I know. The bars below still add up to 100%: "
+                   "the model must share its vote among the ten digits, even for a letter or a scribble.",
+                   icon=":material/help:")
     if confidence < UNSURE_BELOW:
         top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
         st.warning(f"The model is unsure. Its top three: {top3}.")

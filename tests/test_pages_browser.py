@@ -24,6 +24,7 @@ PAGES = [
     ("/confusion", "Confusion matrix"),
     ("/mistakes", "Misclassified digits"),
     ("/models", "Models"),
+    ("/push", "Push it"),
 ]
 EXCEPTION = '[data-testid="stException"]'
 PICKER = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'  # the model picker

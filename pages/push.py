@@ -1,0 +1,277 @@
+"""Push it: move, turn, shrink, thicken, noise or rub out the current drawing and watch the
+network change its mind; where the digit lands among the ones it knows; and whether it looks
+like a digit at all. The computing is in model/robustness.py, model/embedding.py and
+model/novelty.py."""
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from model.embedding import EmbeddingError, load_embedding
+from model.inference import Classifier, ClassifierError, load_classifier
+from model.novelty import NoveltyError, feature_model, scorer
+from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
+from pages.common import (
+    ensure_router,
+    failure_shown,
+    model_dir,
+    pixel_grid,
+    probability_figure,
+    current_drawing,
+    selected_arch,
+    show_failure,
+    digit_image,
+    shipped_archs,
+    shown_path,
+)
+
+ensure_router()
+
+# One colour per digit, the same on the sweep and on the map (Plotly's D3 ten).
+DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+STATIC = {"staticPlot": True}  # a finger scrolling the page must not drag a chart
+ERASER_SIDE = 224  # 8 canvas px per pixel of the 28x28 image
+SAMPLE_KEY = "push_sample"
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def get_classifier(arch: str, folder: str) -> Classifier:
+    return load_classifier(arch, model_dir())
+
+
+def slider_key(name: str) -> str:
+    return f"push_{name}"
+
+
+def reset_sliders() -> None:
+    for name, slider in SLIDERS.items():
+        st.session_state[slider_key(name)] = float(slider.neutral)
+
+
+def damaged(error: NoveltyError | EmbeddingError, what: str, command: str) -> None:
+    """A missing file is a caption (the model simply has no such part); a damaged one, a warning."""
+    if error.missing or error.path is None:
+        st.caption(f"This model has no {what}.")
+    else:
+        st.warning(f"**The {what} is unavailable:** `{shown_path(error.path)}` is damaged. "
+                   f"Make it again with `{command}`.")
+        print(f"[digit-lab] {what}: {error}", file=sys.stderr)
+
+
+def sample_digit(arch: str) -> np.ndarray | None:
+    """A digit from the map's MNIST test digits (this model's map, else any), when there is no
+    drawing."""
+    for candidate in [arch, *shipped_archs()]:
+        try:
+            atlas = load_embedding(candidate, model_dir())
+            break
+        except EmbeddingError:
+            continue
+    else:
+        return None
+    digit = st.session_state.get(SAMPLE_KEY, 3)
+    index = int(np.flatnonzero(atlas.labels[atlas.pool] == digit)[0])
+    return atlas.pool_images[index].astype(np.float32) / 255
+
+
+# Figures are built unvalidated from numpy arrays (sent as binary): validating and copying
+# 5,000 map points as lists cost ~30 ms of each rerun (bench/push.py).
+def sweep_figure(curve, current: float) -> go.Figure:
+    slider = SLIDERS[curve.name]
+    answers = curve.answers
+    traces = []
+    for d in range(10):
+        shown = bool((answers == d).any())
+        traces.append(dict(
+            type="scatter", mode="lines", x=curve.values, y=curve.probabilities[:, d],
+            name=str(d), line=dict(color=DIGIT_COLORS[d], width=4 if shown else 1.5),
+            opacity=1.0 if shown else 0.35,
+        ))
+    shapes = [dict(type="line", x0=current, x1=current, y0=0, y1=1, yref="y",
+                   line=dict(color="#888", width=2, dash="dot"))]
+    annotations = []
+    for flip in curve.flips:
+        shapes.append(dict(type="line", x0=flip.value, x1=flip.value, y0=0, y1=1, yref="y",
+                           line=dict(color=DIGIT_COLORS[flip.after], width=3)))
+        annotations.append(dict(x=flip.value, y=1.02, yref="y", text=f"→ {flip.after}", showarrow=False,
+                                font=dict(size=16, color=DIGIT_COLORS[flip.after])))
+    layout = dict(
+        height=300, margin=dict(l=10, r=10, t=30, b=10), showlegend=True,
+        legend=dict(orientation="h", y=-0.25, font=dict(size=14)),
+        xaxis=dict(title=dict(text=f"{slider.label} ({slider.unit})" if slider.unit else slider.label)),
+        yaxis=dict(range=[0, 1.08], tickformat=".0%"), shapes=shapes, annotations=annotations,
+    )
+    return go.Figure(data=traces, layout=layout, _validate=False)
+
+
+def map_figure(atlas, here: np.ndarray, answer: int) -> go.Figure:
+    traces = []
+    for d in range(10):
+        xy = atlas.points[atlas.labels == d]
+        traces.append(dict(type="scattergl", mode="markers", x=xy[:, 0], y=xy[:, 1],
+                           name=str(d), marker=dict(size=4, color=DIGIT_COLORS[d], opacity=0.45)))
+    traces.append(dict(type="scatter", mode="markers+text", x=[float(here[0])], y=[float(here[1])],
+                       name="yours", text=["yours"], textposition="top center", textfont=dict(size=16),
+                       marker=dict(size=22, color="black", symbol="star", line=dict(color="white", width=2))))
+    layout = dict(height=420, margin=dict(l=10, r=10, t=10, b=10),
+                  legend=dict(font=dict(size=14), orientation="h", y=-0.05),
+                  xaxis=dict(showticklabels=False, zeroline=False),
+                  yaxis=dict(showticklabels=False, zeroline=False))
+    return go.Figure(data=traces, layout=layout, _validate=False)
+
+
+def neighbour_strip(images: np.ndarray, gap: int = 2, scale: int = 4) -> np.ndarray:
+    """The digits side by side in one picture: one row on a phone as on a projector."""
+    count = len(images)
+    strip = np.full((28, count * 28 + (count - 1) * gap), 90, np.uint8)
+    for k, image in enumerate(images):
+        strip[:, k * (28 + gap) : k * (28 + gap) + 28] = image
+    return np.kron(strip, np.ones((scale, scale), np.uint8))
+
+
+def remembered_sweep(classifier: Classifier, original, push: Push, name: str, erased, source_id: str):
+    # A sweep does not depend on its own slider's value: moving that slider reuses it.
+    others = tuple(v for k, v in sorted(vars(push).items()) if k != name)
+    mask = None if erased is None else hashlib.sha1(np.packbits(erased).tobytes()).hexdigest()
+    key = (classifier.arch, name, source_id, mask, others)
+    memo = st.session_state.get("push_sweep_memo")
+    if memo is None or memo[0] != key:
+        memo = (key, sweep(classifier.predict_proba, original, push, name, erased))
+        st.session_state["push_sweep_memo"] = memo
+    return memo[1]
+
+
+def eraser(original: np.ndarray, source_id: str) -> np.ndarray | None:
+    st.subheader("Rub it out")
+    st.caption("Rub out part of the digit with your finger or the mouse; the result above changes.")
+    background = digit_image(original, scale=ERASER_SIDE // 28).convert("RGB")
+    result = st_canvas(
+        stroke_width=16, stroke_color="#FF0000", background_image=background, width=ERASER_SIDE,
+        height=ERASER_SIDE, drawing_mode="freedraw", return_image_data=True,
+        key=f"push-eraser-{source_id}-{st.session_state.get('push_eraser_generation', 0)}",
+    )
+    if st.button("Undo all erasing", icon=":material/ink_eraser_off:"):
+        st.session_state.push_eraser_generation = st.session_state.get("push_eraser_generation", 0) + 1
+        st.rerun()
+    return eraser_mask(result.image_data)
+
+
+st.title("Push it")
+with st.expander("What am I looking at?", icon=":material/help:"):
+    st.markdown(
+        "Take your digit and push it: move it, turn it, shrink it, make its lines thicker or "
+        "thinner, add noise, or rub part of it out. The bars show what the model says after each "
+        "change. The chart under them shows one slider's whole range at once: where a line "
+        "crosses another, the model changes its mind. Models are trained on digits that are "
+        "centred and upright; that is why training adds shifted and turned copies (augmentation).\n\n"
+        "**Where it lands** places your digit on a map of 5,000 MNIST digits, made from the numbers "
+        "the model computes just before its answer, with the 8 digits it finds most alike.\n\n"
+        "**Not a digit?** A letter or a scribble still gets a high probability for some digit: "
+        "the ten bars always add up to 100%. A separate check measures how far your drawing is "
+        "from every digit the model learned and says so when it is too far."
+    )
+
+arch = selected_arch()
+if arch is None:
+    st.error("No trained model is shipped. Train one: "
+             "`python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.stop()
+try:
+    classifier = get_classifier(arch, str(model_dir()))
+except ClassifierError as e:
+    show_failure(e, f"The model {arch}")
+    st.stop()
+
+drawing = current_drawing()
+if drawing is not None:
+    original = np.asarray(drawing["image"], np.float32)
+    st.caption("Pushing **your drawing** from the Draw page.")
+else:
+    st.info("No drawing yet, so here is an MNIST test digit. Draw on the Draw page to push your own.",
+            icon=":material/draw:")
+    st.segmented_control("Sample digit", list(range(10)), key=SAMPLE_KEY, default=3)
+    original = sample_digit(arch)
+    if original is None:
+        st.warning("No sample digits are shipped with this model. Draw one on the Draw page.")
+        st.stop()
+source_id = hashlib.sha1(original.tobytes()).hexdigest()[:10]
+
+for name, slider in SLIDERS.items():
+    st.session_state.setdefault(slider_key(name), float(slider.neutral))
+
+controls, view = st.columns([1, 1], gap="large")
+with controls:
+    for name, slider in SLIDERS.items():
+        st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step),
+                  key=slider_key(name), help=slider.help,
+                  format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
+    st.button("Reset the sliders", icon=":material/restart_alt:", on_click=reset_sliders)
+# Below the sliders and the result, so that on a phone, where columns stack, the result comes
+# straight after the sliders; the result column is filled once the eraser is read.
+erased = eraser(original, source_id)
+
+push = Push(**{name: float(st.session_state[slider_key(name)]) for name in SLIDERS})
+pushed = transform(original, push, erased)
+probabilities = classifier.predict_proba(pushed[None])[0]
+answer = int(probabilities.argmax())
+with view:
+    left, right = st.columns([1, 1])
+    left.metric("Prediction", str(answer))
+    right.metric("Confidence", f"{probabilities[answer]:.1%}")
+    st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
+    with failure_shown("The not-a-digit check"):
+        try:
+            novelty = scorer(arch, model_dir())
+            score = float(novelty.scores(pushed[None])[0])
+            if score > novelty.threshold:
+                st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
+            else:
+                st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
+                           f"(flagged above {novelty.threshold:.0f}).")
+        except NoveltyError as e:
+            damaged(e, "not-a-digit check", f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
+    st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC, key="push_probabilities")
+
+st.subheader("One slider, its whole range")
+chosen = st.segmented_control("Sweep", list(SLIDERS), key="push_sweep", default="rotation",
+                              format_func=lambda n: SLIDERS[n].label) or "rotation"
+curve = remembered_sweep(classifier, original, push, chosen, erased, source_id)
+st.plotly_chart(sweep_figure(curve, getattr(push, chosen)), config=STATIC, key="push_sweep_chart")
+unit = SLIDERS[chosen].unit
+if curve.flips:
+    said = "; ".join(f"at **{f.value:g}{unit}** it becomes a **{f.after}**" for f in curve.flips)
+    neutral = SLIDERS[chosen].neutral
+    at_neutral = curve.answers[np.argmin(np.abs(curve.values - neutral))]
+    st.markdown(f"With the other sliders where they are, the model says **{at_neutral}** at {neutral:g}{unit}; "
+                f"{said}. Each line is one digit's probability; the thick ones win somewhere.")
+else:
+    st.markdown(f"The answer stays **{curve.answers[0]}** over the whole range of this slider.")
+
+st.subheader("Where it lands")
+with failure_shown("The map"):
+    try:
+        atlas = load_embedding(arch, model_dir())
+        features = feature_model(arch, model_dir()).features(pushed[None])[0]
+    except (EmbeddingError, NoveltyError) as e:
+        damaged(e, "map", f"python -m model.embedding --arch {arch} --data-dir $MNIST_DIR")
+    else:
+        st.plotly_chart(map_figure(atlas, atlas.place(features)[0], answer), config=STATIC, key="push_map")
+        st.caption(
+            f"Each dot is one of {len(atlas.points):,} MNIST test digits, placed by the "
+            f"{len(features)} numbers the model computes just before its answer, squeezed to 2 by a "
+            "fixed straight-line projection (the two directions that best pull the ten digits apart). "
+            "Your star is placed by the same formula. Two numbers cannot hold all of them: dots "
+            "that overlap here may be far apart for the model, so the 8 digits below are found in "
+            "all the numbers, not on this map."
+        )
+        nearest, distance = atlas.neighbours(features)
+        st.markdown("**Its 8 nearest MNIST digits**, nearest first:")
+        st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch")
+        said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
+        st.caption(said + ": the digit each one is, and how far it is from yours in the model's numbers.")
