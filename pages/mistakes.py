@@ -14,6 +14,7 @@ from pages.common import (
     digit_image,
     ensure_router,
     failure_shown,
+    page_help,
     load_evaluation,
     probability_figure,
     projector_layout,
@@ -60,6 +61,7 @@ def closer_look(m: dict) -> None:
 
 ensure_router()
 st.title("Misclassified digits")
+page_help("mistakes")
 
 arch = selected_arch()
 if arch is None:
@@ -113,7 +115,8 @@ with failure_shown(f"The misclassified digits of {arch}"):
         row = st.columns(COLUMNS, gap="medium")
         for cell, m in zip(row, on_page[row_start : row_start + COLUMNS]):
             with cell:
-                st.image(digit_image(m["pixels"], scale=8), width="stretch")
+                st.image(digit_image(m["pixels"], scale=8), width="stretch",
+                         alt=f"A handwritten {m['true']} the model read as {m['predicted']}")
                 if st.button(caption(m), key=f"mistake_{m['index']}", width="stretch",
                              help=f"Test digit #{m['index']}: see its ten probabilities"):
                     chosen = m
