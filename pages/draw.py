@@ -56,7 +56,11 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> 
         st.warning(f"The model is unsure. Its top three: {top3}.", icon=":material/help:")
     with details if details is not None else st.container():
         present = big_screen()
-        st.plotly_chart(probability_figure(probabilities, height=380 if present else 320), config=STATIC_CHART)
+        figure = probability_figure(probabilities, height=380 if present else 320)
+        if present:  # read from the back of the room
+            figure.update_layout(font_size=24, xaxis_tickfont_size=34)
+            figure.update_traces(textfont_size=26)
+        st.plotly_chart(figure, config=STATIC_CHART)
         if not present:
             with st.expander("What the model sees (28x28)", expanded=True):
                 st.image(

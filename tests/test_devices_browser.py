@@ -153,6 +153,8 @@ def test_draw_page_on_device(browser, base_url, name):
     options = PROFILES[name]
     with device(browser, name, options) as page:
         open_draw_page(page, base_url, timeout=90_000)
+        if options.get("has_touch"):  # phones and tablets: the canvas gets the whole width
+            page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]')
         box = canvas_box(page)
         # As wide as its column lets it be: never cut off, never under 260 px, at most 400.
         assert 259 <= box["width"] <= 401 and abs(box["width"] - box["height"]) < 1, box
