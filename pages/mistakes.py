@@ -14,6 +14,7 @@ from pages.common import (
     digit_image,
     ensure_router,
     failure_shown,
+    friendly_name,
     page_help,
     load_evaluation,
     probability_figure,
@@ -76,7 +77,7 @@ except ArtifactError as error:
 with failure_shown(f"The misclassified digits of {arch}"):
     mistakes = evaluation.get("misclassified", [])
     st.markdown(
-        f"**{arch}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
+        f"**{friendly_name(arch)}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
         "Each is captioned *true → predicted (how sure the model was)*; click a caption for a closer "
         "look. Would you have read them right?"
     )

@@ -80,11 +80,11 @@ with failure_shown("The model table"):
         seconds = number(card.get("train_seconds"))
         rows.append({
             "name": friendly_name(name),
+            "test accuracy": accuracy * 100 if accuracy is not None else None,
             "about": model_description(name),
             "model": name,
             "layers": card.get("summary", ""),
             "parameters": card.get("params"),
-            "test accuracy": accuracy * 100 if accuracy is not None else None,
             "errors": card.get("test_errors"),
             "epochs": f"{card.get('best_epoch', '?')} / {card.get('epochs', '?')}",
             "training min": seconds / 60 if seconds is not None else None,

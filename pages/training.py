@@ -69,7 +69,7 @@ with failure_shown("The training curves"):
         best = history["best_epoch"]
         best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
         members = history.get("members") or []
-        st.subheader(focus)
+        st.subheader(friendly_name(focus))
         c1, c2, c3, c4 = st.columns(4)
         training_minutes = f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min"
         if members:

@@ -144,6 +144,19 @@ def in_viewport(page, box: dict | None) -> bool:
             and box["x"] + box["width"] <= size["width"] + 0.5 and box["y"] + box["height"] <= size["height"] + 0.5)
 
 
+def page_scroll(page) -> float:
+    """How far the app's main area is scrolled (Streamlit scrolls it, not the window)."""
+    return page.evaluate("() => (document.querySelector('[data-testid=stMain]') || {}).scrollTop + window.scrollY")
+
+
+def swipe_up(page, cdp, x: float, y: float, distance: float = 200) -> None:
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y, "id": 1}]})
+    for k in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - distance * k / 10, "id": 1}]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 def no_sideways_scroll(page) -> tuple[int, int]:
     return page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
 
@@ -154,7 +167,7 @@ def test_draw_page_on_device(browser, base_url, name):
     with device(browser, name, options) as page:
         open_draw_page(page, base_url, timeout=90_000)
         if options.get("has_touch"):  # phones and tablets: the canvas gets the whole width
-            page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]')
+            page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached")
         box = canvas_box(page)
         # As wide as its column lets it be: never cut off, never under 260 px, at most 400.
         assert 259 <= box["width"] <= 401 and abs(box["width"] - box["height"]) < 1, box
@@ -163,8 +176,10 @@ def test_draw_page_on_device(browser, base_url, name):
             assert page.evaluate(HITS_CANVAS_JS, list(point)), f"the canvas's {edge} edge is covered or clipped"
 
         digit = DIGITS[name]
+        scrolled = page_scroll(page)
         draw(page, digit_strokes(digit), box)
         shown = read_prediction(page, timeout=TIMEOUT)
+        assert page_scroll(page) == scrolled, "drawing on the canvas scrolled the page"
         assert shown == str(digit), f"drew a {digit}, the page says {shown}"
         value = prediction_value(page)
         assert in_viewport(page, value.bounding_box()), "the Prediction is off screen after the stroke"
@@ -205,6 +220,23 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
             far = {"left": lit["maxX"] / w, "right": 1 - lit["minX"] / w,
                    "top": lit["maxY"] / h, "bottom": 1 - lit["minY"] / h}
             assert far[edge] <= 0.06, f"{edge} stroke reaches {far[edge]:.1%} into the canvas"
+
+
+def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url):
+    # Plotly's drag-to-zoom used to catch the finger: a swipe over a chart moved nothing.
+    name = "phone-412x839"
+    with device(browser, name + "-swipe", PROFILES[name]) as page:
+        page.goto(base_url + "/training")
+        wait_for_app(page, timeout=90_000)
+        chart = page.locator(".js-plotly-plot").first
+        chart.wait_for()
+        chart.evaluate("c => c.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        box = chart.bounding_box()
+        before = page_scroll(page)
+        swipe_up(page, page.context.new_cdp_session(page), box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75)
+        page.wait_for_timeout(500)
+        assert page_scroll(page) > before + 50, "the chart kept the swipe: the page did not scroll"
 
 
 def decode_qr(png: bytes) -> str:
