@@ -58,8 +58,8 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> 
         present = big_screen()
         figure = probability_figure(probabilities, height=380 if present else 320)
         if present:  # read from the back of the room
-            figure.update_layout(font_size=24, xaxis_tickfont_size=34)
-            figure.update_traces(textfont_size=26)
+            figure.update_layout(font_size=24, xaxis_tickfont_size=34, yaxis_tickfont_size=22)
+            figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)
         st.plotly_chart(figure, config=STATIC_CHART)
         if not present:
             with st.expander("What the model sees (28x28)", expanded=True):
