@@ -25,7 +25,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def join_address(page_url: str | None, network_ip: str | None = None, public_url: str | None = None) -> str | None:
+def join_address(page_url: str | None, network_ip: str | None = None,
+                 public_url: str | None = None) -> str | None:
     """The address a student's device opens to reach this app.
 
     ``public_url`` (default: ``$DIGITLAB_PUBLIC_URL``) wins. Otherwise the address the teacher's

@@ -135,7 +135,8 @@ MODEL_NAMES = {
     "cnn": ("Digit Lab CNN", "Our own convolutional network: three layers of pattern finders, "
             "trained on shifted and tilted digits."),
     "seed004_cnn": ("Deep CNN", "Four layers of pattern finders with large windows, then a big plain layer."),
-    "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on shifted digits."),
+    "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on "
+                    "shifted digits."),
     "seed000_cnn": ("Small CNN", "One layer of 28 pattern finders, then a plain layer of 128 neurons."),
     "seed000_numpy": ("Small CNN, from scratch", "The Small CNN written in plain numpy, without a "
                       "deep-learning library."),
@@ -414,6 +415,6 @@ def digit_grid(digits: list[dict], caption, columns: int = 8) -> None:
         row = st.columns(columns, gap="small")
         for cell, digit in zip(row, digits[start : start + columns]):
             with cell:
-                st.image(digit_image(digit["pixels"]), width="stretch",
-                         alt=f"A handwritten {digit['true']} from the test set" if "true" in digit else "A test digit")
+                alt = f"A handwritten {digit['true']} from the test set" if "true" in digit else "A test digit"
+                st.image(digit_image(digit["pixels"]), width="stretch", alt=alt)
                 st.markdown(caption(digit))

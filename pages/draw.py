@@ -4,6 +4,8 @@
 small print, a huge prediction, and a join panel with the address and QR code students open."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import streamlit as st
 from streamlit import net_util
@@ -50,7 +52,8 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> 
     best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
     left, right = st.columns([1, 1])
     left.metric("Prediction", str(best))
-    right.metric("Confidence", f"{confidence:.1%}", help="How sure the model is of this digit (a probability), not how often it is right.")
+    right.metric("Confidence", f"{confidence:.1%}",
+                 help="How sure the model is of this digit (a probability), not how often it is right.")
     if confidence < UNSURE_BELOW:
         top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
         st.warning(f"The model is unsure. Its top three: {top3}.", icon=":material/help:")
@@ -66,7 +69,8 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> 
                 st.image(
                     pixel_grid(image),
                     alt="Your drawing shrunk to 28 by 28 pixels, white on black, as the model reads it.",
-                    caption="Your drawing as the model reads it: shrunk to 28x28 pixels, each square one of the 784 numbers it gets.",
+                    caption="Your drawing as the model reads it: shrunk to 28x28 pixels, each square one "
+                    "of the 784 numbers it gets.",
                 )
 
 
@@ -112,7 +116,8 @@ def join_panel() -> None:
         st.warning("This computer has no network address students can reach.", icon=":material/wifi_off:")
         return
     st.image(qr_png(address), alt=f"QR code of {address}", width=220)
-    st.markdown(f'<p class="digitlab-join-address">{address}</p>', unsafe_allow_html=True)
+    # The address comes from the request (its Host): escaped, it can only ever show as text.
+    st.markdown(f'<p class="digitlab-join-address">{html.escape(address)}</p>', unsafe_allow_html=True)
 
 
 @st.fragment
@@ -156,7 +161,8 @@ def upload_area(classifier: Classifier | None) -> None:
         type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
     )
     if upload is None:
-        st.info("Dark ink on light paper or light on dark both work; crop close to the digit.", icon=":material/photo_camera:")
+        st.info("Dark ink on light paper or light on dark both work; crop close to the digit.",
+                icon=":material/photo_camera:")
         return
     try:
         image = upload_to_mnist(upload.getvalue())
@@ -164,7 +170,8 @@ def upload_area(classifier: Classifier | None) -> None:
         st.error(str(e), icon=":material/error:")
         return
     if image is None:
-        st.warning("No digit found in this image: it looks blank or has too little contrast.", icon=":material/image:")
+        st.warning("No digit found in this image: it looks blank or has too little contrast.",
+                   icon=":material/image:")
     elif classifier is not None:
         show_prediction(classifier, image)
 
@@ -185,8 +192,9 @@ else:
     try:
         classifier = get_classifier(arch)
         st.caption(
-            f"Model **{friendly_name(arch)}** ({arch}) · right on {classifier.card.get('test_accuracy', 0):.2%} of "
-            f"the 10,000 MNIST test digits · runs on {classifier.runtime}"
+            f"Model **{friendly_name(arch)}** ({arch}) · right on "
+            f"{classifier.card.get('test_accuracy', 0):.2%} of the 10,000 MNIST test digits · "
+            f"runs on {classifier.runtime}"
         )
     except ClassifierError as e:
         show_failure(e, f"The model {arch}")

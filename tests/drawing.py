@@ -185,9 +185,8 @@ def touch_strokes(page, cdp, strokes: list[Stroke], box: dict | None = None, ste
             (a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps)
             for a, b in zip(points, points[1:]) for k in range(1, steps + 1)
         ]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": path[0][0], "y": path[0][1], "id": 1}]})
-        for x, y in path[1:]:
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y, "id": 1}]})
+        for kind, (x, y) in [("touchStart", path[0]), *(("touchMove", p) for p in path[1:])]:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 

@@ -9,7 +9,6 @@ Run: ``.venv/bin/python -m pytest -m browser tests/test_devices_browser.py``  (a
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import numpy as np
 import pytest

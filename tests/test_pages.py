@@ -414,9 +414,10 @@ def test_search_results_corrupt_is_named(artifacts, text):
 
 
 def test_the_canvas_still_has_what_the_draw_page_relies_on():
-    # pages/draw.py moves the canvas's toolbar and presses its "send now" button at the end of
-    # each stroke, to skip the component's 200 ms debounce. Both depend on the component's
-    # bundle; an upgrade that renames them would silently bring the delay back.
+    # pages/draw.py (with assets/canvas_fixes.js and canvas.css) moves the canvas's toolbar and
+    # presses its "send now" button at the end of each stroke, to skip the component's 200 ms
+    # debounce. Both depend on the component's bundle; an upgrade that renames them would
+    # silently bring the delay back.
     import importlib.util
 
     # Located, not imported: importing it registers a component, which needs a running app.
