@@ -60,8 +60,10 @@ def test_every_page_explains_itself():
     for call in page_calls():
         page = REPO / ast.literal_eval(call.args[0])
         source = page.read_text()
-        match = re.search(r'page_help\("([a-z_]+)"\)', source)
-        assert match, f"{page.name} has no 'What am I looking at?' box"
+        match = re.search(r'page_help\("([a-z_]+)"', source)
+        if match is None:  # a page may write its own box
+            assert '"What am I looking at?"' in source, f"{page.name} has no 'What am I looking at?' box"
+            continue
         text = (HELP / f"{match.group(1)}.md").read_text()
         assert 200 < len(text) < 2000, f"{match.group(1)}.md: keep it short and not empty"
 
