@@ -9,18 +9,21 @@ import streamlit as st
 
 from pages.common import model_picker
 
-st.set_page_config(page_title="Digit Lab", page_icon="✏️", layout="wide")
+# The sidebar starts folded on phones (Streamlit's "auto") and on tablets (the Draw page folds
+# it once on a touch screen narrower than a laptop's).
+# No page_title here: it would override every page's own title in the browser's tab.
+st.set_page_config(page_icon=":material/draw:", layout="wide", initial_sidebar_state="auto")
 
 PAGES = [
-    st.Page("pages/draw.py", title="Draw", icon="✏️", default=True),
-    st.Page("pages/training.py", title="Training curves", icon="📈", url_path="training"),
-    st.Page("pages/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
-    st.Page("pages/mistakes.py", title="Misclassified", icon="🔍", url_path="mistakes"),
-    st.Page("pages/models.py", title="Models", icon="🏗️", url_path="models"),
+    st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:", default=True),
+    st.Page("pages/training.py", title="Training curves", icon=":material/show_chart:", url_path="training"),
+    st.Page("pages/confusion.py", title="Confusion matrix", icon=":material/grid_on:", url_path="confusion"),
+    st.Page("pages/mistakes.py", title="Misclassified", icon=":material/search:", url_path="mistakes"),
+    st.Page("pages/models.py", title="Models", icon=":material/account_tree:", url_path="models"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
+    st.Page("pages/push.py", title="Push it", icon=":material/open_with:", url_path="push"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/class.py", title="Our class", icon=":material/groups:", url_path="class"),
-    st.Page("pages/push.py", title="Push it", icon=":material/open_with:", url_path="push"),
 ]
 
 navigation = st.navigation(PAGES)

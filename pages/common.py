@@ -25,6 +25,7 @@ except Exception as error:  # noqa: BLE001 - absent or broken, the other pages m
     _search = None
     print(f"[digit-lab] model.search unavailable: {type(error).__name__}: {error}", file=sys.stderr)
 
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ACCENT = "#ff4b4b"
 MUTED = "#8c9bb5"
 ARCH_KEY = "arch"
@@ -173,17 +174,49 @@ def is_usable(arch: str) -> bool:
         return False
 
 
+# What students see instead of the folder names: a name and one line on what the network is.
+# The folder name (the "technical name") stays one click away: the picker's help, the Models
+# page's table. A model not listed here shows its folder name and its card's summary.
+MODEL_NAMES = {
+    "cnn": ("Digit Lab CNN", "Our own convolutional network: three layers of pattern finders, "
+            "trained on shifted and tilted digits."),
+    "seed004_cnn": ("Deep CNN", "Four layers of pattern finders with large windows, then a big plain layer."),
+    "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on "
+                    "shifted digits."),
+    "seed000_cnn": ("Small CNN", "One layer of 28 pattern finders, then a plain layer of 128 neurons."),
+    "seed000_numpy": ("Small CNN, from scratch", "The Small CNN written in plain numpy, without a "
+                      "deep-learning library."),
+    "seed002_mlp": ("Plain network", "No pattern finders: every pixel wired to 512 neurons."),
+    "seed003_fcn": ("Wide plain network", "No pattern finders: every pixel wired to 1,024 neurons."),
+    "seed003_numpy": ("Wide plain network, from scratch", "The Wide plain network written in plain numpy."),
+}
+
+
+def friendly_name(arch: str) -> str:
+    return MODEL_NAMES.get(arch, (arch, ""))[0]
+
+
+def model_description(arch: str) -> str:
+    """One line on what the model is, for students."""
+    if arch in MODEL_NAMES:
+        return MODEL_NAMES[arch][1]
+    try:
+        return str(load_card(arch).get("summary", ""))
+    except artifacts.ArtifactError:
+        return ""
+
+
 def arch_label(arch: str) -> str:
     if not is_known_arch(arch):
         return "(not a shipped model)"
     try:
         card = load_card(arch)
     except artifacts.ArtifactError:
-        return f"{arch} (artifacts damaged)"
+        return f"{friendly_name(arch)} (files damaged)"
     if not is_usable(arch):
-        return f"{arch} (damaged, cannot be used)"
+        return f"{friendly_name(arch)} (damaged, cannot be used)"
     mark = " (trained here)" if trained_here(arch) else ""
-    return f"{arch}{mark} — {card.get('test_accuracy', 0):.2%}"
+    return f"{friendly_name(arch)}{mark} — {card.get('test_accuracy', 0):.2%}"
 
 
 def default_arch(archs: list[str]) -> str | None:
@@ -201,7 +234,32 @@ def model_picker() -> str | None:
         st.session_state[ARCH_KEY] = st.session_state.pop(CHOSEN_KEY)
     if st.session_state.get(ARCH_KEY) not in archs:
         st.session_state[ARCH_KEY] = default_arch(archs)
-    return st.sidebar.selectbox("Model", archs, key=ARCH_KEY, format_func=arch_label)
+    current = st.session_state[ARCH_KEY]
+    return st.sidebar.selectbox(
+        "Model", archs, key=ARCH_KEY, format_func=arch_label,
+        help=f"{model_description(current)} Technical name: `{current}`. The percentage is how many of "
+        "10,000 test digits it reads right.",
+    )
+
+
+# --------------------------------------------------------------------------- assets and words
+
+
+@functools.lru_cache(maxsize=32)
+def asset_text(name: str) -> str:
+    """A file of assets/ (CSS, JavaScript, help text), read once per server."""
+    return (ASSETS / name).read_text(encoding="utf-8")
+
+
+def style(name: str) -> None:
+    """Apply a stylesheet of assets/ to the page."""
+    st.html(f"<style>{asset_text(name)}</style>")
+
+
+def page_help(page: str, expanded: bool = False) -> None:
+    """The page's "What am I looking at?" box, its text from assets/help/<page>.md."""
+    with st.expander("What am I looking at?", icon=":material/help:", expanded=expanded):
+        st.markdown(asset_text(f"help/{page}.md"))
 
 
 def choose_model(arch: str) -> None:
@@ -369,6 +427,7 @@ def digit_figure(pixels, height: int = 280, grid: bool = True) -> go.Figure:
         width=height,
         margin=dict(l=0, r=0, t=0, b=0),
         plot_bgcolor="#262730",
+        dragmode=False,  # a swipe over the picture scrolls the page on a touch screen
         xaxis=dict(visible=False, constrain="domain"),
         yaxis=dict(visible=False, scaleanchor="x"),
     )
@@ -427,7 +486,9 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
 
 # --------------------------------------------------------------------------- diagnostics pages
 # Projector-friendly defaults: big type, thick lines, a colour-blind-safe palette (Okabe-Ito).
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+# Okabe-Ito without its black (it hid the markers and the best-epoch line) and pale yellow
+# (unreadable on white on a projector); a dark red and a grey-blue take their places.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#5D6D7E"]
 FONT_SIZE = 18
 
 
@@ -440,6 +501,9 @@ def projector_layout(fig: go.Figure, height: int = 420, **layout) -> go.Figure:
         legend=dict(font=dict(size=FONT_SIZE - 2)),
         hoverlabel=dict(font_size=FONT_SIZE),
         margin=dict(l=10, r=10, t=50, b=10),
+        # No drag-to-zoom: on a touch screen a swipe over a chart scrolls the page instead of
+        # being caught by the chart. Hover and click (the confusion matrix's cells) still work.
+        dragmode=False,
     )
     fig.update_layout(**layout)
     fig.update_xaxes(title_font=dict(size=FONT_SIZE + 2), tickfont=dict(size=FONT_SIZE))
@@ -478,5 +542,6 @@ def digit_grid(digits: list[dict], caption, columns: int = 8) -> None:
         row = st.columns(columns, gap="small")
         for cell, digit in zip(row, digits[start : start + columns]):
             with cell:
-                st.image(digit_image(digit["pixels"]), width="stretch")
+                alt = f"A handwritten {digit['true']} from the test set" if "true" in digit else "A test digit"
+                st.image(digit_image(digit["pixels"]), width="stretch", alt=alt)
                 st.markdown(caption(digit))

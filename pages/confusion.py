@@ -13,6 +13,7 @@ from pages.common import (
     digit_grid,
     ensure_router,
     failure_shown,
+    page_help,
     load_evaluation,
     projector_layout,
     selected_arch,
@@ -26,6 +27,7 @@ ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#d
 
 ensure_router()
 st.title("Confusion matrix")
+page_help("confusion")
 
 arch = selected_arch()
 if arch is None:

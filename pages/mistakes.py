@@ -15,6 +15,8 @@ from pages.common import (
     digit_image,
     ensure_router,
     failure_shown,
+    friendly_name,
+    page_help,
     load_evaluation,
     probability_figure,
     projector_layout,
@@ -61,6 +63,7 @@ def closer_look(m: dict) -> None:
 
 ensure_router()
 st.title("Misclassified digits")
+page_help("mistakes")
 
 arch = selected_arch()
 if arch is None:
@@ -75,7 +78,7 @@ except ArtifactError as error:
 with failure_shown(f"The misclassified digits of {arch}"):
     mistakes = evaluation.get("misclassified", [])
     st.markdown(
-        f"**{arch}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
+        f"**{friendly_name(arch)}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
         "Each is captioned *true → predicted (how sure the model was)*; click a caption for a closer "
         "look. Would you have read them right?"
     )
@@ -114,7 +117,8 @@ with failure_shown(f"The misclassified digits of {arch}"):
         row = st.columns(COLUMNS, gap="medium")
         for cell, m in zip(row, on_page[row_start : row_start + COLUMNS]):
             with cell:
-                st.image(digit_image(m["pixels"], scale=8), width="stretch")
+                st.image(digit_image(m["pixels"], scale=8), width="stretch",
+                         alt=f"A handwritten {m['true']} the model read as {m['predicted']}")
                 if st.button(caption(m), key=f"mistake_{m['index']}", width="stretch",
                              help=f"Test digit #{m['index']}: see its ten probabilities"):
                     chosen = m

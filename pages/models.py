@@ -18,10 +18,13 @@ from pages.common import (
     cardless_archs,
     ensure_router,
     failure_shown,
+    friendly_name,
     load_card,
     load_search_results,
     model_color,
+    model_description,
     model_dir,
+    page_help,
     projector_layout,
     search_results_path,
     selected_arch,
@@ -32,6 +35,7 @@ from pages.common import (
 
 ensure_router()
 st.title("Models")
+page_help("models")
 
 archs = shipped_archs()
 arch = selected_arch()
@@ -65,10 +69,12 @@ with failure_shown("The model table"):
         known = accuracy is not None and published is not None
         seconds = number(card.get("train_seconds"))
         rows.append({
+            "name": friendly_name(name),
+            "test accuracy": accuracy * 100 if accuracy is not None else None,
+            "about": model_description(name),
             "model": name,
             "layers": card.get("summary", ""),
             "parameters": card.get("params"),
-            "test accuracy": accuracy * 100 if accuracy is not None else None,
             "errors": card.get("test_errors"),
             "epochs": f"{card.get('best_epoch', '?')} / {card.get('epochs', '?')}",
             "training min": seconds / 60 if seconds is not None else None,
@@ -81,21 +87,26 @@ with failure_shown("The model table"):
         st.dataframe(
             table, hide_index=True, width="stretch", placeholder="",
             column_config={
-                "model": st.column_config.TextColumn("model", pinned=True),
+                "name": st.column_config.TextColumn("model", pinned=True),
+                "about": st.column_config.TextColumn("what it is", width="large"),
+                "model": st.column_config.TextColumn("technical name",
+                    help="The model's folder in model/, as the training commands name it"),
                 "layers": st.column_config.TextColumn("layers", width="medium"),
-                "parameters": st.column_config.NumberColumn("params", format="localized"),
-                "test accuracy": st.column_config.NumberColumn("test acc.", format="%.2f%%",
+                "parameters": st.column_config.NumberColumn("parameters", format="localized",
+                    help="How many numbers the model learned"),
+                "test accuracy": st.column_config.NumberColumn("accuracy", format="%.2f%%",
                     help="Accuracy on the 10,000 MNIST test digits"),
                 "errors": st.column_config.NumberColumn("errors", format="%d",
                     help="Test digits misread, out of 10,000"),
-                "epochs": st.column_config.TextColumn("epochs", help="best epoch / epochs trained"),
-                "training min": st.column_config.NumberColumn("train min", format="%.1f",
+                "epochs": st.column_config.TextColumn("epochs", help="The epoch whose weights were kept / "
+                    "epochs trained (an epoch is one pass over the training digits)"),
+                "training min": st.column_config.NumberColumn("training (minutes)", format="%.1f",
                     help="Minutes of training on this 2-core CPU"),
-                "inference ms": st.column_config.NumberColumn("infer ms", format="%.2f",
+                "inference ms": st.column_config.NumberColumn("ms per digit", format="%.2f",
                     help="Milliseconds to read one digit on this CPU; blank until measured"),
                 "published": st.column_config.NumberColumn("published", format="%.2f%%",
                     help="Test accuracy the source project reported"),
-                "difference": st.column_config.NumberColumn("difference", format="%+.2f pp",
+                "difference": st.column_config.NumberColumn("difference", format="%+.2f points",
                     help="Ours minus published, in percentage points"),
             },
         )
@@ -103,14 +114,14 @@ with failure_shown("The model table"):
         chart = table.dropna(subset=["test accuracy"])
         fig = go.Figure()
         fig.add_trace(go.Bar(
-            x=chart["model"], y=chart["test accuracy"], name="ours (test accuracy)",
+            x=chart["name"], y=chart["test accuracy"], name="ours (test accuracy)",
             marker_color=[model_color(m, archs) for m in chart["model"]],
             text=[f"{v:.2f}%" for v in chart["test accuracy"]], textposition="outside",
             hovertemplate="%{x}: %{y:.2f}%<extra>ours</extra>",
         ))
         published = chart.dropna(subset=["published"])
         fig.add_trace(go.Scatter(
-            x=published["model"], y=published["published"], name="published by the source project",
+            x=published["name"], y=published["published"], name="published by the source project",
             mode="markers",
             marker=dict(symbol="line-ew-open", size=56, color="#111827", line=dict(width=5, color="#111827")),
             hovertemplate="%{x}: published %{y:.2f}%<extra></extra>",
@@ -122,7 +133,7 @@ with failure_shown("The model table"):
         st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
 
 # ---------------------------------------------------------------- the selected model
-st.header(f"Inside {arch}")
+st.header(f"Inside {friendly_name(arch)}")
 with failure_shown(f"The card of {arch}"):
     if arch not in cards:
         load_card(arch)  # raises the error that names the file
@@ -138,8 +149,8 @@ with failure_shown(f"The card of {arch}"):
             }
             for layer in card.get("layers", [])
         ])
-        st.markdown(f"**{card.get('summary', '')}** — {card.get('params', 0):,} parameters in "
-                    f"{len(layers)} layers")
+        st.markdown(f"{model_description(arch)} Technical name `{arch}`: **{card.get('summary', '')}** — "
+                    f"{card.get('params', 0):,} parameters in {len(layers)} layers")
         st.dataframe(
             layers, hide_index=True, width="stretch", height="content",
             column_config={"parameters": st.column_config.NumberColumn("parameters", format="localized")},

@@ -11,24 +11,33 @@ from pages.common import (
     NO_MODEL_YET,
     ensure_router,
     failure_shown,
+    friendly_name,
     load_card,
     load_history,
     model_color,
+    page_help,
     projector_layout,
     selected_arch,
     shipped_archs,
     show_failure,
 )
 
+def lighter(color: str, amount: float = 0.5) -> str:
+    """``color`` (#rrggbb) mixed with white: the training curve, paler than its validation curve."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in (r, g, b))
+
+
 # Legends go under the charts, clear of the titles and the x axis's label.
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)
 
 ensure_router()
 st.title("Training curves")
+page_help("training")
 st.markdown(
-    "Each **epoch** is one pass over the 55,000 training digits. Solid lines: the training "
-    "digits; dashed: 5,000 held-out **validation** digits the model never learns from. "
-    "The ★ marks the **best epoch**, whose weights were kept."
+    "Each **epoch** is one pass over the 55,000 training digits. Pale solid lines: the training "
+    "digits; dark dashed: 5,000 held-out **validation** digits the model never learns from. "
+    "The star marks the **best epoch**, whose weights were kept."
 )
 
 archs = shipped_archs()
@@ -39,7 +48,7 @@ if arch is None:
 
 # Keyed by the sidebar's model, so choosing another model there starts the comparison afresh.
 chosen = st.multiselect(
-    "Models to compare", archs, default=[arch], key=f"training_compare_{arch}",
+    "Models to compare", archs, default=[arch], key=f"training_compare_{arch}", format_func=friendly_name,
     help="Pick several models to overlay their curves.",
 )
 if not chosen:
@@ -61,7 +70,7 @@ with failure_shown("The training curves"):
         best = history["best_epoch"]
         best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
         members = history.get("members") or []
-        st.subheader(focus)
+        st.subheader(friendly_name(focus))
         c1, c2, c3, c4 = st.columns(4)
         training_minutes = f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min"
         if members:
@@ -94,7 +103,7 @@ with failure_shown("The training curves"):
     longest = max(len(h["epochs"]) for h in histories.values())
 
     def curves(train_key: str | None, val_key: str, title: str, y_title: str, **layout) -> go.Figure:
-        """One chart: per model, the training curve (solid) and the validation curve (dashed),
+        """One chart: per model, the training curve (pale, solid) and the validation curve (dashed),
         with the best epoch starred on the validation curve."""
         fig = go.Figure()
         for name, hist in histories.items():
@@ -106,14 +115,15 @@ with failure_shown("The training curves"):
             if train_key:
                 fig.add_trace(go.Scatter(
                     x=x, y=[r[train_key] for r in rows], name=name if several else "training",
-                    mode="lines+markers", line=dict(color=color, width=4), marker=dict(size=8),
+                    mode="lines+markers", line=dict(color=lighter(color), width=4),
+                    marker=dict(size=8, color=lighter(color)),
                     legendgroup=name, showlegend=not several,
                     hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} training</extra>",
                 ))
             fig.add_trace(go.Scatter(
                 x=x, y=[r[val_key] for r in rows], name=name if several else "validation",
                 mode="lines+markers", line=dict(color=color, width=4, dash="dash"),
-                marker=dict(size=8), legendgroup=name,
+                marker=dict(size=8, color=color), legendgroup=name,
                 hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} validation</extra>",
             ))
             best_rows = [r for r in rows if r["epoch"] == hist["best_epoch"]]

@@ -173,6 +173,23 @@ def draw_strokes(page, strokes: list[Stroke], steps: int = 3, box: dict | None =
         page.mouse.up()
 
 
+def touch_strokes(page, cdp, strokes: list[Stroke], box: dict | None = None, steps: int = 3) -> None:
+    """Play strokes given in canvas fractions with a finger: CDP ``Input.dispatchTouchEvent``
+    (touchStart, touchMoves, touchEnd per stroke), as a phone or tablet sends them. ``cdp`` is
+    the page's CDP session (``page.context.new_cdp_session(page)``); the page needs a context
+    made with ``has_touch=True``."""
+    box = box or canvas_box(page)
+    for stroke in strokes:
+        points = [_to_page(box, p) for p in stroke]
+        path = [points[0]] + [
+            (a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps)
+            for a, b in zip(points, points[1:]) for k in range(1, steps + 1)
+        ]
+        for kind, (x, y) in [("touchStart", path[0]), *(("touchMove", p) for p in path[1:])]:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 def draw_digit(page, digit: int, scale: float = 0.6, offset: Point | None = None, steps: int = 3,
                box: dict | None = None, one_stroke: bool = False) -> None:
     """Draw ``digit`` (0-9) on the canvas in a box ``scale`` of the canvas's side at ``offset``

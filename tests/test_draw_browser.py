@@ -13,6 +13,7 @@ import re
 import pytest
 
 from model.artifacts import shipped_archs
+from pages.common import friendly_name
 from tests.browser import browser_available, launch_chromium, streamlit_server
 from tests.drawing import (
     CANVAS,
@@ -171,20 +172,22 @@ def test_model_picker_switches_the_model(page):
     archs = shipped_archs()
     if len(archs) < 2:
         pytest.skip("only one model is shipped")
-    current = next((a for a in archs if f"Model {a} " in caption(page) + " "), archs[0])
+    # The picker and the caption name models by their friendly names; the caption adds the
+    # technical name in brackets.
+    current = next((a for a in archs if f"({a}) " in caption(page) + " "), archs[0])
     other = next(a for a in archs if a != current)
     picker = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")
     picker.click()
-    page.get_by_role("option", name=re.compile(rf"^{re.escape(other)}\b")).click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(friendly_name(other))} —")).click()
     page.wait_for_function(
         "(arch) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-        ".some(c => c.textContent.includes('Model ' + arch + ' '))",
+        ".some(c => c.textContent.includes('(' + arch + ') '))",
         arg=other,
         timeout=TIMEOUT,
     )
     wait_idle(page, TIMEOUT)
-    assert f"Model {other} " in caption(page)
-    assert picker.input_value().startswith(other)
+    assert f"({other}) " in caption(page)
+    assert picker.input_value().startswith(friendly_name(other))
     clear_canvas(page, TIMEOUT)
     draw_digit(page, 3)
     assert read_prediction(page, timeout=TIMEOUT) == "3"

@@ -206,7 +206,8 @@ def test_mistakes_page_shows_the_misclassified(arch):
     mistakes = evaluation["misclassified"]
     at = render("mistakes", arch)
     assert_healthy(at)
-    assert f"got **{len(mistakes)}**" in at.markdown[0].value
+    # markdown[0] is the page's "What am I looking at?" text; the summary comes after it.
+    assert any(f"got **{len(mistakes)}**" in m.value for m in at.markdown)
     # A page of digits, most confident first, captioned true -> predicted (confidence).
     first = max(mistakes, key=lambda m: m["confidence"])
     shown = [b.label for b in at.button]
@@ -413,16 +414,18 @@ def test_search_results_corrupt_is_named(artifacts, text):
 
 
 def test_the_canvas_still_has_what_the_draw_page_relies_on():
-    # pages/draw.py moves the canvas's toolbar and presses its "send now" button at the end of
-    # each stroke, to skip the component's 200 ms debounce. Both depend on the component's
-    # bundle; an upgrade that renames them would silently bring the delay back.
+    # pages/draw.py (with assets/canvas_fixes.js and canvas.css) moves the canvas's toolbar and
+    # presses its "send now" button at the end of each stroke, to skip the component's 200 ms
+    # debounce. Both depend on the component's bundle; an upgrade that renames them would
+    # silently bring the delay back.
     import importlib.util
 
     # Located, not imported: importing it registers a component, which needs a running app.
     package = Path(importlib.util.find_spec("streamlit_drawable_canvas").origin).parent
     bundle_dir = package / "frontend" / "build"
     bundle = "".join(p.read_text() for p in bundle_dir.glob("*.js"))
-    page = (Path(__file__).parent.parent / "pages" / "draw.py").read_text()
+    repo = Path(__file__).parent.parent
+    page = "".join(p.read_text() for p in [repo / "pages" / "draw.py", *sorted((repo / "assets").glob("canvas*"))])
     for needle in ('"Update the app with this drawing"', "dc-toolbar", "upper-canvas"):
         assert needle in bundle, needle
         assert needle in page, needle

@@ -1,0 +1,298 @@
+"""The Draw page on the screens of a class, in a real Chromium: two phones and a tablet both
+ways round with real touch (CDP ``Input.dispatchTouchEvent``), a 720p projector and a 1080p
+desktop with the mouse; then big-screen mode (``?present=1``) on the projector, and every page's
+browser title. One server and one browser for the module; a failing profile leaves a
+screenshot in ``test-results/``.
+
+Run: ``.venv/bin/python -m pytest -m browser tests/test_devices_browser.py``  (about 2 minutes)
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from model import MODEL_DIR
+from model.artifacts import shipped_archs
+from model.join import join_address
+from tests.browser import REPO, browser_available, launch_chromium, streamlit_server, wait_for_app
+from tests.drawing import (
+    APP_IDLE,
+    CANVAS,
+    canvas_box,
+    clear_canvas,
+    digit_strokes,
+    draw_strokes,
+    open_draw_page,
+    read_prediction,
+    touch_strokes,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
+    pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet"),
+]
+
+TIMEOUT = 60_000  # ms; generous: the machine is shared
+RESULTS = REPO / "test-results"
+PROFILES = {
+    "phone-390x664": dict(viewport={"width": 390, "height": 664}, device_scale_factor=3, is_mobile=True, has_touch=True),
+    "phone-412x839": dict(viewport={"width": 412, "height": 839}, device_scale_factor=2, is_mobile=True, has_touch=True),
+    "tablet-810x1080": dict(viewport={"width": 810, "height": 1080}, device_scale_factor=2, has_touch=True),
+    "tablet-1080x810": dict(viewport={"width": 1080, "height": 810}, device_scale_factor=2, has_touch=True),
+    "projector-1280x720": dict(viewport={"width": 1280, "height": 720}),
+    "desktop-1920x1080": dict(viewport={"width": 1920, "height": 1080}),
+}
+# A digit per profile, so between them the profiles draw several shapes.
+DIGITS = dict(zip(PROFILES, [7, 3, 2, 4, 5, 0]))
+
+# Whether the point (x, y) of the viewport lands on the drawing canvas: the canvas lives in
+# its component's shadow root, which the document's elementFromPoint does not enter.
+HITS_CANVAS_JS = """([x, y]) => {
+  const outer = document.elementFromPoint(x, y);
+  const host = outer && outer.closest('[data-testid="stBidiComponentIsolated"]');
+  const inner = host && host.shadowRoot ? host.shadowRoot.elementFromPoint(x, y) : outer;
+  return !!inner && inner.matches('canvas.upper-canvas');
+}"""
+# The share of the canvas's own pixels (what the app receives) lit in each edge band.
+LIT_BANDS_JS = """(upper) => {
+  const lower = upper.parentElement.querySelector('canvas.lower-canvas');
+  const w = lower.width, h = lower.height, d = lower.getContext('2d').getImageData(0, 0, w, h).data;
+  const band = Math.round(w * 0.06);
+  const lit = { left: 0, right: 0, top: 0, bottom: 0, total: 0, minX: w, maxX: 0, minY: h, maxY: 0 };
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (d[(y * w + x) * 4] < 128) continue;
+    lit.total++;
+    lit.minX = Math.min(lit.minX, x); lit.maxX = Math.max(lit.maxX, x);
+    lit.minY = Math.min(lit.minY, y); lit.maxY = Math.max(lit.maxY, y);
+  }
+  return { ...lit, w, h };
+}"""
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        with contextlib.suppress(Exception):
+            browser.close()
+
+
+@contextlib.contextmanager
+def device(browser, name: str, options: dict):
+    """A page in a fresh browser context with the profile's screen; a screenshot on failure."""
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        yield page
+    except BaseException:
+        RESULTS.mkdir(exist_ok=True)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(RESULTS / f"devices-{name}.png"))
+        raise
+    finally:
+        context.close()
+
+
+def prediction_value(page):
+    return page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator('[data-testid="stMetricValue"]')
+
+
+def draw(page, strokes, box: dict) -> None:
+    """With a finger on a touch screen, else with the mouse."""
+    if page.evaluate("() => navigator.maxTouchPoints > 0"):
+        touch_strokes(page, page.context.new_cdp_session(page), strokes, box=box)
+    else:
+        draw_strokes(page, strokes, box=box)
+
+
+def centred_canvas_box(page) -> dict:
+    """The canvas scrolled to the middle of the screen (clear of the app's header), as a
+    student holds it while drawing."""
+    canvas_box(page)
+    page.locator(CANVAS).last.evaluate("c => c.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(100)
+    return page.locator(CANVAS).last.bounding_box()
+
+
+def edge_points(box: dict, inset: float = 2.0) -> dict[str, tuple[float, float]]:
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    return {
+        "left": (box["x"] + inset, cy),
+        "right": (box["x"] + box["width"] - inset, cy),
+        "top": (cx, box["y"] + inset),
+        "bottom": (cx, box["y"] + box["height"] - inset),
+    }
+
+
+def in_viewport(page, box: dict | None) -> bool:
+    size = page.viewport_size
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0
+            and box["x"] + box["width"] <= size["width"] + 0.5 and box["y"] + box["height"] <= size["height"] + 0.5)
+
+
+def page_scroll(page) -> float:
+    """How far the app's main area is scrolled (Streamlit scrolls it, not the window)."""
+    return page.evaluate("() => (document.querySelector('[data-testid=stMain]') || {}).scrollTop + window.scrollY")
+
+
+def swipe_up(page, cdp, x: float, y: float, distance: float = 200) -> None:
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y, "id": 1}]})
+    for k in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - distance * k / 10, "id": 1}]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def no_sideways_scroll(page) -> tuple[int, int]:
+    return page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_draw_page_on_device(browser, base_url, name):
+    options = PROFILES[name]
+    with device(browser, name, options) as page:
+        open_draw_page(page, base_url, timeout=90_000)
+        if options.get("has_touch"):  # phones and tablets: the canvas gets the whole width
+            page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached")
+        box = canvas_box(page)
+        # As wide as its column lets it be: never cut off, never under 260 px, at most 400.
+        assert 259 <= box["width"] <= 401 and abs(box["width"] - box["height"]) < 1, box
+        assert in_viewport(page, box), f"the canvas is not wholly on screen: {box}"
+        for edge, point in edge_points(box).items():
+            assert page.evaluate(HITS_CANVAS_JS, list(point)), f"the canvas's {edge} edge is covered or clipped"
+
+        digit = DIGITS[name]
+        scrolled = page_scroll(page)
+        draw(page, digit_strokes(digit), box)
+        shown = read_prediction(page, timeout=TIMEOUT)
+        assert page_scroll(page) == scrolled, "drawing on the canvas scrolled the page"
+        assert shown == str(digit), f"drew a {digit}, the page says {shown}"
+        value = prediction_value(page)
+        assert in_viewport(page, value.bounding_box()), "the Prediction is off screen after the stroke"
+        scroll_width, client_width = no_sideways_scroll(page)
+        assert scroll_width <= client_width, f"the page scrolls sideways: {scroll_width} > {client_width}"
+
+
+# Short strokes hugging each edge of the canvas, in canvas fractions.
+EDGE_STROKES = {
+    "left": [[(0.01, 0.3), (0.012, 0.5), (0.01, 0.7)]],
+    "right": [[(0.99, 0.3), (0.988, 0.5), (0.99, 0.7)]],
+    "top": [[(0.3, 0.01), (0.5, 0.012), (0.7, 0.01)]],
+    "bottom": [[(0.3, 0.99), (0.5, 0.988), (0.7, 0.99)]],
+}
+
+
+def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_url):
+    # The smallest canvas (a 390 px phone shows it at ~354 px for its 400 pixels): a finger
+    # along an edge must paint that edge of the picture the app receives, nowhere else.
+    name = "phone-390x664"
+    with device(browser, name + "-edges", PROFILES[name]) as page:
+        open_draw_page(page, base_url, timeout=90_000)
+        for edge, strokes in EDGE_STROKES.items():
+            clear_canvas(page, TIMEOUT)
+            box = centred_canvas_box(page)
+            for point in edge_points(box).values():
+                assert page.evaluate(HITS_CANVAS_JS, list(point))
+            assert box["width"] < 400  # shown smaller than its pixels: the case under test
+            draw(page, strokes, box)
+            page.wait_for_selector(APP_IDLE, timeout=TIMEOUT)
+            lit = page.locator(CANVAS).last.evaluate(LIT_BANDS_JS)
+            w, h = lit["w"], lit["h"]
+            assert lit["total"] > 0, f"a stroke along the {edge} edge drew nothing"
+            near = {"left": lit["minX"] / w, "right": 1 - (lit["maxX"] + 1) / w,
+                    "top": lit["minY"] / h, "bottom": 1 - (lit["maxY"] + 1) / h}
+            assert near[edge] <= 0.01, f"{edge} stroke: lit pixels start {near[edge]:.1%} from that edge"
+            # ...and only there: the stroke's far side stays within pen's reach of the edge.
+            far = {"left": lit["maxX"] / w, "right": 1 - lit["minX"] / w,
+                   "top": lit["maxY"] / h, "bottom": 1 - lit["minY"] / h}
+            assert far[edge] <= 0.06, f"{edge} stroke reaches {far[edge]:.1%} into the canvas"
+
+
+def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url):
+    # Plotly's drag-to-zoom used to catch the finger: a swipe over a chart moved nothing.
+    name = "phone-412x839"
+    with device(browser, name + "-swipe", PROFILES[name]) as page:
+        page.goto(base_url + "/training")
+        wait_for_app(page, timeout=90_000)
+        chart = page.locator(".js-plotly-plot").first
+        chart.wait_for()
+        chart.evaluate("c => c.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        box = chart.bounding_box()
+        before = page_scroll(page)
+        swipe_up(page, page.context.new_cdp_session(page), box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75)
+        page.wait_for_timeout(500)
+        assert page_scroll(page) > before + 50, "the chart kept the swipe: the page did not scroll"
+
+
+def decode_qr(png: bytes) -> str:
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return text
+
+
+def test_big_screen_mode_on_a_projector(browser, base_url):
+    with device(browser, "present-1280x720", dict(viewport={"width": 1280, "height": 720})) as page:
+        page.goto(base_url + "/?present=1", timeout=90_000)
+        wait_for_app(page, timeout=90_000)
+        page.locator(CANVAS).last.wait_for(state="visible")
+        assert page.locator('[data-testid="stSidebar"]').is_hidden()
+        box = canvas_box(page)
+        assert in_viewport(page, box), f"the canvas is not wholly on screen: {box}"
+        assert box["width"] >= 400, "big-screen mode should give the canvas more room, not less"
+        for edge, point in edge_points(box).items():
+            assert page.evaluate(HITS_CANVAS_JS, list(point)), f"the canvas's {edge} edge is covered or clipped"
+
+        draw(page, digit_strokes(8, scale=0.7), box)
+        assert read_prediction(page, timeout=TIMEOUT) == "8"
+        value = prediction_value(page)
+        assert in_viewport(page, value.bounding_box()), "the Prediction is off screen"
+        assert in_viewport(page, canvas_box(page)), "the canvas moved off screen after the stroke"
+        font = value.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert font >= 120, f"the prediction is {font} px tall"
+        assert no_sideways_scroll(page)[0] <= 1280
+
+        from streamlit import net_util
+
+        expected = join_address(base_url + "/", net_util.get_internal_ip())
+        assert expected, "this machine has no network address: nothing to join"
+        qr = page.get_by_role("img", name=f"QR code of {expected}")
+        assert in_viewport(page, qr.bounding_box()), "the QR code is off screen"
+        assert decode_qr(qr.screenshot()) == expected
+        assert page.get_by_text(expected, exact=True).is_visible()
+
+        # The switch leaves big-screen mode: the sidebar and the page title come back.
+        page.get_by_text("Big-screen mode").click()
+        page.get_by_role("heading", name="Draw a digit").wait_for()
+        assert "present" not in page.url
+
+
+def test_every_page_has_its_own_browser_title(browser, base_url):
+    with device(browser, "titles", dict(viewport={"width": 1280, "height": 800})) as page:
+        page.goto(base_url + "/")
+        wait_for_app(page, timeout=90_000)
+        links = page.locator('[data-testid="stSidebarNavLink"]')
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        assert len(hrefs) >= 5
+        titles = {}
+        for href in hrefs:
+            page.goto(href if href.startswith("http") else base_url + "/" + href.lstrip("/"))
+            wait_for_app(page, timeout=TIMEOUT)
+            page.wait_for_function("() => document.title && document.title !== 'Streamlit'")
+            titles[href] = page.title()
+        assert len(set(titles.values())) == len(titles), titles
