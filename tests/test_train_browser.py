@@ -26,6 +26,7 @@ PICKER = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'
 PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
 CURVES = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 MODEL = "seed002-mlp-1"
+SECOND = "seed002-mlp-2"  # the page's own next name
 
 
 def heading_state(page) -> str:
@@ -51,7 +52,7 @@ def wait_for_state(page, words: tuple[str, ...], timeout: float = TRAINING) -> s
         if any(state.endswith(w) for w in words):
             return state
         page.wait_for_timeout(250)
-    page.screenshot(path="/tmp/train_browser_failure.png", full_page=True)
+    page.screenshot(path="test-results/train_browser_failure.png", full_page=True)
     raise AssertionError(f"the job never reached {words}; last heading {heading_state(page)!r}")
 
 
@@ -118,21 +119,10 @@ def test_train_watch_draw_stop(server, browser):
         smallest_batch(teacher)
         teacher.get_by_role("button", name="Start").click()
 
-        # While it trains: the bar and the curves move, and a second visitor cannot start another.
-        wait_for_state(teacher, ("Training",))
-        open_train(student, server)
-        student.get_by_text(f"{MODEL} is training now").wait_for()
-        assert student.get_by_role("button", name="Start").is_disabled()
-        seen = [(progress_value(teacher), curve_points(teacher))]
-        while not heading_state(teacher).endswith(("Saving", "Finished")):
-            teacher.wait_for_timeout(100)
-            seen.append((progress_value(teacher), curve_points(teacher)))
-        bars = [b for b, _ in seen if b >= 0]
-        assert bars == sorted(bars) and len({b for b in bars if b > 0}) >= 2, seen
-        assert len({n for _, n in seen if n > 0}) >= 2, seen
+        # A 5,000-digit demo can finish between two looks on an idle machine: the bar and curves
+        # are watched moving on the long second run below.
         wait_for_state(teacher, ("Finished",))
         assert teacher.locator(EXCEPTION).count() == 0
-        student.get_by_role("heading", name=f"{MODEL}: Finished").wait_for()  # the other session follows
 
         # The new model: in the picker, and the Draw page predicts with it.
         picker = teacher.locator(PICKER)
@@ -163,6 +153,23 @@ def test_train_watch_draw_stop(server, browser):
         teacher.get_by_role("button", name="Start").click()
         wait_for_state(teacher, ("Training",))
         teacher.locator(PROGRESS).wait_for()
+
+        # While it trains: a second visitor sees it and cannot start another; the bar and the
+        # curves move.
+        open_train(student, server)
+        student.get_by_text(f"{SECOND} is training now").wait_for()
+        assert student.get_by_role("button", name="Start").is_disabled()
+        seen = [(progress_value(teacher), curve_points(teacher))]
+        deadline = time.monotonic() + TRAINING / 1000
+
+        def moved() -> bool:
+            return len({b for b, _ in seen if b > 0}) >= 2 and len({n for _, n in seen if n > 0}) >= 2
+
+        while not moved() and time.monotonic() < deadline and heading_state(teacher).endswith("Training"):
+            teacher.wait_for_timeout(200)
+            seen.append((progress_value(teacher), curve_points(teacher)))
+        bars = [b for b, _ in seen if b >= 0]
+        assert moved() and bars == sorted(bars), seen
         teacher.wait_for_function(
             "() => /Epoch ([2-9]|[1-9][0-9]) of 30/.test(document.body.innerText)", timeout=TRAINING)
         asked = time.monotonic()
@@ -171,10 +178,11 @@ def test_train_watch_draw_stop(server, browser):
         print(f"Stop: training ended {time.monotonic() - asked:.1f} s after the click, as the page saw it")
         wait_for_state(teacher, ("Stopped",))
         message = teacher.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
-        assert "Stopped after" in message and "kept epoch" in message and "seed002-mlp-2" in message
+        assert "Stopped after" in message and "kept epoch" in message and SECOND in message
+        student.get_by_role("heading", name=f"{SECOND}: Stopped").wait_for()  # the other session follows
         assert teacher.locator(EXCEPTION).count() == 0
     except Exception:
-        teacher.screenshot(path="/tmp/train_browser_failure.png", full_page=True)
+        teacher.screenshot(path="test-results/train_browser_failure.png", full_page=True)
         raise
     finally:
         teacher.context.close()
