@@ -18,8 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from sklearn.metrics import confusion_matrix
 
-from model import classdata, data_dir
-from model.inference import Classifier, load_classifier
+from model import classdata, data_dir, jobs
 from model.privacy import keep_days
 from pages.common import (
     digit_grid,
@@ -29,6 +28,8 @@ from pages.common import (
     model_dir,
     projector_layout,
     selected_arch,
+    serving_classifier,
+    shipped_archs,
     show_failure,
 )
 from pages.common_feedback import storage
@@ -54,9 +55,6 @@ def teacher_code() -> str | None:
     return str(code) if code else None
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def get_classifier(arch: str, folder: str) -> Classifier:
-    return load_classifier(arch, folder)
 
 
 def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
@@ -136,7 +134,7 @@ def start_finetune(arch: str, name: str, class_code: str | None) -> None:
     # The database URL reaches the child through the environment ($DIGITLAB_DB), not its
     # command line, where anyone on the machine could read a password.
     command = [sys.executable, "-m", "model.finetune", "--arch", arch, "--name", name,
-               "--model-dir", str(model_dir()), "--out", str(model_dir()),
+               "--model-dir", str(model_dir(arch)), "--out", str(jobs.models_dir()),
                "--progress", str(finetune_progress_path())]
     if class_code:
         command += ["--class-code", class_code]
@@ -189,7 +187,7 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
         name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40,
                              key="finetune_name")
         if st.button("Fine-tune", icon=":material/model_training:", key="finetune_start"):
-            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", name) or name == arch:
+            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", name) or name in shipped_archs():
                 st.error("A new name of lower-case letters, digits and _ please, starting with a letter.")
             else:
                 start_finetune(arch, name, class_code)
@@ -250,7 +248,7 @@ with failure_shown("The class's drawings"):
     elif arch is None:
         st.warning("No trained model to compare with.")
     else:
-        classifier = get_classifier(arch, str(model_dir()))
+        classifier = serving_classifier(arch)
         predicted = classifier.predict_proba(answers.images).argmax(axis=1)
         class_matrix = confusion_matrix(answers.labels, predicted, labels=DIGITS)
         class_accuracy = float((predicted == answers.labels).mean())

@@ -11,6 +11,7 @@ from model import explain
 from model.preprocess import canvas_ink_box
 from model.samples import load_samples
 from pages.common import (
+    NO_MODEL_YET,
     current_drawing,
     ensure_router,
     failure_shown,
@@ -347,9 +348,9 @@ with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(WHAT)
 arch = selected_arch()
 if arch is None:
-    st.error("No trained model is shipped. Train one: `python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.error(NO_MODEL_YET)
     st.stop()
-folder = str(model_dir())
+folder = str(model_dir(arch))
 digit = None
 with failure_shown("Choosing a digit"):
     digit = choose_digit(arch)

@@ -13,10 +13,11 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from model.embedding import EmbeddingError, load_embedding
-from model.inference import Classifier, ClassifierError, load_classifier
+from model.inference import Classifier, ClassifierError
 from model.novelty import NoveltyError, feature_model, scorer
 from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
 from pages.common import (
+    NO_MODEL_YET,
     ensure_router,
     failure_shown,
     model_dir,
@@ -27,7 +28,9 @@ from pages.common import (
     show_failure,
     digit_image,
     shipped_archs,
+    serving_classifier,
     shown_path,
+    style,
 )
 
 ensure_router()
@@ -38,11 +41,6 @@ DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 STATIC = {"staticPlot": True}  # a finger scrolling the page must not drag a chart
 ERASER_SIDE = 224  # 8 canvas px per pixel of the 28x28 image
 SAMPLE_KEY = "push_sample"
-
-
-@st.cache_resource(show_spinner="Loading the model…")
-def get_classifier(arch: str, folder: str) -> Classifier:
-    return load_classifier(arch, model_dir())
 
 
 def slider_key(name: str) -> str:
@@ -69,7 +67,7 @@ def sample_digit(arch: str) -> np.ndarray | None:
     drawing."""
     for candidate in [arch, *shipped_archs()]:
         try:
-            atlas = load_embedding(candidate, model_dir())
+            atlas = load_embedding(candidate, model_dir(candidate))
             break
         except EmbeddingError:
             continue
@@ -149,7 +147,7 @@ def remembered_sweep(classifier: Classifier, original, push: Push, name: str, er
 
 def eraser(original: np.ndarray, source_id: str) -> np.ndarray | None:
     st.subheader("Rub it out")
-    st.caption("Rub out part of the digit with your finger or the mouse; the result above changes.")
+    st.caption("Rub out part of the digit with your finger or the mouse; the prediction changes.")
     background = digit_image(original, scale=ERASER_SIDE // 28).convert("RGB")
     result = st_canvas(
         stroke_width=16, stroke_color="#FF0000", background_image=background, width=ERASER_SIDE,
@@ -163,6 +161,7 @@ def eraser(original: np.ndarray, source_id: str) -> np.ndarray | None:
 
 
 st.title("Push it")
+style("push.css")
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(
         "Take your digit and push it: move it, turn it, shrink it, make its lines thicker or "
@@ -179,11 +178,10 @@ with st.expander("What am I looking at?", icon=":material/help:"):
 
 arch = selected_arch()
 if arch is None:
-    st.error("No trained model is shipped. Train one: "
-             "`python -m model.train --arch cnn --data-dir $MNIST_DIR`")
+    st.error(NO_MODEL_YET)
     st.stop()
 try:
-    classifier = get_classifier(arch, str(model_dir()))
+    classifier = serving_classifier(arch)
 except ClassifierError as e:
     show_failure(e, f"The model {arch}")
     st.stop()
@@ -207,36 +205,41 @@ for name, slider in SLIDERS.items():
 
 controls, view = st.columns([1, 1], gap="large")
 with controls:
-    for name, slider in SLIDERS.items():
-        st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step),
-                  key=slider_key(name), help=slider.help,
-                  format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
-    st.button("Reset the sliders", icon=":material/restart_alt:", on_click=reset_sliders)
-# Below the sliders and the result, so that on a phone, where columns stack, the result comes
-# straight after the sliders; the result column is filled once the eraser is read.
-erased = eraser(original, source_id)
+    with st.container(key="push-sliders"):
+        for name, slider in SLIDERS.items():
+            st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step),
+                      key=slider_key(name), help=slider.help,
+                      format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
+        st.button("Reset the sliders", icon=":material/restart_alt:", on_click=reset_sliders)
+    with st.container(key="push-eraser"):
+        erased = eraser(original, source_id)
 
 push = Push(**{name: float(st.session_state[slider_key(name)]) for name in SLIDERS})
 pushed = transform(original, push, erased)
 probabilities = classifier.predict_proba(pushed[None])[0]
 answer = int(probabilities.argmax())
 with view:
-    left, right = st.columns([1, 1])
-    left.metric("Prediction", str(answer))
-    right.metric("Confidence", f"{probabilities[answer]:.1%}")
-    st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
-    with failure_shown("The not-a-digit check"):
-        try:
-            novelty = scorer(arch, model_dir())
-            score = float(novelty.scores(pushed[None])[0])
-            if score > novelty.threshold:
-                st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
-            else:
-                st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
-                           f"(flagged above {novelty.threshold:.0f}).")
-        except NoveltyError as e:
-            damaged(e, "not-a-digit check", f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
-    st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC, key="push_probabilities")
+    # On a phone (push.css) the verdict stays on screen while the sliders and the eraser scroll.
+    with st.container(key="push-verdict"):
+        left, right = st.columns([1, 1])
+        left.metric("Prediction", str(answer))
+        right.metric("Confidence", f"{probabilities[answer]:.1%}")
+        with failure_shown("The not-a-digit check"):
+            try:
+                novelty = scorer(arch, model_dir(arch))
+                score = float(novelty.scores(pushed[None])[0])
+                if score > novelty.threshold:
+                    st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
+                else:
+                    st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
+                               f"(flagged above {novelty.threshold:.0f}).")
+            except NoveltyError as e:
+                damaged(e, "not-a-digit check",
+                        f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
+    with st.container(key="push-details"):
+        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
+        st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC,
+                        key="push_probabilities")
 
 st.subheader("One slider, its whole range")
 chosen = st.segmented_control("Sweep", list(SLIDERS), key="push_sweep", default="rotation",
@@ -256,8 +259,8 @@ else:
 st.subheader("Where it lands")
 with failure_shown("The map"):
     try:
-        atlas = load_embedding(arch, model_dir())
-        features = feature_model(arch, model_dir()).features(pushed[None])[0]
+        atlas = load_embedding(arch, model_dir(arch))
+        features = feature_model(arch, model_dir(arch)).features(pushed[None])[0]
     except (EmbeddingError, NoveltyError) as e:
         damaged(e, "map", f"python -m model.embedding --arch {arch} --data-dir $MNIST_DIR")
     else:

@@ -176,4 +176,12 @@ def test_a_drawn_letter_is_not_a_digit(browser, base_url, request, viewport):
             before = probabilities(page)
             after = move_slider(page, SLIDERS["rotation"].label, "End")
             assert max(abs(a - b) for a, b in zip(after, before)) > 1e-6
+            # The last slider, far down a phone's screen: its answer is still in view.
+            after = move_slider(page, SLIDERS["noise"].label, "End")
+            assert max(abs(a - b) for a, b in zip(after, before)) > 1e-6
+            metric = page.locator('[data-testid="stMetric"]', has_text="Prediction").first
+            top = metric.evaluate("e => { const r = e.getBoundingClientRect(); "
+                                  "return e.contains(document.elementFromPoint(r.left + 4, r.top + r.height / 2)) ? r.top : -1; }")
+            height = metric.bounding_box()["height"]
+            assert 0 <= top and top + height <= PHONE["height"], f"Prediction at {top}: covered or off screen"
             shot(page, "push-phone")
