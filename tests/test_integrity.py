@@ -113,7 +113,7 @@ def test_an_unknown_name_never_reaches_the_filesystem(tmp_path, monkeypatch):
     finally:
         watching[0] = False
     assert not [p for p in opened if p.endswith(("card.json", "history.json")) or str(outside) in p], opened
-    assert artifacts.is_known_arch("cnn") and common.arch_label("cnn").startswith("cnn — ")
+    assert artifacts.is_known_arch("cnn") and common.arch_label("cnn").startswith(f"{common.friendly_name('cnn')} — ")
 
 
 def test_the_draw_page_serves_the_next_good_model_when_one_cannot_be_used(tmp_path, monkeypatch):
@@ -125,12 +125,12 @@ def test_the_draw_page_serves_the_next_good_model_when_one_cannot_be_used(tmp_pa
     copy_model("seed000_numpy", tmp_path)
     monkeypatch.setenv(common.MODEL_DIR_ENV, str(tmp_path))
     assert common.shipped_archs() == ["seed002_cnn", "seed000_numpy"]
-    assert common.arch_label("seed002_cnn") == "seed002_cnn (damaged, cannot be used)"
+    assert common.arch_label("seed002_cnn") == f"{common.friendly_name('seed002_cnn')} (damaged, cannot be used)"
     assert common.default_arch(common.shipped_archs()) == "seed000_numpy"
     classifier = common.serving_classifier("seed002_cnn")
     assert (classifier.arch, classifier.runtime) == ("seed000_numpy", "numpy")
     # Repaired: the next load sees the new files (the cache is keyed on their mtime and size).
     for name in ("model.tflite", "model.keras"):
         shutil.copy(MODEL_DIR / "seed002_cnn" / name, broken / name)
-    assert common.arch_label("seed002_cnn").startswith("seed002_cnn — ")
+    assert common.arch_label("seed002_cnn").startswith(f"{common.friendly_name('seed002_cnn')} — ")
     assert common.serving_classifier("seed002_cnn").arch == "seed002_cnn"
