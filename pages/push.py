@@ -203,6 +203,8 @@ source_id = hashlib.sha1(original.tobytes()).hexdigest()[:10]
 for name, slider in SLIDERS.items():
     st.session_state.setdefault(slider_key(name), float(slider.neutral))
 
+# Filled once the result is known; push.css keeps it in view while the page scrolls under it.
+verdict = st.container(key="push-verdict")
 controls, view = st.columns([1, 1], gap="large")
 with controls:
     with st.container(key="push-sliders"):
@@ -218,24 +220,23 @@ push = Push(**{name: float(st.session_state[slider_key(name)]) for name in SLIDE
 pushed = transform(original, push, erased)
 probabilities = classifier.predict_proba(pushed[None])[0]
 answer = int(probabilities.argmax())
+with verdict:
+    left, right = st.columns([1, 1])
+    left.metric("Prediction", str(answer))
+    right.metric("Confidence", f"{probabilities[answer]:.1%}")
+    with failure_shown("The not-a-digit check"):
+        try:
+            novelty = scorer(arch, model_dir(arch))
+            score = float(novelty.scores(pushed[None])[0])
+            if score > novelty.threshold:
+                st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
+            else:
+                st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
+                           f"(flagged above {novelty.threshold:.0f}).")
+        except NoveltyError as e:
+            damaged(e, "not-a-digit check",
+                    f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
 with view:
-    # On a phone (push.css) the verdict stays on screen while the sliders and the eraser scroll.
-    with st.container(key="push-verdict"):
-        left, right = st.columns([1, 1])
-        left.metric("Prediction", str(answer))
-        right.metric("Confidence", f"{probabilities[answer]:.1%}")
-        with failure_shown("The not-a-digit check"):
-            try:
-                novelty = scorer(arch, model_dir(arch))
-                score = float(novelty.scores(pushed[None])[0])
-                if score > novelty.threshold:
-                    st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
-                else:
-                    st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
-                               f"(flagged above {novelty.threshold:.0f}).")
-            except NoveltyError as e:
-                damaged(e, "not-a-digit check",
-                        f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
     with st.container(key="push-details"):
         st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
         st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC,
