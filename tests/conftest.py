@@ -1,12 +1,14 @@
 """Shared fixtures: the real MNIST data, which tests may skip without only outside CI."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 import pytest
 
 from model.data import MnistError, load_mnist
+from tests.browser import launch_chromium
 
 
 def require_mnist():
@@ -27,6 +29,18 @@ def mnist():
 @pytest.fixture(scope="session")
 def mnist_dir(mnist) -> str:
     return mnist.source
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one test module (its pages and contexts are the module's own)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        with contextlib.suppress(Exception):
+            browser.close()
 
 
 @pytest.fixture(scope="session")

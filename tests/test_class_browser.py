@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from model.storage import Storage
-from tests.browser import REPO, browser_available, launch_chromium, streamlit_server
+from tests.browser import REPO, browser_available, streamlit_server
 from tests.drawing import CANVAS, EMPTY_HINT, draw_digit, read_prediction, wait_idle
 
 pytestmark = [
@@ -37,17 +37,6 @@ def server(tmp_path_factory):
     env = {"DIGITLAB_DB": db, "DIGITLAB_DATA_DIR": str(folder / "data"), "DIGITLAB_TEACHER_CODE": PASSCODE}
     with streamlit_server(env=env, timeout=120) as url:
         yield {"url": url, "db": db, "folder": folder}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 @pytest.fixture

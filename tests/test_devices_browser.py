@@ -16,7 +16,7 @@ import pytest
 from model import MODEL_DIR
 from model.artifacts import shipped_archs
 from model.join import join_address
-from tests.browser import REPO, browser_available, launch_chromium, streamlit_server, wait_for_app
+from tests.browser import REPO, browser_available, streamlit_server, wait_for_app
 from tests.drawing import (
     APP_IDLE,
     CANVAS,
@@ -76,17 +76,6 @@ LIT_BANDS_JS = """(upper) => {
 def base_url():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 @contextlib.contextmanager

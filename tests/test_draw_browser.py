@@ -6,7 +6,6 @@ Run: ``.venv/bin/python -m pytest -m browser tests/test_draw_browser.py``  (abou
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 
@@ -14,7 +13,7 @@ import pytest
 
 from model.artifacts import shipped_archs
 from pages.common import friendly_name
-from tests.browser import browser_available, launch_chromium, streamlit_server
+from tests.browser import browser_available, streamlit_server
 from tests.drawing import (
     CANVAS,
     EMPTY_HINT,
@@ -45,17 +44,6 @@ def base_url():
         return
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 @pytest.fixture(scope="module")

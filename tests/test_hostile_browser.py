@@ -20,7 +20,7 @@ import pytest
 
 from model import MODEL_DIR
 from model.preprocess import DAMAGED_IMAGE, UNREADABLE_DRAWING
-from tests.browser import browser_available, launch_chromium, streamlit_server
+from tests.browser import browser_available, streamlit_server
 from tests.drawing import clear_canvas, draw_digit, open_draw_page, read_prediction, wait_idle
 from tests.hostile import canvas_payloads, digit_picture, encode, hostile_files
 
@@ -34,17 +34,6 @@ VIEWPORT = {"width": 1400, "height": 1100}
 EXCEPTION = '[data-testid="stException"]'
 MAX_GROWTH_MB = 250
 MIME = {".png": "image/png", ".tif": "image/tiff", ".jpg": "image/jpeg"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 def server_process(base_url: str) -> psutil.Process:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_available, launch_chromium, streamlit_server
+from tests.browser import browser_available, streamlit_server
 from tests.drawing import canvas_box, digit_strokes, draw_digit, open_draw_page, read_prediction, wait_idle
 
 pytestmark = [
@@ -34,17 +34,6 @@ HEADERS = ["1. From your drawing to 28x28", "2. What each layer picks up", "3. W
 def base_url():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 @contextlib.contextmanager

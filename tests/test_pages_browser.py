@@ -9,7 +9,7 @@ import pytest
 
 from model import MODEL_DIR
 from model.artifacts import load_evaluation, shipped_archs
-from tests.browser import browser_available, launch_chromium, streamlit_server, wait_for_app
+from tests.browser import browser_available, streamlit_server, wait_for_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,16 +30,6 @@ EXCEPTION = '[data-testid="stException"]'
 PICKER = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'  # the model picker
 ERROR = '[data-testid="stAlertContentError"]'
 IMAGE = '[data-testid="stImage"]'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

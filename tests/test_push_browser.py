@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from model.robustness import SLIDERS
-from tests.browser import browser_available, launch_chromium, streamlit_server
+from tests.browser import browser_available, streamlit_server
 from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
                            read_prediction, smooth, wait_idle)
 
@@ -45,17 +45,6 @@ PUSHED_IMAGE = '[data-testid="stImage"] img'
 def base_url():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        with contextlib.suppress(Exception):
-            browser.close()
 
 
 @contextlib.contextmanager

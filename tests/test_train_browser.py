@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser import browser_available, launch_chromium, streamlit_server, wait_for_app
+from tests.browser import browser_available, streamlit_server, wait_for_app
 from tests.drawing import CANVAS, draw_digit, read_prediction
 
 pytestmark = [
@@ -91,16 +91,6 @@ def server(tmp_path_factory, mnist_dir):
     data = tmp_path_factory.mktemp("data")
     with streamlit_server(env={"DIGITLAB_DATA_DIR": str(data), "MNIST_DIR": mnist_dir}) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 def new_page(browser):
