@@ -14,6 +14,7 @@ from pages.common import (
     ensure_router,
     failure_shown,
     page_help,
+    style,
     load_evaluation,
     projector_layout,
     selected_arch,
@@ -27,6 +28,7 @@ ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#d
 
 ensure_router()
 st.title("Confusion matrix")
+style("confusion.css")
 page_help("confusion")
 
 arch = selected_arch()
@@ -118,7 +120,7 @@ with failure_shown(f"The confusion matrix of {arch}"):
                      constrain="domain")
 
     left, right = st.columns([2, 1], gap="large")
-    with left:
+    with left, st.container(key="confusion-chart"):
         event = st.plotly_chart(
             fig, on_select="rerun", selection_mode="points", key=f"confusion_heatmap_{arch}",
             width="stretch", config={"displayModeBar": False},

@@ -210,11 +210,12 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
             assert far[edge] <= 0.06, f"{edge} stroke reaches {far[edge]:.1%} into the canvas"
 
 
-def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url):
+@pytest.mark.parametrize("path", ["training", "confusion"])
+def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
     # Plotly's drag-to-zoom used to catch the finger: a swipe over a chart moved nothing.
     name = "phone-412x839"
-    with device(browser, name + "-swipe", PROFILES[name]) as page:
-        page.goto(base_url + "/training")
+    with device(browser, f"{name}-swipe-{path}", PROFILES[name]) as page:
+        page.goto(f"{base_url}/{path}")
         wait_for_app(page, timeout=90_000)
         chart = page.locator(".js-plotly-plot").first
         chart.wait_for()
