@@ -110,10 +110,33 @@ def draw(page, strokes, box: dict) -> None:
 def centred_canvas_box(page) -> dict:
     """The canvas scrolled to the middle of the screen (clear of the app's header), as a
     student holds it while drawing."""
-    canvas_box(page)
+    settled_canvas_box(page)
     page.locator(CANVAS).last.evaluate("c => c.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(100)
     return page.locator(CANVAS).last.bounding_box()
+
+
+# True once the sidebar is folded out of sight (or open and still) and the canvas has kept one
+# width for 10 animation frames: the sidebar slides shut, and the columns reflow while it does.
+SETTLED_JS = """() => {
+  const sidebar = document.querySelector('[data-testid="stSidebar"]');
+  if (sidebar && sidebar.dataset.collapsed === "true" && sidebar.getBoundingClientRect().right > 1) return false;
+  const host = document.querySelector('.st-key-draw-canvas [data-testid="stBidiComponentIsolated"]');
+  const canvas = host && host.shadowRoot && host.shadowRoot.querySelector('canvas.upper-canvas');
+  if (!canvas) return false;
+  const width = canvas.getBoundingClientRect().width;
+  const state = window.__digitlabSettle || (window.__digitlabSettle = { width: -1, frames: 0 });
+  state.frames = width === state.width ? state.frames + 1 : 0;
+  state.width = width;
+  return state.frames >= 10;
+}"""
+
+
+def settled_canvas_box(page) -> dict:
+    """The canvas's box once the page's layout has stopped moving."""
+    page.evaluate("() => { window.__digitlabSettle = null; }")
+    page.wait_for_function(SETTLED_JS, polling="raf", timeout=TIMEOUT)
+    return canvas_box(page)
 
 
 def edge_points(box: dict, inset: float = 2.0) -> dict[str, tuple[float, float]]:
@@ -156,7 +179,7 @@ def test_draw_page_on_device(browser, base_url, name):
         open_draw_page(page, base_url, timeout=90_000)
         if options.get("has_touch"):  # phones and tablets: the canvas gets the whole width
             page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached")
-        box = canvas_box(page)
+        box = settled_canvas_box(page)
         # As wide as its column lets it be: never cut off, never under 260 px, at most 400.
         assert 259 <= box["width"] <= 401 and abs(box["width"] - box["height"]) < 1, box
         assert in_viewport(page, box), f"the canvas is not wholly on screen: {box}"
@@ -252,7 +275,7 @@ def test_big_screen_mode_on_a_projector(browser, base_url):
         wait_for_app(page, timeout=90_000)
         page.locator(CANVAS).last.wait_for(state="visible")
         assert page.locator('[data-testid="stSidebar"]').is_hidden()
-        box = canvas_box(page)
+        box = settled_canvas_box(page)
         assert in_viewport(page, box), f"the canvas is not wholly on screen: {box}"
         assert box["width"] >= 400, "big-screen mode should give the canvas more room, not less"
         for edge, point in edge_points(box).items():
