@@ -48,6 +48,11 @@ def train_command(arch: str = "cnn") -> str:
     return f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
 
 
+def features_command(arch: str = "cnn") -> str:
+    """The command that (re)makes ``arch``'s not-a-digit statistics and map from its own features."""
+    return f"python -m model.derived --arch {arch} --data-dir $MNIST_DIR"
+
+
 def retrain_hint(arch: str) -> str:
     return f"Regenerate it with: {train_command(arch)}"
 

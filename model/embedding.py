@@ -13,12 +13,11 @@ map may be far apart for the network, so the neighbours shown are searched in th
 space, among 1,000 of the map's digits (100 of each; fewer for layers wider than 256) whose
 features and pixels are stored.
 
-Written as ``model/<arch>/embedding.npz`` (~300 KB) by ``python -m model.embedding --arch cnn
+Written as ``model/<arch>/embedding.npz`` (~300 KB) by ``python -m model.derived --arch cnn
 --data-dir $MNIST_DIR`` and by training.
 """
 from __future__ import annotations
 
-import argparse
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import shipped_archs
+from model.artifacts import features_command
 from model.data import load_splits
-from model.novelty import NoveltyError, features_in_batches, load_feature_model
+from model.novelty import features_in_batches, load_feature_model
 
 EMBEDDING_FILE = "embedding.npz"
 MAP_DIGITS = 5_000
@@ -86,7 +85,7 @@ class Embedding:
 
     @classmethod
     def load(cls, path: Path) -> "Embedding":
-        fix = f"python -m model.embedding --arch {path.parent.name} --data-dir $MNIST_DIR"
+        fix = features_command(path.parent.name)
         try:
             with np.load(path, allow_pickle=False) as f:
                 return cls(f["centre"].astype(np.float64), f["projection"].astype(np.float64), f["points"],
@@ -138,26 +137,3 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR, spl
     with _lock:
         _loaded.pop((arch, Path(model_dir)), None)
     return atlas
-
-
-def main(argv: list[str] | None = None) -> int:
-
-    parser = argparse.ArgumentParser(description="Make the 2-D map of shipped models' last hidden layer.")
-    parser.add_argument("--arch", action="append",
-                        help="model folder (repeatable); default: every LiteRT model")
-    parser.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_DIR)")
-    args = parser.parse_args(argv)
-    splits = load_splits(args.data_dir)
-    archs = args.arch or [a for a in shipped_archs() if (MODEL_DIR / a / "model.tflite").is_file()]
-    for arch in archs:
-        try:
-            fit(arch, splits=splits)
-        except NoveltyError as e:
-            print(f"{arch}: skipped ({e})")
-            continue
-        print(f"{arch}: -> {MODEL_DIR / arch / EMBEDDING_FILE}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

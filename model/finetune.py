@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+import model.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
+
+# isort: split
 from model import MODEL_DIR
 from model.artifacts import DIGESTS_KEY, ArtifactError, load_card, weights_digests
 from model.evaluate import score

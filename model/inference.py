@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from model import MODEL_DIR
+from model import MODEL_DIR, native_stderr
 from model.artifacts import ArtifactError, load_card, retrain_hint, short_path, verify_weights
 from model.results import compiled_forward
 from model.scratch import load_network
@@ -52,11 +52,19 @@ class Classifier:
         return self._forward(np.ascontiguousarray(x))
 
 
-def _litert_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def litert_interpreter(path: Path | None = None, content: bytes | None = None):
+    """A LiteRT interpreter on one thread for a ``.tflite`` file or its bytes, tensors allocated."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
+    with native_stderr.captured():  # its XNNPACK delegate announces itself on stderr
+        interpreter = Interpreter(model_path=None if path is None else str(path), model_content=content,
+                                  num_threads=1)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+def batched_forward(interpreter) -> Callable[[np.ndarray], np.ndarray]:
+    """``x[N, 28, 28] -> output[N, ...]`` through ``interpreter``, for any batch size N."""
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
     # One interpreter is shared by every browser session; it is not thread-safe, and a call
@@ -76,6 +84,10 @@ def _litert_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
             return interpreter.get_tensor(output_index).copy()
 
     return forward
+
+
+def _litert_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    return batched_forward(litert_interpreter(path))
 
 
 def _keras_forward(path: Path) -> Callable[[np.ndarray], np.ndarray]:

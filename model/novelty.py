@@ -17,12 +17,10 @@ bench/README.md).
 Speed: the features come from the shipped LiteRT export itself, with its graph output moved
 from the softmax to the last layer's input (a 4-byte change to the flatbuffer, in memory), so
 they cost one fast forward pass and no new model file; the fitted statistics live in
-``model/<arch>/novelty.npz`` (``python -m model.novelty --arch cnn --data-dir $MNIST_DIR``).
+``model/<arch>/novelty.npz`` (``python -m model.derived --arch cnn --data-dir $MNIST_DIR``).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import struct
 import threading
 from dataclasses import dataclass
@@ -32,8 +30,9 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import shipped_archs
+from model.artifacts import features_command
 from model.data import load_splits
+from model.inference import batched_forward, litert_interpreter
 
 STATS_FILE = "novelty.npz"
 METHODS = ("mahalanobis_l2", "mahalanobis", "energy", "max_softmax")
@@ -147,35 +146,19 @@ class FeatureModel:
 
 
 def load_feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
-    from ai_edge_litert.interpreter import Interpreter
-
     path = Path(model_dir) / arch / "model.tflite"
     if not path.is_file():
         raise NoveltyError(f"{arch} has no LiteRT export ({path}), so no fast features", path, missing=True)
     try:
         features_index, output_index, weights, bias = _litert_graph(path)
-        interpreter = Interpreter(model_content=with_output(path.read_bytes(), output_index, features_index),
-                                  num_threads=1)
-        interpreter.allocate_tensors()
+        outputs = batched_forward(litert_interpreter(content=with_output(path.read_bytes(), output_index, features_index)))
     except NoveltyError:
         raise
     except Exception as e:  # a corrupt file fails in many library-specific ways
         raise NoveltyError(f"{path} could not be read for features ({type(e).__name__}: {e})", path) from e
-    input_index = interpreter.get_input_details()[0]["index"]
-    out_index = interpreter.get_output_details()[0]["index"]
-    lock = threading.Lock()  # one interpreter serves every session; it is not thread-safe
-    batch = [1]
 
     def forward(x: np.ndarray) -> np.ndarray:
-        x = x.reshape(len(x), 28, 28, 1)
-        with lock:
-            if batch[0] != len(x):
-                interpreter.resize_tensor_input(input_index, list(x.shape))
-                interpreter.allocate_tensors()
-                batch[0] = len(x)
-            interpreter.set_tensor(input_index, x)
-            interpreter.invoke()
-            return interpreter.get_tensor(out_index).reshape(len(x), -1).copy()
+        return outputs(x).reshape(len(x), -1)
 
     return FeatureModel(arch, forward, weights, bias)
 
@@ -227,12 +210,11 @@ class NoveltyStats:
                 return cls(f["means"].astype(np.float64), f["precision"].astype(np.float64),
                            float(f["threshold"]), str(f["method"]), basis)
         except FileNotFoundError:
-            raise NoveltyError(f"{path} is missing. Make it with: python -m model.novelty "
-                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path,
+            raise NoveltyError(f"{path} is missing. Make it with: {features_command(path.parent.name)}", path,
                                missing=True) from None
         except Exception as e:  # noqa: BLE001 - a damaged archive fails in many ways
-            raise NoveltyError(f"{path} is unreadable ({e}). Make it again with: python -m model.novelty "
-                               f"--arch {path.parent.name} --data-dir $MNIST_DIR", path) from e
+            raise NoveltyError(f"{path} is unreadable ({e}). Make it again with: "
+                               f"{features_command(path.parent.name)}", path) from e
 
 
 def fit_class_gaussians(features: np.ndarray, labels: np.ndarray,
@@ -326,7 +308,7 @@ class NoveltyScorer:
         if (basis is None and width != self.stats.means.shape[1]) or (
                 basis is not None and basis.shape != (width, self.stats.means.shape[1])):
             raise NoveltyError(f"{arch}'s {STATS_FILE} does not match its model. Make it again with: "
-                               f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
+                               f"{features_command(arch)}")
 
     @property
     def threshold(self) -> float:
@@ -361,7 +343,8 @@ def novelty_scores(arch: str, images: np.ndarray, model_dir: Path = MODEL_DIR) -
 def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
         method: str = SHIPPED_METHOD, splits=None) -> NoveltyStats:
     """Fit the statistics on the training digits and the threshold on the validation digits;
-    write ``novelty.npz`` and the card's ``novelty_method`` / ``novelty_threshold``."""
+    write ``novelty.npz``. The card's ``novelty_method`` / ``novelty_threshold`` are
+    :meth:`NoveltyStats.card_fields`, which ``model.derived`` puts on the card."""
 
     train, val, _test, _ = splits if splits is not None else load_splits(data_dir)
     model = load_feature_model(arch, model_dir)
@@ -379,34 +362,6 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
     stats = NoveltyStats(means, precision, float(np.quantile(val_scores, VALIDATION_QUANTILE)), method, basis)
     folder = Path(model_dir) / arch
     stats.save(folder / STATS_FILE)
-    card_path = folder / "card.json"
-    card = json.loads(card_path.read_text())
-    card.update(stats.card_fields())
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
     with _scorers_lock:
         _scorers.pop((arch, Path(model_dir)), None)
     return stats
-
-
-def main(argv: list[str] | None = None) -> int:
-
-    parser = argparse.ArgumentParser(description="Fit the not-a-digit statistics of shipped models.")
-    parser.add_argument("--arch", action="append",
-                        help="model folder (repeatable); default: every LiteRT model")
-    parser.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_DIR)")
-    args = parser.parse_args(argv)
-
-    splits = load_splits(args.data_dir)
-    archs = args.arch or [a for a in shipped_archs() if (MODEL_DIR / a / "model.tflite").is_file()]
-    for arch in archs:
-        try:
-            stats = fit(arch, splits=splits)
-        except NoveltyError as e:
-            print(f"{arch}: skipped ({e})")
-            continue
-        print(f"{arch}: {stats.method}, threshold {stats.threshold:.2f} -> {MODEL_DIR / arch / STATS_FILE}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -160,6 +160,16 @@ def dump_json(path: Path, obj, compact: bool = False) -> None:
     path.write_text(text + "\n")
 
 
+def update_card(folder: Path, fields: dict) -> dict:
+    """Add ``fields`` to ``folder/card.json`` (fields computed after the model was written, such
+    as its not-a-digit threshold); returns the new card. The weights' digests are unaffected."""
+    card_path = Path(folder) / "card.json"
+    card = json.loads(card_path.read_text())
+    card.update(fields)
+    dump_json(card_path, card)
+    return card
+
+
 def write_artifacts_atomically(target: Path, fill: Callable[[Path], None]) -> None:
     """Build the artifact folder beside ``target`` and swap it in only once complete."""
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import model.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
+
+# isort: split
 import keras
 import numpy as np
 import tensorflow as tf

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from model.artifacts import features_command
 from model.embedding import EmbeddingError, load_embedding
 from model.inference import Classifier, ClassifierError
 from model.novelty import NoveltyError, feature_model, scorer
@@ -234,8 +235,7 @@ with verdict:
                 st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
                            f"(flagged above {novelty.threshold:.0f}).")
         except NoveltyError as e:
-            damaged(e, "not-a-digit check",
-                    f"python -m model.novelty --arch {arch} --data-dir $MNIST_DIR")
+            damaged(e, "not-a-digit check", features_command(arch))
 with view:
     with st.container(key="push-details"):
         st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
@@ -263,7 +263,7 @@ with failure_shown("The map"):
         atlas = load_embedding(arch, model_dir(arch))
         features = feature_model(arch, model_dir(arch)).features(pushed[None])[0]
     except (EmbeddingError, NoveltyError) as e:
-        damaged(e, "map", f"python -m model.embedding --arch {arch} --data-dir $MNIST_DIR")
+        damaged(e, "map", features_command(arch))
     else:
         st.plotly_chart(map_figure(atlas, atlas.place(features)[0], answer), config=STATIC, key="push_map")
         st.caption(

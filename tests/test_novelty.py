@@ -3,6 +3,9 @@ validation digits, and at that threshold it flags few digits and most letters an
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -99,3 +102,29 @@ def test_flags_most_letters_and_scribbles(mnist):
     assert (novelty.novelty_scores(ARCH, scribbles) > threshold).mean() >= 0.8
     digits = novelty.novelty_scores(ARCH, mnist.test.images[:3000].astype(np.float32) / 255)
     assert novelty.auroc(digits, novelty.novelty_scores(ARCH, everything)) >= 0.95
+
+
+def test_the_derived_command_remakes_a_models_statistics_and_map(mnist_dir, tmp_path):
+    folder = tmp_path / ARCH
+    folder.mkdir()
+    for name in ("model.tflite", "card.json"):
+        shutil.copy(MODEL_DIR / ARCH / name, folder / name)
+    shipped = json.loads((MODEL_DIR / ARCH / "card.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "model.derived", "--arch", ARCH, "--model-dir", str(tmp_path), "--data-dir", mnist_dir],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (folder / novelty.STATS_FILE).is_file() and (folder / "embedding.npz").is_file(), result.stdout
+    card = json.loads((folder / "card.json").read_text())
+    # Same model, same digits: the same threshold; and the rest of the card as it was.
+    assert card["novelty_threshold"] == pytest.approx(shipped["novelty_threshold"], rel=1e-3)
+    assert {k: v for k, v in card.items() if not k.startswith("novelty")} == {
+        k: v for k, v in shipped.items() if not k.startswith("novelty")}
+    assert "XNNPACK" not in result.stderr and result.stderr.strip() == "", result.stderr
+
+
+def test_the_derived_command_names_a_model_it_does_not_have(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "model.derived", "--arch", "nosuch", "--model-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no trained model named nosuch" in result.stderr

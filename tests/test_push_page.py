@@ -60,7 +60,7 @@ def test_models_without_or_with_damaged_feature_files(tmp_path, monkeypatch):
     at = push_page("cnn")
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Prediction") == "3"
-    assert any("novelty.npz" in w.value and "python -m model.novelty --arch cnn" in w.value for w in at.warning)
+    assert any("novelty.npz" in w.value and "python -m model.derived --arch cnn" in w.value for w in at.warning)
     at = push_page("seed000_numpy")  # no LiteRT export: no check and no map, the sliders work
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Prediction") == "3"

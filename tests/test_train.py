@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,10 @@ from model.config import TrainConfig
 from model.train import ARTIFACT_FILES, run, write_artifacts_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# A line of TensorFlow's or LiteRT's C++ logging: "I0000 00:00:17...", absl's warning, XNNPACK's.
+NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|XNNPACK|Saved artifact", re.M)
 
 
 @pytest.mark.parametrize("arch", sorted(RECIPES))
@@ -352,8 +357,11 @@ def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir
     assert list(saved_probabilities) == [r["epoch"] for r in saved]
     assert not (tmp_path / "seed000_cnn").exists()
 
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    # Without TF_CPP_MIN_LOG_LEVEL, as a student runs it: nothing from TensorFlow's C++ side.
+    quiet_env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=quiet_env, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
+    assert not NATIVE_LOG_LINE.search(finished.stderr), finished.stderr[-2000:]
     assert f"resuming after epoch {len(saved)}" in finished.stdout
     history = json.loads((tmp_path / "seed000_cnn" / "history.json").read_text())
     card = json.loads((tmp_path / "seed000_cnn" / "card.json").read_text())
