@@ -9,8 +9,10 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import plotly.graph_objects as go
@@ -35,6 +37,7 @@ CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
 SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
 NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
+T = TypeVar("T")
 
 
 def model_dir(arch: str | None = None) -> Path:
@@ -336,6 +339,25 @@ def selected_arch() -> str | None:
     archs = shipped_archs()
     arch = st.session_state.get(ARCH_KEY)
     return arch if arch in archs else default_arch(archs)
+
+
+def open_selected(
+    load: Callable[[str], T] | None = None, what: str = "The model {arch}"
+) -> tuple[str, T | None]:
+    """The sidebar's model and ``load(arch)`` (None without ``load``), for a page that has
+    nothing to show without them: when there is no model, or ``load`` fails, the page says why
+    (``what`` names the missing part, ``{arch}`` filled in) and stops there."""
+    arch = selected_arch()
+    if arch is None:
+        st.info(NO_MODEL_YET)
+        st.stop()
+    if load is None:
+        return arch, None
+    try:
+        return arch, load(arch)
+    except (artifacts.ArtifactError, inference.ClassifierError) as error:
+        show_failure(error, what.format(arch=arch))
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)

@@ -11,14 +11,13 @@ from model import explain
 from model.preprocess import canvas_ink_box
 from model.samples import load_samples
 from pages.common import (
-    NO_MODEL_YET,
     current_drawing,
     ensure_router,
     failure_shown,
     model_dir,
+    open_selected,
     pixel_grid,
     probability_figure,
-    selected_arch,
 )
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
@@ -346,10 +345,7 @@ ensure_router()
 st.title("Inside the network")
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(WHAT)
-arch = selected_arch()
-if arch is None:
-    st.error(NO_MODEL_YET)
-    st.stop()
+arch, _ = open_selected()
 folder = str(model_dir(arch))
 digit = None
 with failure_shown("Choosing a digit"):

@@ -13,19 +13,17 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from model.embedding import EmbeddingError, load_embedding
-from model.inference import Classifier, ClassifierError
+from model.inference import Classifier
 from model.novelty import NoveltyError, feature_model, scorer
 from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
 from pages.common import (
-    NO_MODEL_YET,
     ensure_router,
     failure_shown,
     model_dir,
+    open_selected,
     pixel_grid,
     probability_figure,
     current_drawing,
-    selected_arch,
-    show_failure,
     digit_image,
     shipped_archs,
     serving_classifier,
@@ -176,15 +174,7 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         "from every digit the model learned and says so when it is too far."
     )
 
-arch = selected_arch()
-if arch is None:
-    st.error(NO_MODEL_YET)
-    st.stop()
-try:
-    classifier = serving_classifier(arch)
-except ClassifierError as e:
-    show_failure(e, f"The model {arch}")
-    st.stop()
+arch, classifier = open_selected(serving_classifier)
 
 drawing = current_drawing()
 if drawing is not None:
