@@ -20,6 +20,7 @@ import streamlit as st
 from PIL import Image
 
 from model import MODEL_DIR, artifacts, inference, jobs, preprocess
+from model.data import unit_pixels
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -425,7 +426,7 @@ def show_failure(error: BaseException, what: str) -> None:
 def _unit_range(pixels) -> np.ndarray:
     """Pixels as float32 in [0, 1], whether given as 0-255 (the artifacts) or already in [0, 1]."""
     image = np.asarray(pixels, dtype=np.float32)
-    return image / 255.0 if image.max() > 1.0 else image
+    return unit_pixels(image) if image.max() > 1.0 else image
 
 
 def digit_figure(pixels, height: int = 280, grid: bool = True) -> go.Figure:

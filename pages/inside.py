@@ -8,6 +8,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from model import explain
+from model.data import unit_pixels
 from model.preprocess import canvas_ink_box
 from model.samples import load_samples
 from pages.common import (
@@ -183,7 +184,7 @@ def choose_digit(arch: str) -> dict | None:
     labels, indices = samples["labels"], samples["indices"]
     pick = st.selectbox("Test digit", range(len(labels)), key="inside_sample",
                         format_func=lambda i: f"a {labels[i]} (MNIST test digit #{indices[i]})")
-    return {"rgba": None, "image": samples["images"][pick].astype(np.float32) / 255,
+    return {"rgba": None, "image": unit_pixels(samples["images"][pick]),
             "name": f"test digit #{indices[pick]}"}
 
 

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from model.data import unit_pixels
 from model.embedding import EmbeddingError, load_embedding
 from model.inference import Classifier
 from model.novelty import NoveltyError, feature_model, scorer
@@ -73,7 +74,7 @@ def sample_digit(arch: str) -> np.ndarray | None:
         return None
     digit = st.session_state.get(SAMPLE_KEY, 3)
     index = int(np.flatnonzero(atlas.labels[atlas.pool] == digit)[0])
-    return atlas.pool_images[index].astype(np.float32) / 255
+    return unit_pixels(atlas.pool_images[index])
 
 
 # Figures are built unvalidated from numpy arrays (sent as binary): validating and copying
