@@ -5,6 +5,7 @@ TensorFlow.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -228,8 +229,6 @@ def _markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description="The shipped models' table, or their cards' digests.")
     parser.add_argument("--record-digests", action="store_true",
                         help="write the SHA-256 of each model's files onto its card")
