@@ -149,7 +149,7 @@ def weights_digests(folder: Path) -> dict[str, str]:
 
 def verify_weights(path: Path, card: dict, arch: str) -> None:
     """Raise :class:`ArtifactError` unless the model file ``path`` has the SHA-256 its card
-    records. A card written before digests were recorded vouches for nothing and checks nothing."""
+    records. A card that records no digests vouches for nothing and checks nothing."""
     digests = card.get(DIGESTS_KEY)
     if digests is None:
         return

@@ -141,8 +141,8 @@ def _read_search_results(folder: str, stamp: tuple[int, int] | None) -> dict:
 def load_search_results() -> dict | None:
     """The seed-003 hyperparameter search (``model.search.load_search_results``: its ``rows``
     of learning_rate, hidden, weight_decay, val_accuracy, val_loss, seconds, its ``best`` row
-    and ``settings``), or None while ``python -m model.search`` has not been run (or, in an
-    older checkout, does not exist). A corrupt file raises ``model.search.SearchResultsError``."""
+    and ``settings``), or None while ``python -m model.search`` has not been run (or cannot be
+    imported). A corrupt file raises ``model.search.SearchResultsError``."""
     path = search_results_path()
     if _search is None or not path.exists():
         return None
@@ -501,9 +501,9 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
         textfont=dict(size=16),
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
     )
-    # Built unvalidated: plotly's validation took ~15 ms of the ~20 ms a stroke's page run
-    # costs the server, which a class of thirty shares. The layout was validated once; a test
-    # checks that validating the whole figure changes nothing.
+    # Built unvalidated: plotly's validation is most of what a stroke's page run costs the
+    # server (bench/README.md), which a class of thirty shares. The layout was validated once;
+    # a test checks that validating the whole figure changes nothing.
     return go.Figure(data=[bar], layout=_probability_layout(height), _validate=False)
 
 

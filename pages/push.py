@@ -78,7 +78,8 @@ def sample_digit(arch: str) -> np.ndarray | None:
 
 
 # Figures are built unvalidated from numpy arrays (sent as binary): validating and copying
-# 5,000 map points as lists cost ~30 ms of each rerun (bench/push.py).
+# 5,000 map points as lists would cost every rerun more than the rest of the page
+# (bench/push.py; figures in bench/README.md).
 def sweep_figure(curve, current: float) -> go.Figure:
     slider = SLIDERS[curve.name]
     answers = curve.answers
