@@ -167,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
 
     if not args.skip_faithfulness:
-        from model.data import load_mnist
+        from model.data import load_mnist, unit_pixels
 
-        images = load_mnist(args.data_dir).test.images[: args.n].astype(np.float32) / 255
+        images = unit_pixels(load_mnist(args.data_dir).test.images[: args.n])
         print(f"Faithfulness of {args.arch}'s saliency on {len(images)} MNIST test digits "
               "(deleting 10% of the ink: fall of the predicted class's probability)")
         trained = faithfulness(args.arch, images)

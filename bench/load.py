@@ -39,7 +39,7 @@ answer (with 0, the default, all sessions draw back to back: a stress test, not 
 The browsers run on the same machine as the server, so the figures include their CPU use.
 In a class each student's device renders its own page; ``--split-cpus`` comes closer to that
 on a machine with few cores: the server (started here) is pinned to the first half of the
-CPUs and the browsers to the other half, so they no longer take the server's CPU.
+CPUs and the browsers to the other half, so they do not take the server's CPU.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from model import novelty  # noqa: E402
+from model.data import unit_pixels  # noqa: E402
 from model.inference import load_classifier, time_calls  # noqa: E402
 
 TARGETS = {"MNIST test": ("<=", 0.02), "drawn digits": ("<=", 0.05), "letters": (">=", 0.80),
@@ -65,7 +66,7 @@ def compare_methods(arch: str, splits, extra) -> dict:
     train, val, test, _ = splits
     model = novelty.load_feature_model(arch)
     f = lambda images: novelty.features_in_batches(model, images)  # noqa: E731
-    train_f = f(train.images.astype(np.float32) / 255)
+    train_f = f(unit_pixels(train.images))
     gaussians = {m: novelty.fit_class_gaussians(novelty.method_features(m, train_f), train.labels)
                  for m in ("mahalanobis", "mahalanobis_l2")}
     cache: dict[int, np.ndarray] = {}
@@ -75,8 +76,8 @@ def compare_methods(arch: str, splits, extra) -> dict:
             cache[id(images)] = f(images)
         return cache[id(images)]
 
-    test_images = test.images.astype(np.float32) / 255
-    val_images = val.images.astype(np.float32) / 255
+    test_images = unit_pixels(test.images)
+    val_images = unit_pixels(val.images)
     results = {}
     for method in novelty.METHODS:
         def scores_of(images, method=method):
@@ -91,7 +92,7 @@ def compare_methods(arch: str, splits, extra) -> dict:
 def shipped(arch: str, splits, extra, n: int = 500) -> dict:
     _train, _val, test, _ = splits
     scorer = novelty.scorer(arch)
-    test_images = test.images.astype(np.float32) / 255
+    test_images = unit_pixels(test.images)
     measured, per_font = rates(scorer.scores, scorer.threshold, test_images, extra)
     one = test_images[:1]
     classifier = load_classifier(arch)

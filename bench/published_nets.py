@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/published_nets.py [--steps 15]
 
-Issue 2 asks `cnn` for 99.70% on the MNIST test set. Among the single networks published above
+The target for `cnn` is 99.70% on the MNIST test set. Among the single networks published above
 that are Byerly, Kalganova and Dear's M3 and M5 ("No routing needed between capsules", 2021):
 plain stacks of unpadded convolutions with batch normalisation and no pooling. Their published
 training code (github.com/AdamByerly/BMCNNwHFCs) runs each network 300 epochs and asks for a

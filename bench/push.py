@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from model.data import unit_pixels  # noqa: E402
 from model.inference import load_classifier, time_calls  # noqa: E402
 from model.robustness import SLIDERS, Push, sweep  # noqa: E402
 
@@ -46,7 +47,7 @@ def sample_digit() -> np.ndarray:
     from model.embedding import load_embedding
 
     atlas = load_embedding("cnn")
-    return atlas.pool_images[int(np.flatnonzero(atlas.labels[atlas.pool] == 3)[0])].astype(np.float32) / 255
+    return unit_pixels(atlas.pool_images[int(np.flatnonzero(atlas.labels[atlas.pool] == 3)[0])])
 
 
 def sweep_times(arch: str, n: int) -> dict[str, float]:

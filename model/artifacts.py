@@ -5,6 +5,7 @@ TensorFlow.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -153,7 +154,7 @@ def weights_digests(folder: Path) -> dict[str, str]:
 
 def verify_weights(path: Path, card: dict, arch: str) -> None:
     """Raise :class:`ArtifactError` unless the model file ``path`` has the SHA-256 its card
-    records. A card written before digests were recorded vouches for nothing and checks nothing."""
+    records. A card that records no digests vouches for nothing and checks nothing."""
     digests = card.get(DIGESTS_KEY)
     if digests is None:
         return
@@ -233,8 +234,6 @@ def _markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description="The shipped models' table, or their cards' digests.")
     parser.add_argument("--record-digests", action="store_true",
                         help="write the SHA-256 of each model's files onto its card")

@@ -26,7 +26,7 @@ import numpy as np
 
 from model import MODEL_DIR
 from model.artifacts import features_command
-from model.data import load_splits
+from model.data import load_splits, unit_pixels
 from model.novelty import features_in_batches, load_feature_model
 
 EMBEDDING_FILE = "embedding.npz"
@@ -118,13 +118,13 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR, spl
     model = load_feature_model(arch, model_dir)
     rng = np.random.default_rng(SEED)
     fit_rows = rng.permutation(len(train))[:FIT_DIGITS]
-    fit_features = features_in_batches(model, train.images[fit_rows].astype(np.float32) / 255)
+    fit_features = features_in_batches(model, unit_pixels(train.images[fit_rows]))
     lda = LinearDiscriminantAnalysis(n_components=2, solver="svd").fit(fit_features, train.labels[fit_rows])
     centre, projection = lda.xbar_, lda.scalings_[:, :2]
 
     shown = np.sort(rng.permutation(len(test))[:MAP_DIGITS])
     images, labels = test.images[shown], test.labels[shown]
-    features = features_in_batches(model, images.astype(np.float32) / 255)
+    features = features_in_batches(model, unit_pixels(images))
     points = (features.astype(np.float64) - centre) @ projection
     per_class = pool_per_class(features.shape[1])
     pool = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]

@@ -30,6 +30,7 @@ import model.quiet_tensorflow  # noqa: F401 - first, before anything imports Ten
 # isort: split
 from model import MODEL_DIR
 from model.artifacts import DIGESTS_KEY, ArtifactError, load_card, weights_digests
+from model.data import MnistError, load_splits, unit_pixels
 from model.evaluate import score
 from model.inference import Classifier, inference_ms, load_forward
 from model.results import dump_json, export_litert, write_artifacts_atomically
@@ -182,8 +183,6 @@ def finetune(
         raise FinetuneError(f"fine-tuning needs at least {MIN_DRAWINGS} drawings; there are {len(answers)}")
     split = split_by_writer(answers, held_out_share)
 
-    from model.data import load_splits
-
     progress("running", "Reading MNIST", 0.03)
     train, val, test, mnist = load_splits(data_dir)
     if test_limit:
@@ -192,14 +191,16 @@ def finetune(
     order = rng.permutation(len(train))
     picked = order[:min(mnist_digits, len(train))]
     unused = order[len(picked):][:check_digits]
-    mnist_x = train.images[picked].astype(np.float32) / 255.0
+    mnist_x = unit_pixels(train.images[picked])
     x, y = training_mix(split.train.images, split.train.labels, mnist_x, train.labels[picked], rng)
-    test_x = test.images.astype(np.float32) / 255.0
-    val_x = val.images.astype(np.float32) / 255.0
-    check_x = np.concatenate([val_x, train.images[unused].astype(np.float32) / 255.0])
+    test_x = unit_pixels(test.images)
+    val_x = unit_pixels(val.images)
+    check_x = np.concatenate([val_x, unit_pixels(train.images[unused])])
     check_y = np.concatenate([val.labels, train.labels[unused]])
 
     progress("running", "Loading the model", 0.05)
+    # Imported only now, after the progress note: it takes seconds, which the Class page
+    # shows as this step, and the module's helpers stay usable without TensorFlow.
     import keras
     import tensorflow as tf
 
@@ -379,8 +380,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", type=Path, default=None, help="keep this JSON file up to date")
     args = parser.parse_args(argv)
     progress = Progress(args.progress)
-
-    from model.data import MnistError
 
     try:
         card = finetune(

@@ -2,9 +2,9 @@
 
 Integrated gradients need the gradient of a class's score with respect to the pixels, which
 LiteRT cannot give. TensorFlow could, but importing it also imports Keras, and Streamlit then
-calls ``keras.backend.clear_session()`` (a full garbage collection, measured at ~0.5 s with
-TensorFlow loaded) after *every* script run of every page: each stroke on the Draw page would
-pay it. So the model is read from the archive itself (its ``config.json`` and the weights in
+calls ``keras.backend.clear_session()`` (a full garbage collection, about half a second with
+TensorFlow loaded: bench/README.md) after *every* script run of every page: each stroke on the
+Draw page would pay it. So the model is read from the archive itself (its ``config.json`` and the weights in
 ``model.weights.h5``) and the few layer kinds the shipped models use are run here:
 
     network = KerasNumpy.load(Path("model/cnn/model.keras"))

@@ -31,7 +31,7 @@ import numpy as np
 
 from model import MODEL_DIR
 from model.artifacts import features_command
-from model.data import load_splits
+from model.data import load_splits, unit_pixels
 from model.inference import batched_forward, litert_interpreter
 
 STATS_FILE = "novelty.npz"
@@ -348,8 +348,7 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
 
     train, val, _test, _ = splits if splits is not None else load_splits(data_dir)
     model = load_feature_model(arch, model_dir)
-    as_float = lambda s: s.images.astype(np.float32) / 255  # noqa: E731
-    train_features = features_in_batches(model, as_float(train))
+    train_features = features_in_batches(model, unit_pixels(train.images))
     basis = None
     if model.weights.shape[1] > MAX_FEATURES:
         x = method_features(method, train_features)
@@ -357,7 +356,7 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
         # Stored as float16; fitting on the rounded basis keeps the statistics true to it.
         basis = directions[:REDUCED_FEATURES].T.astype(np.float16).astype(np.float64)
     means, precision = fit_class_gaussians(method_features(method, train_features, basis), train.labels)
-    val_features = features_in_batches(model, as_float(val))
+    val_features = features_in_batches(model, unit_pixels(val.images))
     val_scores = score(method, val_features, model.logits(val_features), means, precision, basis)
     stats = NoveltyStats(means, precision, float(np.quantile(val_scores, VALIDATION_QUANTILE)), method, basis)
     folder = Path(model_dir) / arch

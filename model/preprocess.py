@@ -6,10 +6,10 @@ field so that its centre of mass is at the centre. We add one step MNIST did not
 stroke is thinned or thickened to MNIST's typical width, since people draw on a canvas with any
 brush at any size (a tiny digit drawn with a thick brush would otherwise be a blob).
 
-Everything is vectorised numpy / scipy / Pillow, with OpenCV's distance transform. A drawing
-on the 280x280 canvas of bench/latency.py takes about 1.1 ms on the 2-core machine, one on the
-Draw page's 400x400 canvas 1.2-1.8 ms (the bigger the digit, the longer its first resize): the
-Lanczos resizes and the stroke-width correction at 4x scale (at 3x, a thin-pen "4" was misread).
+Everything is vectorised numpy / scipy / Pillow, with OpenCV's distance transform, so a
+drawing costs about a millisecond (bench/latency.py; figures in bench/README.md). Most of that
+is the Lanczos resizes and the stroke-width correction, done at 4x scale because at 3x a
+thin-pen "4" is misread; the bigger the digit, the longer its first resize.
 """
 from __future__ import annotations
 

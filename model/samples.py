@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.data import load_mnist
+
 SAMPLES_PATH = Path(__file__).resolve().parent.parent / "assets" / "sample_digits.npz"
 PER_DIGIT = 10
 
@@ -44,8 +46,6 @@ def load_samples(path: Path = SAMPLES_PATH) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from model.data import load_mnist
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="the folder of the four MNIST IDX files")
     parser.add_argument("--out", type=Path, default=SAMPLES_PATH)

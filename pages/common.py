@@ -9,8 +9,10 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,6 +20,7 @@ import streamlit as st
 from PIL import Image
 
 from model import MODEL_DIR, artifacts, inference, jobs, preprocess
+from model.data import unit_pixels
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
     from model import search as _search
@@ -35,6 +38,7 @@ CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
 SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
 NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
+T = TypeVar("T")
 
 
 def model_dir(arch: str | None = None) -> Path:
@@ -137,8 +141,8 @@ def _read_search_results(folder: str, stamp: tuple[int, int] | None) -> dict:
 def load_search_results() -> dict | None:
     """The seed-003 hyperparameter search (``model.search.load_search_results``: its ``rows``
     of learning_rate, hidden, weight_decay, val_accuracy, val_loss, seconds, its ``best`` row
-    and ``settings``), or None while ``python -m model.search`` has not been run (or, in an
-    older checkout, does not exist). A corrupt file raises ``model.search.SearchResultsError``."""
+    and ``settings``), or None while ``python -m model.search`` has not been run (or cannot be
+    imported). A corrupt file raises ``model.search.SearchResultsError``."""
     path = search_results_path()
     if _search is None or not path.exists():
         return None
@@ -338,6 +342,25 @@ def selected_arch() -> str | None:
     return arch if arch in archs else default_arch(archs)
 
 
+def open_selected(
+    load: Callable[[str], T] | None = None, what: str = "The model {arch}"
+) -> tuple[str, T | None]:
+    """The sidebar's model and ``load(arch)`` (None without ``load``), for a page that has
+    nothing to show without them: when there is no model, or ``load`` fails, the page says why
+    (``what`` names the missing part, ``{arch}`` filled in) and stops there."""
+    arch = selected_arch()
+    if arch is None:
+        st.info(NO_MODEL_YET)
+        st.stop()
+    if load is None:
+        return arch, None
+    try:
+        return arch, load(arch)
+    except (artifacts.ArtifactError, inference.ClassifierError) as error:
+        show_failure(error, what.format(arch=arch))
+        st.stop()
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
 def _classifier(arch: str, folder: str, stamps: tuple) -> inference.Classifier:
     # One classifier per version of a model's files per server, shared by every session.
@@ -403,7 +426,7 @@ def show_failure(error: BaseException, what: str) -> None:
 def _unit_range(pixels) -> np.ndarray:
     """Pixels as float32 in [0, 1], whether given as 0-255 (the artifacts) or already in [0, 1]."""
     image = np.asarray(pixels, dtype=np.float32)
-    return image / 255.0 if image.max() > 1.0 else image
+    return unit_pixels(image) if image.max() > 1.0 else image
 
 
 def digit_figure(pixels, height: int = 280, grid: bool = True) -> go.Figure:
@@ -478,9 +501,9 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
         textfont=dict(size=16),
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
     )
-    # Built unvalidated: plotly's validation took ~15 ms of the ~20 ms a stroke's page run
-    # costs the server, which a class of thirty shares. The layout was validated once; a test
-    # checks that validating the whole figure changes nothing.
+    # Built unvalidated: plotly's validation is most of what a stroke's page run costs the
+    # server (bench/README.md), which a class of thirty shares. The layout was validated once;
+    # a test checks that validating the whole figure changes nothing.
     return go.Figure(data=[bar], layout=_probability_layout(height), _validate=False)
 
 

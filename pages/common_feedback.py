@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 
 from model.preprocess import canvas_ink_box
-# Only the light rules here: SQLAlchemy (0.3 s to import) loads with the first answer stored,
-# not on the Draw page's first prediction.
+# Only the light rules here: SQLAlchemy (a noticeable fraction of a second to import) loads
+# with the first answer stored, not on the Draw page's first prediction.
 from model.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
 from pages.common import current_drawing
 

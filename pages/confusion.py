@@ -7,18 +7,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.artifacts import ArtifactError
 from pages.common import (
-    NO_MODEL_YET,
     digit_grid,
     ensure_router,
     failure_shown,
-    page_help,
-    style,
     load_evaluation,
+    open_selected,
+    page_help,
     projector_layout,
-    selected_arch,
-    show_failure,
+    style,
 )
 
 DIGITS = list(range(10))
@@ -26,29 +23,26 @@ CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"
 DIAGONAL_GREY = "#d4d4d8"
 ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#dc2626"], [1.0, "#7f1d1d"]]
 
-ensure_router()
-st.title("Confusion matrix")
-style("confusion.css")
-page_help("confusion")
 
-arch = selected_arch()
-if arch is None:
-    st.info(NO_MODEL_YET)
-    st.stop()
-try:
-    evaluation = load_evaluation(arch)
-except ArtifactError as error:
-    show_failure(error, f"The confusion matrix of {arch}")
-    st.stop()
+def introduction() -> None:
+    st.title("Confusion matrix")
+    style("confusion.css")
+    page_help("confusion")
 
-with failure_shown(f"The confusion matrix of {arch}"):
-    matrix = np.asarray(evaluation["confusion_matrix"], dtype=int)
-    n = int(evaluation.get("n", matrix.sum()))
-    errors = int(evaluation.get("errors", matrix.sum() - np.trace(matrix)))
+
+def most_common_mistake(matrix: np.ndarray) -> tuple[int, int, int]:
+    """The off-diagonal cell with the most digits: (true digit, predicted digit, count)."""
     off = matrix.copy()
     np.fill_diagonal(off, 0)
-    worst_true, worst_predicted = np.unravel_index(off.argmax(), off.shape)
+    true_digit, predicted = np.unravel_index(off.argmax(), off.shape)
+    return int(true_digit), int(predicted), int(off[true_digit, predicted])
 
+
+def summary(arch: str, evaluation: dict, matrix: np.ndarray) -> None:
+    """What the matrix shows, and four figures: accuracy, errors, loss, the most common mistake."""
+    n = int(evaluation.get("n", matrix.sum()))
+    errors = int(evaluation.get("errors", matrix.sum() - np.trace(matrix)))
+    worst_true, worst_predicted, worst_count = most_common_mistake(matrix)
     st.markdown(
         f"**{arch}** on the {n:,} MNIST test digits. Rows: the digit it really is; "
         "columns: what the model said. The grey diagonal is right; **every coloured cell is a "
@@ -60,16 +54,14 @@ with failure_shown(f"The confusion matrix of {arch}"):
     m3.metric("Test loss", f"{evaluation['loss']:.4f}")
     m4.metric(
         "Most common mistake",
-        f"{worst_true} → {worst_predicted}" if off.max() else "none",
-        f"{off.max()} digits" if off.max() else None,
+        f"{worst_true} → {worst_predicted}" if worst_count else "none",
+        f"{worst_count} digits" if worst_count else None,
         delta_color="off", delta_arrow="off",
     )
 
-    normalised = st.toggle(
-        "Row-normalised: share of each true digit", key="confusion_normalised",
-        help="Each row divided by how many test digits of that kind there are, so rare and "
-        "common digits compare fairly.",
-    )
+
+def matrix_figure(matrix: np.ndarray, normalised: bool) -> go.Figure:
+    """The mistakes coloured by how many, the diagonal grey, and a clickable square on every cell."""
     support = matrix.sum(axis=1, keepdims=True).clip(min=1)
     shares = matrix / support
     values = shares if normalised else matrix
@@ -118,45 +110,66 @@ with failure_shown(f"The confusion matrix of {arch}"):
     fig.update_yaxes(title="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed",
                      tickfont=dict(size=22), showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain")
+    return fig
 
+
+def per_digit_table(evaluation: dict) -> None:
+    st.markdown("#### Per digit")
+    table = pd.DataFrame(
+        {
+            "digit": str(row["digit"]),
+            "precision": f"{row['precision']:.1%}",
+            "recall": f"{row['recall']:.1%}",
+            "F1": f"{row['f1']:.1%}",
+            "test digits": f"{row['support']:,}",
+        }
+        for row in evaluation["per_class"]
+    )
+    st.table(table, hide_index=True)
+    st.caption("**Precision**: when it says *d*, how often it is right. "
+               "**Recall**: of the real *d*s, how many it finds.")
+
+
+def matrix_and_table(arch: str, evaluation: dict, matrix: np.ndarray):
+    """The matrix beside the per-digit table; the chart's selection event."""
+    normalised = st.toggle(
+        "Row-normalised: share of each true digit", key="confusion_normalised",
+        help="Each row divided by how many test digits of that kind there are, so rare and "
+        "common digits compare fairly.",
+    )
     left, right = st.columns([2, 1], gap="large")
     with left, st.container(key="confusion-chart"):
         event = st.plotly_chart(
-            fig, on_select="rerun", selection_mode="points", key=f"confusion_heatmap_{arch}",
-            width="stretch", config={"displayModeBar": False},
+            matrix_figure(matrix, normalised), on_select="rerun", selection_mode="points",
+            key=f"confusion_heatmap_{arch}", width="stretch", config={"displayModeBar": False},
         )
     with right:
-        st.markdown("#### Per digit")
-        table = pd.DataFrame(
-            {
-                "digit": str(row["digit"]),
-                "precision": f"{row['precision']:.1%}",
-                "recall": f"{row['recall']:.1%}",
-                "F1": f"{row['f1']:.1%}",
-                "test digits": f"{row['support']:,}",
-            }
-            for row in evaluation["per_class"]
-        )
-        st.table(table, hide_index=True)
-        st.caption("**Precision**: when it says *d*, how often it is right. "
-                   "**Recall**: of the real *d*s, how many it finds.")
+        per_digit_table(evaluation)
+    return event
 
-    # The cell to show: a click on the chart, else the two boxes below (keyboard friendly);
-    # a click sets the boxes, so the two always agree. It starts on the most common mistake.
+
+def chosen_cell(event, matrix: np.ndarray) -> tuple[int, int]:
+    """The cell to show: a click on the chart, else the two boxes below (keyboard friendly);
+    a click sets the boxes, so the two always agree. It starts on the most common mistake."""
     points = (event.selection.points if event and event.selection else None) or []
     clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None
     if clicked is not None and clicked != st.session_state.get("confusion_last_click"):
         st.session_state[CELL_TRUE], st.session_state[CELL_PREDICTED] = clicked
     st.session_state["confusion_last_click"] = clicked
-    st.session_state.setdefault(CELL_TRUE, int(worst_true))
-    st.session_state.setdefault(CELL_PREDICTED, int(worst_predicted))
+    worst_true, worst_predicted, _ = most_common_mistake(matrix)
+    st.session_state.setdefault(CELL_TRUE, worst_true)
+    st.session_state.setdefault(CELL_PREDICTED, worst_predicted)
 
     st.subheader("The digits in a cell")
     b1, b2, _ = st.columns([1, 1, 2])
     true_digit = b1.selectbox("True digit", DIGITS, key=CELL_TRUE)
     predicted = b2.selectbox("Predicted digit", DIGITS, key=CELL_PREDICTED)
-    count = int(matrix[true_digit, predicted])
+    return true_digit, predicted
 
+
+def cell_digits(evaluation: dict, matrix: np.ndarray, true_digit: int, predicted: int) -> None:
+    """The test digits of one cell: some read right on the diagonal, else every such mistake."""
+    count = int(matrix[true_digit, predicted])
     if true_digit == predicted:
         examples = evaluation.get("correct_examples", {}).get(str(true_digit), [])
         st.markdown(
@@ -176,3 +189,13 @@ with failure_shown(f"The confusion matrix of {arch}"):
                 "first (with how sure it was, and the test-set number)"
             )
             digit_grid(examples, lambda d: f"**{d['confidence']:.0%}** #{d['index']}", columns=8)
+
+
+ensure_router()
+introduction()
+arch, evaluation = open_selected(load_evaluation, "The confusion matrix of {arch}")
+with failure_shown(f"The confusion matrix of {arch}"):
+    matrix = np.asarray(evaluation["confusion_matrix"], dtype=int)
+    summary(arch, evaluation, matrix)
+    event = matrix_and_table(arch, evaluation, matrix)
+    cell_digits(evaluation, matrix, *chosen_cell(event, matrix))

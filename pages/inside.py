@@ -8,17 +8,17 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from model import explain
+from model.data import unit_pixels
 from model.preprocess import canvas_ink_box
 from model.samples import load_samples
 from pages.common import (
-    NO_MODEL_YET,
     current_drawing,
     ensure_router,
     failure_shown,
     model_dir,
+    open_selected,
     pixel_grid,
     probability_figure,
-    selected_arch,
 )
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
@@ -184,7 +184,7 @@ def choose_digit(arch: str) -> dict | None:
     labels, indices = samples["labels"], samples["indices"]
     pick = st.selectbox("Test digit", range(len(labels)), key="inside_sample",
                         format_func=lambda i: f"a {labels[i]} (MNIST test digit #{indices[i]})")
-    return {"rgba": None, "image": samples["images"][pick].astype(np.float32) / 255,
+    return {"rgba": None, "image": unit_pixels(samples["images"][pick]),
             "name": f"test digit #{indices[pick]}"}
 
 
@@ -346,10 +346,7 @@ ensure_router()
 st.title("Inside the network")
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(WHAT)
-arch = selected_arch()
-if arch is None:
-    st.error(NO_MODEL_YET)
-    st.stop()
+arch, _ = open_selected()
 folder = str(model_dir(arch))
 digit = None
 with failure_shown("Choosing a digit"):

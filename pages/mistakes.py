@@ -7,21 +7,18 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.artifacts import ArtifactError
 from pages.common import (
-    NO_MODEL_YET,
     FONT_SIZE,
     digit_figure,
     digit_image,
     ensure_router,
     failure_shown,
     friendly_name,
-    page_help,
     load_evaluation,
+    open_selected,
+    page_help,
     probability_figure,
     projector_layout,
-    selected_arch,
-    show_failure,
 )
 
 PER_PAGE = 20
@@ -61,24 +58,15 @@ def closer_look(m: dict) -> None:
                     f"answer, **{m['true']}**, only {'under 0.1%' if right < 0.001 else f'{right:.1%}'}.")
 
 
-ensure_router()
-st.title("Misclassified digits")
-page_help("mistakes")
+def introduction() -> None:
+    st.title("Misclassified digits")
+    page_help("mistakes")
 
-arch = selected_arch()
-if arch is None:
-    st.info(NO_MODEL_YET)
-    st.stop()
-try:
-    evaluation = load_evaluation(arch)
-except ArtifactError as error:
-    show_failure(error, f"The misclassified digits of {arch}")
-    st.stop()
 
-with failure_shown(f"The misclassified digits of {arch}"):
-    mistakes = evaluation.get("misclassified", [])
+def overview(arch: str, evaluation: dict, mistakes: list[dict]) -> None:
     st.markdown(
-        f"**{friendly_name(arch)}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test digits wrong. "
+        f"**{friendly_name(arch)}** got **{len(mistakes)}** of the {evaluation.get('n', 10000):,} test "
+        "digits wrong. "
         "Each is captioned *true → predicted (how sure the model was)*; click a caption for a closer "
         "look. Would you have read them right?"
     )
@@ -86,11 +74,13 @@ with failure_shown(f"The misclassified digits of {arch}"):
         st.success("No mistakes at all.")
         st.stop()
 
+
+def filtered(mistakes: list[dict]) -> list[dict]:
+    """The mistakes the filters let through, in the chosen order; the page stops at none."""
     f1, f2, f3 = st.columns([1, 1, 2])
     true_filter = f1.selectbox("True digit", [ANY, *range(10)], key="mistakes_true")
     predicted_filter = f2.selectbox("Predicted digit", [ANY, *range(10)], key="mistakes_predicted")
     order = f3.radio("Sort", list(SORTS), horizontal=True, key="mistakes_sort")
-
     shown = [
         m for m in mistakes
         if (true_filter == ANY or m["true"] == true_filter)
@@ -100,7 +90,11 @@ with failure_shown(f"The misclassified digits of {arch}"):
     if not shown:
         st.info("No mistakes match these filters.")
         st.stop()
+    return shown
 
+
+def one_page(shown: list[dict]) -> list[dict]:
+    """The ``PER_PAGE`` mistakes of the page chosen (a page picker when there are several)."""
     pages = math.ceil(len(shown) / PER_PAGE)
     p1, p2 = st.columns([1, 3])
     page = 1
@@ -110,7 +104,11 @@ with failure_shown(f"The misclassified digits of {arch}"):
     on_page = shown[start : start + PER_PAGE]
     p2.markdown(f"<br>Showing **{start + 1}–{start + len(on_page)}** of **{len(shown)}** mistakes",
                 unsafe_allow_html=True)
+    return on_page
 
+
+def mistake_grid(on_page: list[dict]) -> dict | None:
+    """The digits in rows of ``COLUMNS``; the one whose caption was clicked, if any."""
     # Each caption is a button: click it (or Tab to it and press Enter) for a closer look.
     chosen = None
     for row_start in range(0, len(on_page), COLUMNS):
@@ -122,5 +120,15 @@ with failure_shown(f"The misclassified digits of {arch}"):
                 if st.button(caption(m), key=f"mistake_{m['index']}", width="stretch",
                              help=f"Test digit #{m['index']}: see its ten probabilities"):
                     chosen = m
+    return chosen
+
+
+ensure_router()
+introduction()
+arch, evaluation = open_selected(load_evaluation, "The misclassified digits of {arch}")
+with failure_shown(f"The misclassified digits of {arch}"):
+    mistakes = evaluation.get("misclassified", [])
+    overview(arch, evaluation, mistakes)
+    chosen = mistake_grid(one_page(filtered(mistakes)))
     if chosen is not None:
         closer_look(chosen)

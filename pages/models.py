@@ -11,7 +11,6 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
-    NO_MODEL_YET,
     FONT_SIZE,
     PALETTE,
     SEARCH_COMMAND,
@@ -24,44 +23,41 @@ from pages.common import (
     model_color,
     model_description,
     model_dir,
+    open_selected,
     page_help,
     projector_layout,
     search_results_path,
-    selected_arch,
     shipped_archs,
     show_failure,
     shown_path,
 )
 
-ensure_router()
-st.title("Models")
-page_help("models")
 
-archs = shipped_archs()
-arch = selected_arch()
-if arch is None:
-    st.info(NO_MODEL_YET)
-    st.stop()
+def number(value) -> float | None:
+    """A card's figure, or None when it is missing or not a number."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
-# ---------------------------------------------------------------- every model, one table
-st.header("Every shipped model")
-st.markdown(
-    "All tested on the same 10,000 MNIST test digits. **Published** is the accuracy the project "
-    "the network comes from reported; **difference** is ours minus theirs, in percentage points."
-)
-for name in cardless_archs():
-    show_failure(ArtifactError(model_dir() / name / "card.json", "missing", name), f"The model {name}")
-cards: dict[str, dict] = {}
-for name in archs:
-    try:
-        cards[name] = load_card(name)
-    except ArtifactError as error:
-        show_failure(error, f"The card of {name}")
 
-with failure_shown("The model table"):
-    def number(value) -> float | None:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def introduction() -> None:
+    st.title("Models")
+    page_help("models")
 
+
+def read_cards(archs: list[str]) -> dict[str, dict]:
+    """The cards that can be read; each model without one gets its own message."""
+    for name in cardless_archs():
+        show_failure(ArtifactError(model_dir() / name / "card.json", "missing", name), f"The model {name}")
+    cards: dict[str, dict] = {}
+    for name in archs:
+        try:
+            cards[name] = load_card(name)
+        except ArtifactError as error:
+            show_failure(error, f"The card of {name}")
+    return cards
+
+
+def model_rows(cards: dict[str, dict]) -> pd.DataFrame:
+    """One row a model: its figures, ours beside the published ones."""
     rows = []
     for name, card in cards.items():
         accuracy = number(card.get("test_accuracy"))
@@ -82,167 +78,213 @@ with failure_shown("The model table"):
             "published": published * 100 if published is not None else None,
             "difference": (accuracy - published) * 100 if known else None,
         })
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        st.dataframe(
-            table, hide_index=True, width="stretch", placeholder="",
-            column_config={
-                "name": st.column_config.TextColumn("model", pinned=True),
-                "about": st.column_config.TextColumn("what it is", width="large"),
-                "model": st.column_config.TextColumn("technical name",
-                    help="The model's folder in model/, as the training commands name it"),
-                "layers": st.column_config.TextColumn("layers", width="medium"),
-                "parameters": st.column_config.NumberColumn("parameters", format="localized",
-                    help="How many numbers the model learned"),
-                "test accuracy": st.column_config.NumberColumn("accuracy", format="%.2f%%",
-                    help="Accuracy on the 10,000 MNIST test digits"),
-                "errors": st.column_config.NumberColumn("errors", format="%d",
-                    help="Test digits misread, out of 10,000"),
-                "epochs": st.column_config.TextColumn("epochs", help="The epoch whose weights were kept / "
-                    "epochs trained (an epoch is one pass over the training digits)"),
-                "training min": st.column_config.NumberColumn("training (minutes)", format="%.1f",
-                    help="Minutes of training on this 2-core CPU"),
-                "inference ms": st.column_config.NumberColumn("ms per digit", format="%.2f",
-                    help="Milliseconds to read one digit on this CPU; blank until measured"),
-                "published": st.column_config.NumberColumn("published", format="%.2f%%",
-                    help="Test accuracy the source project reported"),
-                "difference": st.column_config.NumberColumn("difference", format="%+.2f points",
-                    help="Ours minus published, in percentage points"),
-            },
-        )
+    return pd.DataFrame(rows)
 
-        chart = table.dropna(subset=["test accuracy"])
-        fig = go.Figure()
-        fig.add_trace(go.Bar(
-            x=chart["name"], y=chart["test accuracy"], name="ours (test accuracy)",
-            marker_color=[model_color(m, archs) for m in chart["model"]],
-            text=[f"{v:.2f}%" for v in chart["test accuracy"]], textposition="outside",
-            hovertemplate="%{x}: %{y:.2f}%<extra>ours</extra>",
-        ))
-        published = chart.dropna(subset=["published"])
-        fig.add_trace(go.Scatter(
-            x=published["name"], y=published["published"], name="published by the source project",
-            mode="markers",
-            marker=dict(symbol="line-ew-open", size=56, color="#111827", line=dict(width=5, color="#111827")),
-            hovertemplate="%{x}: published %{y:.2f}%<extra></extra>",
-        ))
-        low = min([*chart["test accuracy"], *published["published"]])
-        projector_layout(fig, height=420, title="Test accuracy: ours (bars) vs published (black line)",
-                         legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
-        fig.update_yaxes(title="accuracy (%)", range=[math.floor(low) - 1, 100.4], ticksuffix="%")
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
 
-# ---------------------------------------------------------------- the selected model
-st.header(f"Inside {friendly_name(arch)}")
-with failure_shown(f"The card of {arch}"):
-    if arch not in cards:
-        load_card(arch)  # raises the error that names the file
-    card = cards[arch]
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        layers = pd.DataFrame([
-            {
-                "name": layer.get("name"),
-                "type": layer.get("type"),
-                "output shape": " × ".join(str(d) for d in layer.get("output_shape") or []) or "",
-                "parameters": layer.get("params"),
-            }
-            for layer in card.get("layers", [])
-        ])
-        st.markdown(f"{model_description(arch)} Technical name `{arch}`: **{card.get('summary', '')}** — "
-                    f"{card.get('params', 0):,} parameters in {len(layers)} layers")
-        st.dataframe(
-            layers, hide_index=True, width="stretch", height="content",
-            column_config={"parameters": st.column_config.NumberColumn("parameters", format="localized")},
-        )
-    with right:
-        facts = {
-            "from": card.get("source"),
-            "framework": card.get("framework"),
-            "optimizer": card.get("optimizer"),
-            "batch size": card.get("batch_size"),
-            "epochs (best)": f"{card.get('epochs')} ({card.get('best_epoch')})",
-            "augmented training": {True: "yes", False: "no"}.get(card.get("augment"), "—"),
-            "training / validation digits":
-                f"{card.get('train_size', 0):,} / {card.get('validation_size', 0):,}",
-            "training time": f"{card.get('train_seconds', 0) / 60:.1f} min on {card.get('cpu', '?')}",
-            "seed": card.get("seed"),
-            "trained": card.get("date"),
-            "command": f"`{card['command']}`" if card.get("command") else None,
+def model_table(table: pd.DataFrame) -> None:
+    st.dataframe(
+        table, hide_index=True, width="stretch", placeholder="",
+        column_config={
+            "name": st.column_config.TextColumn("model", pinned=True),
+            "about": st.column_config.TextColumn("what it is", width="large"),
+            "model": st.column_config.TextColumn("technical name",
+                help="The model's folder in model/, as the training commands name it"),
+            "layers": st.column_config.TextColumn("layers", width="medium"),
+            "parameters": st.column_config.NumberColumn("parameters", format="localized",
+                help="How many numbers the model learned"),
+            "test accuracy": st.column_config.NumberColumn("accuracy", format="%.2f%%",
+                help="Accuracy on the 10,000 MNIST test digits"),
+            "errors": st.column_config.NumberColumn("errors", format="%d",
+                help="Test digits misread, out of 10,000"),
+            "epochs": st.column_config.TextColumn("epochs", help="The epoch whose weights were kept / "
+                "epochs trained (an epoch is one pass over the training digits)"),
+            "training min": st.column_config.NumberColumn("training (minutes)", format="%.1f",
+                help="Minutes of training on this 2-core CPU"),
+            "inference ms": st.column_config.NumberColumn("ms per digit", format="%.2f",
+                help="Milliseconds to read one digit on this CPU; blank until measured"),
+            "published": st.column_config.NumberColumn("published", format="%.2f%%",
+                help="Test accuracy the source project reported"),
+            "difference": st.column_config.NumberColumn("difference", format="%+.2f points",
+                help="Ours minus published, in percentage points"),
+        },
+    )
+
+
+def accuracy_chart(table: pd.DataFrame, archs: list[str]) -> go.Figure:
+    """Our test accuracy (bars) against the published one (a black line), per model."""
+    chart = table.dropna(subset=["test accuracy"])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=chart["name"], y=chart["test accuracy"], name="ours (test accuracy)",
+        marker_color=[model_color(m, archs) for m in chart["model"]],
+        text=[f"{v:.2f}%" for v in chart["test accuracy"]], textposition="outside",
+        hovertemplate="%{x}: %{y:.2f}%<extra>ours</extra>",
+    ))
+    published = chart.dropna(subset=["published"])
+    fig.add_trace(go.Scatter(
+        x=published["name"], y=published["published"], name="published by the source project",
+        mode="markers",
+        marker=dict(symbol="line-ew-open", size=56, color="#111827", line=dict(width=5, color="#111827")),
+        hovertemplate="%{x}: published %{y:.2f}%<extra></extra>",
+    ))
+    low = min([*chart["test accuracy"], *published["published"]])
+    projector_layout(fig, height=420, title="Test accuracy: ours (bars) vs published (black line)",
+                     legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
+    fig.update_yaxes(title="accuracy (%)", range=[math.floor(low) - 1, 100.4], ticksuffix="%")
+    return fig
+
+
+def every_model(archs: list[str]) -> dict[str, dict]:
+    """The table and the chart of every model; the cards read for them."""
+    st.header("Every shipped model")
+    st.markdown(
+        "All tested on the same 10,000 MNIST test digits. **Published** is the accuracy the project "
+        "the network comes from reported; **difference** is ours minus theirs, in percentage points."
+    )
+    cards = read_cards(archs)
+    with failure_shown("The model table"):
+        table = model_rows(cards)
+        if not table.empty:
+            model_table(table)
+            st.plotly_chart(accuracy_chart(table, archs), width="stretch", config={"displayModeBar": False})
+    return cards
+
+
+def layer_table(arch: str, card: dict) -> None:
+    layers = pd.DataFrame([
+        {
+            "name": layer.get("name"),
+            "type": layer.get("type"),
+            "output shape": " × ".join(str(d) for d in layer.get("output_shape") or []) or "",
+            "parameters": layer.get("params"),
         }
-        st.markdown("\n".join(
-            f"- **{key}:** {value if value not in (None, '') else '—'}" for key, value in facts.items()
+        for layer in card.get("layers", [])
+    ])
+    st.markdown(f"{model_description(arch)} Technical name `{arch}`: **{card.get('summary', '')}** — "
+                f"{card.get('params', 0):,} parameters in {len(layers)} layers")
+    st.dataframe(
+        layers, hide_index=True, width="stretch", height="content",
+        column_config={"parameters": st.column_config.NumberColumn("parameters", format="localized")},
+    )
+
+
+def card_facts(card: dict) -> None:
+    """How the model was trained, as the card records it."""
+    facts = {
+        "from": card.get("source"),
+        "framework": card.get("framework"),
+        "optimizer": card.get("optimizer"),
+        "batch size": card.get("batch_size"),
+        "epochs (best)": f"{card.get('epochs')} ({card.get('best_epoch')})",
+        "augmented training": {True: "yes", False: "no"}.get(card.get("augment"), "—"),
+        "training / validation digits":
+            f"{card.get('train_size', 0):,} / {card.get('validation_size', 0):,}",
+        "training time": f"{card.get('train_seconds', 0) / 60:.1f} min on {card.get('cpu', '?')}",
+        "seed": card.get("seed"),
+        "trained": card.get("date"),
+        "command": f"`{card['command']}`" if card.get("command") else None,
+    }
+    st.markdown("\n".join(
+        f"- **{key}:** {value if value not in (None, '') else '—'}" for key, value in facts.items()
+    ))
+
+
+def inside_model(arch: str, cards: dict[str, dict]) -> None:
+    """The selected model's layers and how it was trained."""
+    st.header(f"Inside {friendly_name(arch)}")
+    with failure_shown(f"The card of {arch}"):
+        if arch not in cards:
+            load_card(arch)  # raises the error that names the file
+        card = cards[arch]
+        left, right = st.columns([3, 2], gap="large")
+        with left:
+            layer_table(arch, card)
+        with right:
+            card_facts(card)
+
+
+def search_runs(results: dict) -> None:
+    """Every run of the search: a chart by learning rate and a table."""
+    search = pd.DataFrame(results["rows"]).sort_values("val_accuracy", ascending=False)
+    settings = results.get("settings", {})
+    epochs = settings.get("epochs")
+    st.markdown(
+        f"Seed 003's fully connected network (`{results.get('arch', 'seed003_numpy')}`), trained "
+        f"**{len(search)}** times with different settings"
+        + (f", {epochs} epoch{'s' if epochs != 1 else ''} each" if epochs else "")
+        + (f" on {settings['train_size']:,} training digits" if settings.get("train_size") else "")
+        + "; each dot is one run, scored on the validation digits. Short runs rank settings by "
+        "how fast they learn: a map to explore, not the final word."
+    )
+    # model.search checked the rows: every one has all six keys. Colour: hidden units;
+    # symbol: weight decay; runs with the same learning rate are nudged apart sideways.
+    rates = sorted(search["learning_rate"].unique())
+    log = rates[0] > 0 and rates[-1] / rates[0] >= 10
+    hiddens = sorted(search["hidden"].unique())
+    decays = sorted(search["weight_decay"].unique())
+    symbols = ["circle", "diamond", "square", "triangle-up", "x", "star"]
+
+    def nudged(rate, hidden):
+        shift = (hiddens.index(hidden) - (len(hiddens) - 1) / 2) * 0.04
+        return rate * 10**shift if log else rate + shift * ((rates[-1] - rates[0]) or 1)
+
+    fig = go.Figure()
+    for (hidden, decay), group in search.groupby(["hidden", "weight_decay"]):
+        fig.add_trace(go.Scatter(
+            x=nudged(group["learning_rate"], hidden), y=group["val_accuracy"], mode="markers",
+            name=f"{hidden} hidden, weight decay {decay:g}", legendgroup=str(hidden),
+            marker=dict(size=18, color=PALETTE[hiddens.index(hidden) % len(PALETTE)], opacity=0.9,
+                        symbol=symbols[decays.index(decay) % len(symbols)],
+                        line=dict(width=1, color="white")),
+            customdata=group[["learning_rate", "val_loss"]].to_numpy(),
+            hovertemplate="learning rate %{customdata[0]:g}<br>val accuracy %{y:.2%}"
+            "<br>val loss %{customdata[1]:.4f}<extra>%{fullData.name}</extra>",
         ))
+    best = results.get("best") or search.iloc[0].to_dict()
+    best_x = nudged(best["learning_rate"], best["hidden"]) if best.get("hidden") in hiddens \
+        else best["learning_rate"]
+    fig.add_annotation(  # a log axis places annotations by the power of ten
+        x=math.log10(best_x) if log else best_x, y=best["val_accuracy"],
+        text=f"best: {best['val_accuracy']:.2%}", showarrow=True, arrowhead=2, ax=60, ay=-36,
+        font=dict(size=FONT_SIZE),
+    )
+    projector_layout(fig, height=480, title="Validation accuracy by learning rate")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0,
+                                  font=dict(size=FONT_SIZE - 3)))
+    few = len(rates) <= 12
+    fig.update_xaxes(title="learning rate", type="log" if log else "linear",
+                     tickvals=rates if few else None, ticktext=[f"{r:g}" for r in rates] if few else None)
+    fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+    st.dataframe(
+        search, hide_index=True, width="stretch", height=min(440, 35 * (len(search) + 1) + 3),
+        column_config={
+            "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+            "hidden": st.column_config.NumberColumn("hidden units", format="%d"),
+            "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
+            "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+            "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+            "seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
+        },
+    )
 
-# ---------------------------------------------------------------- the seed-003 search
-st.header("Seed 003: the hyperparameter search")
-with failure_shown("The hyperparameter search results"):
-    results = load_search_results()
-    if results is None:
-        st.info(
-            f"No search results yet: `{shown_path(search_results_path())}` does not exist. "
-            f"Run `{SEARCH_COMMAND}` to produce it."
-        )
-    else:
-        search = pd.DataFrame(results["rows"]).sort_values("val_accuracy", ascending=False)
-        settings = results.get("settings", {})
-        epochs = settings.get("epochs")
-        st.markdown(
-            f"Seed 003's fully connected network (`{results.get('arch', 'seed003_numpy')}`), trained "
-            f"**{len(search)}** times with different settings"
-            + (f", {epochs} epoch{'s' if epochs != 1 else ''} each" if epochs else "")
-            + (f" on {settings['train_size']:,} training digits" if settings.get("train_size") else "")
-            + "; each dot is one run, scored on the validation digits. Short runs rank settings by "
-            "how fast they learn: a map to explore, not the final word."
-        )
-        # model.search checked the rows: every one has all six keys. Colour: hidden units;
-        # symbol: weight decay; runs with the same learning rate are nudged apart sideways.
-        rates = sorted(search["learning_rate"].unique())
-        log = rates[0] > 0 and rates[-1] / rates[0] >= 10
-        hiddens = sorted(search["hidden"].unique())
-        decays = sorted(search["weight_decay"].unique())
-        symbols = ["circle", "diamond", "square", "triangle-up", "x", "star"]
 
-        def nudged(rate, hidden):
-            shift = (hiddens.index(hidden) - (len(hiddens) - 1) / 2) * 0.04
-            return rate * 10**shift if log else rate + shift * ((rates[-1] - rates[0]) or 1)
+def the_search() -> None:
+    st.header("Seed 003: the hyperparameter search")
+    with failure_shown("The hyperparameter search results"):
+        results = load_search_results()
+        if results is None:
+            st.info(
+                f"No search results yet: `{shown_path(search_results_path())}` does not exist. "
+                f"Run `{SEARCH_COMMAND}` to produce it."
+            )
+        else:
+            search_runs(results)
 
-        fig = go.Figure()
-        for (hidden, decay), group in search.groupby(["hidden", "weight_decay"]):
-            fig.add_trace(go.Scatter(
-                x=nudged(group["learning_rate"], hidden), y=group["val_accuracy"], mode="markers",
-                name=f"{hidden} hidden, weight decay {decay:g}", legendgroup=str(hidden),
-                marker=dict(size=18, color=PALETTE[hiddens.index(hidden) % len(PALETTE)], opacity=0.9,
-                            symbol=symbols[decays.index(decay) % len(symbols)],
-                            line=dict(width=1, color="white")),
-                customdata=group[["learning_rate", "val_loss"]].to_numpy(),
-                hovertemplate="learning rate %{customdata[0]:g}<br>val accuracy %{y:.2%}"
-                "<br>val loss %{customdata[1]:.4f}<extra>%{fullData.name}</extra>",
-            ))
-        best = results.get("best") or search.iloc[0].to_dict()
-        best_x = nudged(best["learning_rate"], best["hidden"]) if best.get("hidden") in hiddens \
-            else best["learning_rate"]
-        fig.add_annotation(  # a log axis places annotations by the power of ten
-            x=math.log10(best_x) if log else best_x, y=best["val_accuracy"],
-            text=f"best: {best['val_accuracy']:.2%}", showarrow=True, arrowhead=2, ax=60, ay=-36,
-            font=dict(size=FONT_SIZE),
-        )
-        projector_layout(fig, height=480, title="Validation accuracy by learning rate")
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0,
-                                      font=dict(size=FONT_SIZE - 3)))
-        few = len(rates) <= 12
-        fig.update_xaxes(title="learning rate", type="log" if log else "linear",
-                         tickvals=rates if few else None, ticktext=[f"{r:g}" for r in rates] if few else None)
-        fig.update_yaxes(title="validation accuracy", tickformat=".1%")
-        st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
-        st.dataframe(
-            search, hide_index=True, width="stretch", height=min(440, 35 * (len(search) + 1) + 3),
-            column_config={
-                "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
-                "hidden": st.column_config.NumberColumn("hidden units", format="%d"),
-                "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
-                "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
-                "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
-                "seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
-            },
-        )
+
+ensure_router()
+introduction()
+arch, _ = open_selected()
+cards = every_model(shipped_archs())
+inside_model(arch, cards)
+the_search()

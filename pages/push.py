@@ -13,20 +13,19 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from model.artifacts import features_command
+from model.data import unit_pixels
 from model.embedding import EmbeddingError, load_embedding
-from model.inference import Classifier, ClassifierError
+from model.inference import Classifier
 from model.novelty import NoveltyError, feature_model, scorer
 from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
 from pages.common import (
-    NO_MODEL_YET,
     ensure_router,
     failure_shown,
     model_dir,
+    open_selected,
     pixel_grid,
     probability_figure,
     current_drawing,
-    selected_arch,
-    show_failure,
     digit_image,
     shipped_archs,
     serving_classifier,
@@ -76,11 +75,12 @@ def sample_digit(arch: str) -> np.ndarray | None:
         return None
     digit = st.session_state.get(SAMPLE_KEY, 3)
     index = int(np.flatnonzero(atlas.labels[atlas.pool] == digit)[0])
-    return atlas.pool_images[index].astype(np.float32) / 255
+    return unit_pixels(atlas.pool_images[index])
 
 
 # Figures are built unvalidated from numpy arrays (sent as binary): validating and copying
-# 5,000 map points as lists cost ~30 ms of each rerun (bench/push.py).
+# 5,000 map points as lists would cost every rerun more than the rest of the page
+# (bench/push.py; figures in bench/README.md).
 def sweep_figure(curve, current: float) -> go.Figure:
     slider = SLIDERS[curve.name]
     answers = curve.answers
@@ -177,15 +177,7 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         "from every digit the model learned and says so when it is too far."
     )
 
-arch = selected_arch()
-if arch is None:
-    st.error(NO_MODEL_YET)
-    st.stop()
-try:
-    classifier = serving_classifier(arch)
-except ClassifierError as e:
-    show_failure(e, f"The model {arch}")
-    st.stop()
+arch, classifier = open_selected(serving_classifier)
 
 drawing = current_drawing()
 if drawing is not None:

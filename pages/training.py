@@ -8,19 +8,22 @@ import streamlit as st
 
 from model.artifacts import ArtifactError
 from pages.common import (
-    NO_MODEL_YET,
     ensure_router,
     failure_shown,
     friendly_name,
     load_card,
     load_history,
     model_color,
+    open_selected,
     page_help,
     projector_layout,
-    selected_arch,
     shipped_archs,
     show_failure,
 )
+
+# Legends go under the charts, clear of the titles and the x axis's label.
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)
+
 
 def lighter(color: str, amount: float = 0.5) -> str:
     """``color`` (#rrggbb) mixed with white: the training curve, paler than its validation curve."""
@@ -28,180 +31,199 @@ def lighter(color: str, amount: float = 0.5) -> str:
     return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in (r, g, b))
 
 
-# Legends go under the charts, clear of the titles and the x axis's label.
-LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)
+def introduction() -> None:
+    st.title("Training curves")
+    page_help("training")
+    st.markdown(
+        "Each **epoch** is one pass over the 55,000 training digits. Pale solid lines: the training "
+        "digits; dark dashed: 5,000 held-out **validation** digits the model never learns from. "
+        "The star marks the **best epoch**, whose weights were kept."
+    )
 
-ensure_router()
-st.title("Training curves")
-page_help("training")
-st.markdown(
-    "Each **epoch** is one pass over the 55,000 training digits. Pale solid lines: the training "
-    "digits; dark dashed: 5,000 held-out **validation** digits the model never learns from. "
-    "The star marks the **best epoch**, whose weights were kept."
-)
 
-archs = shipped_archs()
-arch = selected_arch()
-if arch is None:
-    st.info(NO_MODEL_YET)
-    st.stop()
-
-# Keyed by the sidebar's model, so choosing another model there starts the comparison afresh.
-chosen = st.multiselect(
-    "Models to compare", archs, default=[arch], key=f"training_compare_{arch}", format_func=friendly_name,
-    help="Pick several models to overlay their curves.",
-)
-if not chosen:
-    st.info("Pick at least one model above.")
-    st.stop()
-
-histories: dict[str, dict] = {}
-for name in chosen:
-    try:
-        histories[name] = load_history(name)
-    except ArtifactError as error:
-        show_failure(error, f"The training history of {name}")
-
-with failure_shown("The training curves"):
-    focus = arch if arch in histories else next(iter(histories), None)
-    if focus is not None:
-        history = histories[focus]
-        epochs = history["epochs"]
-        best = history["best_epoch"]
-        best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
-        members = history.get("members") or []
-        st.subheader(friendly_name(focus))
-        c1, c2, c3, c4 = st.columns(4)
-        training_minutes = f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min"
-        if members:
-            # An ensemble: several networks, each trained on its own, whose probabilities are
-            # averaged. Its curves are the members' mean; each member kept its own best epoch.
-            member_best = [m["epochs"][m["best_epoch"] - 1]["val_accuracy"] for m in members]
-            averaged = load_card(focus).get("validation_accuracy")
-            c1.metric("Networks averaged", str(len(members)))
-            c2.metric("Validation accuracy, averaged", f"{averaged:.2%}" if averaged is not None else "—")
-            c3.metric("Best single network", f"{max(member_best):.2%}")
-            c4.metric("Training time", training_minutes)
-            st.info(
-                f"**{focus}** is {len(members)} networks of the same design, each trained on its own "
-                f"(random seeds {', '.join(str(m['seed']) for m in members)}), whose ten probabilities are "
-                "averaged. They make different mistakes, so the average is right more often than any "
-                "one of them. The thick curves are the members' mean, epoch by epoch; the thin lines on "
-                "the accuracy chart, each member's validation accuracy. Each member kept the weights of its "
-                f"own best epoch ({', '.join(str(m['best_epoch']) for m in members)})."
-            )
-        else:
-            c1.metric("Best epoch", f"{best} of {len(epochs)}")
-            c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
-            c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
-            c4.metric("Training time", training_minutes)
-
-    if not histories:
+def models_to_compare(arch: str, archs: list[str]) -> list[str]:
+    # Keyed by the sidebar's model, so choosing another model there starts the comparison afresh.
+    chosen = st.multiselect(
+        "Models to compare", archs, default=[arch], key=f"training_compare_{arch}", format_func=friendly_name,
+        help="Pick several models to overlay their curves.",
+    )
+    if not chosen:
+        st.info("Pick at least one model above.")
         st.stop()
+    return chosen
 
-    several = len(histories) > 1
+
+def read_histories(names: list[str]) -> dict[str, dict]:
+    """The histories that can be read; each one that cannot gets its own message."""
+    histories: dict[str, dict] = {}
+    for name in names:
+        try:
+            histories[name] = load_history(name)
+        except ArtifactError as error:
+            show_failure(error, f"The training history of {name}")
+    return histories
+
+
+def headline(arch: str, history: dict) -> None:
+    """The model's name and four figures of its run."""
+    epochs = history["epochs"]
+    best = history["best_epoch"]
+    best_row = next((e for e in epochs if e["epoch"] == best), epochs[-1])
+    members = history.get("members") or []
+    st.subheader(friendly_name(arch))
+    c1, c2, c3, c4 = st.columns(4)
+    training_minutes = f"{sum(e.get('seconds') or 0 for e in epochs) / 60:.1f} min"
+    if members:
+        # An ensemble: several networks, each trained on its own, whose probabilities are
+        # averaged. Its curves are the members' mean; each member kept its own best epoch.
+        member_best = [m["epochs"][m["best_epoch"] - 1]["val_accuracy"] for m in members]
+        averaged = load_card(arch).get("validation_accuracy")
+        c1.metric("Networks averaged", str(len(members)))
+        c2.metric("Validation accuracy, averaged", f"{averaged:.2%}" if averaged is not None else "—")
+        c3.metric("Best single network", f"{max(member_best):.2%}")
+        c4.metric("Training time", training_minutes)
+        st.info(
+            f"**{arch}** is {len(members)} networks of the same design, each trained on its own "
+            f"(random seeds {', '.join(str(m['seed']) for m in members)}), whose ten probabilities are "
+            "averaged. They make different mistakes, so the average is right more often than any "
+            "one of them. The thick curves are the members' mean, epoch by epoch; the thin lines on "
+            "the accuracy chart, each member's validation accuracy. Each member kept the weights of its "
+            f"own best epoch ({', '.join(str(m['best_epoch']) for m in members)})."
+        )
+    else:
+        c1.metric("Best epoch", f"{best} of {len(epochs)}")
+        c2.metric("Validation accuracy at best", f"{best_row['val_accuracy']:.2%}")
+        c3.metric("Validation loss at best", f"{best_row['val_loss']:.4f}")
+        c4.metric("Training time", training_minutes)
+
+
+def epoch_axis(fig: go.Figure, histories: dict[str, dict], margin: float = 0.4) -> None:
+    """An x axis of whole epochs from the first to the longest run's last, ``margin`` of an
+    epoch to spare on either side (bars are wider than markers)."""
     longest = max(len(h["epochs"]) for h in histories.values())
+    fig.update_xaxes(title="epoch", range=[1 - margin, longest + margin], dtick=1 if longest <= 20 else None)
 
-    def curves(train_key: str | None, val_key: str, title: str, y_title: str, **layout) -> go.Figure:
-        """One chart: per model, the training curve (pale, solid) and the validation curve (dashed),
-        with the best epoch starred on the validation curve."""
-        fig = go.Figure()
-        for name, hist in histories.items():
-            color = model_color(name, archs)
-            rows = hist["epochs"]
-            x = [r["epoch"] for r in rows]
-            # One model: the legend tells training from validation. Several: it names the
-            # models (one entry per colour; solid and dashed are explained above).
-            if train_key:
-                fig.add_trace(go.Scatter(
-                    x=x, y=[r[train_key] for r in rows], name=name if several else "training",
-                    mode="lines+markers", line=dict(color=lighter(color), width=4),
-                    marker=dict(size=8, color=lighter(color)),
-                    legendgroup=name, showlegend=not several,
-                    hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} training</extra>",
-                ))
+
+def curves(histories: dict[str, dict], archs: list[str], train_key: str | None, val_key: str, title: str,
+           y_title: str, **layout) -> go.Figure:
+    """One chart: per model, the training curve (pale, solid) and the validation curve (dashed),
+    with the best epoch starred on the validation curve."""
+    several = len(histories) > 1
+    fig = go.Figure()
+    for name, hist in histories.items():
+        color = model_color(name, archs)
+        rows = hist["epochs"]
+        x = [r["epoch"] for r in rows]
+        # One model: the legend tells training from validation. Several: it names the
+        # models (one entry per colour; solid and dashed are explained above).
+        if train_key:
             fig.add_trace(go.Scatter(
-                x=x, y=[r[val_key] for r in rows], name=name if several else "validation",
-                mode="lines+markers", line=dict(color=color, width=4, dash="dash"),
-                marker=dict(size=8, color=color), legendgroup=name,
-                hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} validation</extra>",
+                x=x, y=[r[train_key] for r in rows], name=name if several else "training",
+                mode="lines+markers", line=dict(color=lighter(color), width=4),
+                marker=dict(size=8, color=lighter(color)),
+                legendgroup=name, showlegend=not several,
+                hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} training</extra>",
             ))
-            best_rows = [r for r in rows if r["epoch"] == hist["best_epoch"]]
-            if best_rows:
-                fig.add_trace(go.Scatter(
-                    x=[hist["best_epoch"]], y=[best_rows[0][val_key]], name="best epoch",
-                    mode="markers", legendgroup=name, showlegend=False,
-                    marker=dict(symbol="star", size=24, color=color, line=dict(color="white", width=2)),
-                    hovertemplate=f"best epoch %{{x}}<br>{y_title} %{{y}}<extra>{name}</extra>",
-                ))
-        if not several:
-            fig.add_vline(
-                x=next(iter(histories.values()))["best_epoch"], line=dict(color="#888", dash="dot", width=2),
-                annotation_text="best epoch", annotation_font_size=16, annotation_position="top left",
-            )
-        projector_layout(fig, title=title, **layout)
-        fig.update_xaxes(title="epoch", range=[0.6, longest + 0.4], dtick=1 if longest <= 20 else None)
-        fig.update_yaxes(title=y_title)
-        fig.update_layout(legend=LEGEND_BELOW)
-        return fig
+        fig.add_trace(go.Scatter(
+            x=x, y=[r[val_key] for r in rows], name=name if several else "validation",
+            mode="lines+markers", line=dict(color=color, width=4, dash="dash"),
+            marker=dict(size=8, color=color), legendgroup=name,
+            hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>{name} validation</extra>",
+        ))
+        best_rows = [r for r in rows if r["epoch"] == hist["best_epoch"]]
+        if best_rows:
+            fig.add_trace(go.Scatter(
+                x=[hist["best_epoch"]], y=[best_rows[0][val_key]], name="best epoch",
+                mode="markers", legendgroup=name, showlegend=False,
+                marker=dict(symbol="star", size=24, color=color, line=dict(color="white", width=2)),
+                hovertemplate=f"best epoch %{{x}}<br>{y_title} %{{y}}<extra>{name}</extra>",
+            ))
+    if not several:
+        fig.add_vline(
+            x=next(iter(histories.values()))["best_epoch"], line=dict(color="#888", dash="dot", width=2),
+            annotation_text="best epoch", annotation_font_size=16, annotation_position="top left",
+        )
+    projector_layout(fig, title=title, **layout)
+    epoch_axis(fig, histories)
+    fig.update_yaxes(title=y_title)
+    fig.update_layout(legend=LEGEND_BELOW)
+    return fig
 
+
+def accuracy_chart(histories: dict[str, dict], archs: list[str]) -> go.Figure:
+    """The accuracy curves; for one ensemble, each member's validation accuracy too."""
+    fig = curves(histories, archs, "accuracy", "val_accuracy", "Accuracy (higher is better)", "accuracy")
+    if len(histories) == 1:
+        for name, hist in histories.items():
+            for member in hist.get("members") or []:
+                rows = member["epochs"]
+                fig.add_trace(go.Scatter(
+                    x=[r["epoch"] for r in rows], y=[r["val_accuracy"] for r in rows],
+                    name=f"member, seed {member['seed']}", mode="lines",
+                    line=dict(color=model_color(name, archs), width=1.5), opacity=0.5,
+                    hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>seed {member['seed']}</extra>",
+                ))
+    fig.update_yaxes(tickformat=".1%")
+    return fig
+
+
+def learning_rate_chart(histories: dict[str, dict], archs: list[str]) -> go.Figure:
+    fig = go.Figure()
+    rates = []
+    for name, hist in histories.items():
+        rows = hist["epochs"]
+        rates += [r["learning_rate"] for r in rows if (r.get("learning_rate") or 0) > 0]
+        fig.add_trace(go.Scatter(
+            x=[r["epoch"] for r in rows], y=[r.get("learning_rate") for r in rows], name=name,
+            mode="lines+markers", line=dict(color=model_color(name, archs), width=4), marker=dict(size=8),
+        ))
+    projector_layout(fig, title="Learning rate at the end of each epoch", showlegend=len(histories) > 1,
+                     legend=LEGEND_BELOW)
+    # A schedule that shrinks the rate tenfold or more reads better on a log scale.
+    log = bool(rates) and max(rates) / min(rates) >= 10
+    fig.update_yaxes(title="learning rate", type="log" if log else "linear", exponentformat="power",
+                     dtick=1 if log else None)
+    epoch_axis(fig, histories)
+    return fig
+
+
+def seconds_chart(histories: dict[str, dict], archs: list[str]) -> go.Figure:
+    fig = go.Figure()
+    for name, hist in histories.items():
+        rows = hist["epochs"]
+        fig.add_trace(go.Bar(
+            x=[r["epoch"] for r in rows], y=[r.get("seconds") for r in rows], name=name,
+            marker_color=model_color(name, archs),
+            hovertemplate="epoch %{x}: %{y:.1f} s<extra>" + name + "</extra>",
+        ))
+    projector_layout(fig, title="Seconds per epoch (2-core CPU)", showlegend=len(histories) > 1,
+                     barmode="group", legend=LEGEND_BELOW)
+    fig.update_yaxes(title="seconds")
+    epoch_axis(fig, histories, margin=0.6)
+    return fig
+
+
+def charts(histories: dict[str, dict], archs: list[str]) -> None:
+    """The four charts, two by two."""
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(curves("loss", "val_loss", "Loss (lower is better)", "loss"), width="stretch")
+        st.plotly_chart(curves(histories, archs, "loss", "val_loss", "Loss (lower is better)", "loss"),
+                        width="stretch")
     with right:
-        fig = curves("accuracy", "val_accuracy", "Accuracy (higher is better)", "accuracy")
-        if not several:
-            for name, hist in histories.items():
-                for member in hist.get("members") or []:
-                    rows = member["epochs"]
-                    fig.add_trace(go.Scatter(
-                        x=[r["epoch"] for r in rows], y=[r["val_accuracy"] for r in rows],
-                        name=f"member, seed {member['seed']}", mode="lines",
-                        line=dict(color=model_color(name, archs), width=1.5), opacity=0.5,
-                        hovertemplate=f"epoch %{{x}}: %{{y:.4}}<extra>seed {member['seed']}</extra>",
-                    ))
-        fig.update_yaxes(tickformat=".1%")
-        st.plotly_chart(fig, width="stretch")
-
+        st.plotly_chart(accuracy_chart(histories, archs), width="stretch")
     left, right = st.columns(2)
     with left:
-        fig = go.Figure()
-        rates = []
-        for name, hist in histories.items():
-            rows = hist["epochs"]
-            rates += [r["learning_rate"] for r in rows if (r.get("learning_rate") or 0) > 0]
-            fig.add_trace(go.Scatter(
-                x=[r["epoch"] for r in rows], y=[r.get("learning_rate") for r in rows], name=name,
-                mode="lines+markers", line=dict(color=model_color(name, archs), width=4), marker=dict(size=8),
-            ))
-        projector_layout(fig, title="Learning rate at the end of each epoch", showlegend=several,
-                         legend=LEGEND_BELOW)
-        # A schedule that shrinks the rate tenfold or more reads better on a log scale.
-        log = bool(rates) and max(rates) / min(rates) >= 10
-        fig.update_yaxes(title="learning rate", type="log" if log else "linear", exponentformat="power",
-                         dtick=1 if log else None)
-        fig.update_xaxes(title="epoch", range=[0.6, longest + 0.4], dtick=1 if longest <= 20 else None)
-        st.plotly_chart(fig, width="stretch")
+        st.plotly_chart(learning_rate_chart(histories, archs), width="stretch")
     with right:
-        fig = go.Figure()
-        for name, hist in histories.items():
-            rows = hist["epochs"]
-            fig.add_trace(go.Bar(
-                x=[r["epoch"] for r in rows], y=[r.get("seconds") for r in rows], name=name,
-                marker_color=model_color(name, archs),
-                hovertemplate="epoch %{x}: %{y:.1f} s<extra>" + name + "</extra>",
-            ))
-        projector_layout(fig, title="Seconds per epoch (2-core CPU)", showlegend=several, barmode="group",
-                         legend=LEGEND_BELOW)
-        fig.update_yaxes(title="seconds")
-        fig.update_xaxes(title="epoch", range=[0.4, longest + 0.6], dtick=1 if longest <= 20 else None)
-        st.plotly_chart(fig, width="stretch")
-
+        st.plotly_chart(seconds_chart(histories, archs), width="stretch")
     st.caption(
         "Training loss and accuracy are averaged over each epoch while it trains, with dropout "
         "(and, for some models, augmentation) switched on; so the training curve can sit on the "
         "wrong side of the validation curve."
     )
+
+
+def epoch_table(histories: dict[str, dict]) -> None:
     with st.expander("The numbers, epoch by epoch"):
         table = pd.DataFrame(
             [{"model": name, **row} for name, hist in histories.items() for row in hist["epochs"]]
@@ -219,3 +241,18 @@ with failure_shown("The training curves"):
                 "seconds": st.column_config.NumberColumn(format="%.1f"),
             },
         )
+
+
+ensure_router()
+introduction()
+arch, _ = open_selected()
+archs = shipped_archs()
+histories = read_histories(models_to_compare(arch, archs))
+with failure_shown("The training curves"):
+    focus = arch if arch in histories else next(iter(histories), None)
+    if focus is not None:
+        headline(focus, histories[focus])
+    if not histories:
+        st.stop()
+    charts(histories, archs)
+    epoch_table(histories)

@@ -235,7 +235,7 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
 
 @pytest.mark.parametrize("path", ["training", "confusion"])
 def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
-    # Plotly's drag-to-zoom used to catch the finger: a swipe over a chart moved nothing.
+    # Plotly's drag-to-zoom, if left on, catches the finger: a swipe over a chart moves nothing.
     name = "phone-412x839"
     with device(browser, f"{name}-swipe-{path}", PROFILES[name]) as page:
         page.goto(f"{base_url}/{path}")

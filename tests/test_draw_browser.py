@@ -1,6 +1,6 @@
 """The Draw page in a real browser: digits drawn with the mouse are read right, Clear empties
 the page, the sidebar's model picker switches the model, and the canvas's top-right corner
-(where its toolbar used to sit) draws like the rest.
+(where the component puts its toolbar; the page moves it above the canvas) draws like the rest.
 
 Run: ``.venv/bin/python -m pytest -m browser tests/test_draw_browser.py``  (about a minute)
 """

@@ -421,8 +421,8 @@ def test_inside_page_works_for_every_model(inside_page, arch):
 
 
 def test_the_inside_page_never_imports_tensorflow():
-    """With Keras imported, Streamlit clears its session (a full garbage collection, ~0.5 s)
-    after every script run of every page: the Inside page must not bring it in."""
+    """With Keras imported, Streamlit clears its session (a full garbage collection) after every
+    script run of every page: the Inside page must not bring it in."""
     script = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
