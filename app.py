@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import model_picker
+from pages.common import mark_framed, model_picker
 
 # The sidebar starts folded on phones (Streamlit's "auto") and on tablets (the Draw page folds
 # it once on a touch screen narrower than a laptop's).
@@ -27,5 +27,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+mark_framed()
 model_picker()
 navigation.run()

@@ -272,24 +272,34 @@ def choose_model(arch: str) -> None:
     st.session_state[CHOSEN_KEY] = arch
 
 
+# Set by app.py in every run it frames, so a page knows it runs inside app.py's navigation.
+FRAMED_KEY = "framed_by_app"
+
+
+def mark_framed() -> None:
+    st.session_state[FRAMED_KEY] = True
+
+
 def ensure_router() -> None:
     """Call first thing on a page that app.py's st.navigation lists (not needed on the default
     page: app.py is it).
 
-    Streamlit takes a folder named ``pages/`` beside the main script for an old-style (v1)
-    multipage app until ``st.navigation`` has run once in the server process. So on a fresh
-    server, a browser opening (or reconnecting to) ``/confusion`` runs pages/confusion.py on
-    its own: no sidebar model picker, no wide layout, and every file of pages/ listed as a
-    page. This switches the server to app.py's navigation and reruns, which routes to the same
-    URL through app.py. (The lasting fix is a folder not named ``pages/``.)
+    A folder named ``pages/`` beside the main script is Streamlit's old-style multipage app
+    until some session runs ``st.navigation``: "as soon as any session of your app executes the
+    st.navigation command, your app will ignore the pages/ directory (across all sessions)"
+    (Streamlit's st.navigation reference). So a fresh server's first visitor on ``/confusion``
+    gets pages/confusion.py alone: no model picker, no wide layout, every file of pages/ listed.
+    A page run that app.py did not frame calls st.navigation itself, which switches the server
+    to page-and-navigation for good, and reruns: the rerun goes through app.py to the same URL.
+    That call lists the folder's files as the old-style app did, so the URL being opened is
+    among them and stays where it is.
     """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without the v1 fallback
+    if st.session_state.get(FRAMED_KEY):
         return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    folder = Path(__file__).parent
+    scripts = sorted(f for f in folder.glob("*.py") if f.name != "__init__.py")
+    st.navigation([st.Page(f, default=f.name == "draw.py") for f in scripts], position="hidden")
+    st.rerun()
 
 
 # The student's current drawing, shared by the pages that look at it (Inside, Push it): a dict
