@@ -376,8 +376,9 @@ def status() -> Job | None:
     """The job holding the training slot if any (alive or not: a dead one shows as failed),
     else the most recent job; None before the first. When the slot is free and runs are
     queued, the first of them starts first (for this process's server)."""
-    if _queue_entries() and _slot_free(_lock()):
-        promote()
+    lock = _lock()
+    if (lock is not None or _queue_entries()) and _slot_free(lock):
+        promote()  # also waits out another session starting a job, so its half-made start is never seen
     lock = _lock()
     if lock is not None and isinstance(lock.get("job"), str):
         job = load_job(lock["job"], _lock_alive(lock))
@@ -479,15 +480,15 @@ def _new_job_id() -> str:
 
 def _spawn_guarded(spec: JobSpec, server_pid: int) -> Job:
     """Start ``spec`` in the free slot; the job ends itself if ``server_pid`` goes away."""
-    _lock_path().unlink(missing_ok=True)  # a stale one: the caller found the slot free
-    _clear_staging_leftovers()
     job_id = _new_job_id()
+    # First, replacing a stale lock: a reader without the guard who finds a lock but not its job
+    # yet waits for the guard (see status), and never sees the slot empty mid-start.
+    write_json_atomically(_lock_path(), {"job": job_id, "pid": None, "created": time.time()})
+    _clear_staging_leftovers()
     folder = training_dir() / job_id
     folder.mkdir(parents=True)
     write_json_atomically(folder / "spec.json", asdict(spec))
     write_json_atomically(folder / "progress.json", {"state": "starting", "message": "Starting…"})
-    # Readers that do not take the guard see the slot taken from here on (a job being started).
-    write_json_atomically(_lock_path(), {"job": job_id, "pid": None, "created": time.time()})
     env = {**os.environ, **THREAD_ENV}
     try:
         with open(folder / "log.txt", "wb") as log:
@@ -636,7 +637,8 @@ def _record_failed(spec: JobSpec, message: str) -> None:
     folder = training_dir() / _new_job_id()
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomically(folder / "spec.json", asdict(spec))
-    write_json_atomically(folder / "progress.json", {"state": "failed", "message": f"It could not start: {message}"})
+    write_json_atomically(folder / "progress.json",
+                          {"state": "failed", "message": f"It could not start: {message}"})
 
 
 def delete_model(name: str) -> None:

@@ -46,7 +46,7 @@ def wait_for(condition, what: str, timeout: float = WAIT):
 
 def slot_holder() -> tuple[jobs.Job | None, int | None]:
     """The job in the slot and its process id, read without starting a queued run (as status() would)."""
-    lock = json.loads((jobs.training_dir() / "lock.json").read_text()) if (jobs.training_dir() / "lock.json").exists() else {}
+    lock = jobs.read_json(jobs.training_dir() / "lock.json") or {}
     return (jobs.load_job(lock["job"]) if "job" in lock else None), lock.get("pid")
 
 
@@ -267,8 +267,12 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     # The first ends (stopped); the job itself starts the next, with no status() call to do it.
     wait_for(lambda: listening_for_stop(first.id), "the first job to read its settings")
     jobs.stop()
-    nxt, pid = wait_for(lambda: (h := slot_holder())[0] is not None and h[0].spec.name == "b-1" and h[1] and h,
-                        "the queued run to start by itself")
+
+    def next_started():
+        job, pid = slot_holder()
+        return job is not None and job.spec.name == "b-1" and pid is not None and (job, pid)
+
+    nxt, pid = wait_for(next_started, "the queued run to start by itself")
     assert jobs.process_alive(pid) and jobs.queued() == []
     assert jobs.load_job(first.id).state == "stopped"
     assert jobs.status().id == nxt.id and jobs.status().running
@@ -281,8 +285,23 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
     doomed_pid = wait_for(jobs.running_pid, "the job's process id")
     os.kill(doomed_pid, signal.SIGKILL)
     wait_for(lambda: not jobs.process_alive(doomed_pid), "the killed job to be gone", timeout=30)
-    job = jobs.status()  # the next look finds the slot free and starts the waiting run
+    # The next look finds the slot free and starts the waiting run, once, however many look at once.
+    ready, seen = threading.Barrier(4), []
+
+    def look():
+        ready.wait()
+        seen.append(jobs.status())
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len({job.id for job in seen}) == 1
+    job = seen[0]
     assert job.spec.name == "next-up" and job.running and jobs.queued() == []
+    started = [p for p in jobs.training_dir().iterdir() if p.is_dir() and (p / "spec.json").exists()]
+    assert len(started) == 2
     assert jobs.running_pid() != doomed_pid and jobs.process_alive(jobs.running_pid())
     with pytest.raises(jobs.JobBusy, match="next-up is training now"):
         jobs.start(tiny("another"), recipes)
