@@ -276,6 +276,11 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     assert jobs.process_alive(pid) and jobs.queued() == []
     assert jobs.load_job(first.id).state == "stopped"
     assert jobs.status().id == nxt.id and jobs.status().running
+    # Its parent, the first job, is gone: it still works for this server, and finishes.
+    done = wait_for(lambda: (j := jobs.load_job(nxt.id, jobs.process_alive(pid))) and not j.running and j,
+                    "the queued run to finish")
+    assert done.state == "finished", done.message
+    assert "b-1" in jobs.user_models()
 
 
 def test_a_killed_job_lets_the_queue_move_on(data_dir):
