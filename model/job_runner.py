@@ -1,12 +1,14 @@
 """One training job from the Train page, run in a process of its own by ``model.jobs.start``.
 
-    python -m model.job_runner DATA/training/<job id>
+    python -m model.job_runner DATA/training/<job id> [SERVER_PID]
 
 It trains with ``model.train.run`` (the same artifacts and card as the command line, marked as
 trained here) into ``model.jobs.models_dir()``, and keeps ``progress.json`` in the job's folder
 up to date: a point on the live curves every few hundred digits, a row per epoch, and its
 state. SIGTERM (``model.jobs.stop``) ends training at the next batch, keeping the best epoch so
-far; if the server that started it goes away, it ends without saving.
+far; if the server it works for (SERVER_PID, else its parent) goes away, it ends without saving.
+As it exits it gives the slot back and starts the next queued run, for that same server: a job
+started by an ending job has that job, not the server, as its parent.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from model.train import TrainingStopped, run
 
 POINT_EVERY_DIGITS = 500  # a point on the live curves
 WRITE_EVERY_SECONDS = 0.5  # progress.json at most this often between points and epochs
+SERVER_CHECK_SECONDS = 0.5  # how often a job whose parent is not the server asks after the server
 
 
 def recipe_for(spec: jobs.JobSpec) -> Recipe:
@@ -69,12 +72,29 @@ class ServerGone(Exception):
     """The app's server that started this job has ended."""
 
 
+class Server:
+    """The app's server this job works for: its parent, or the server of the job that started it."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.started = jobs.process_started(pid)
+        self.checked = 0.0
+
+    def alive(self) -> bool:
+        if os.getppid() == self.pid:
+            return True  # a parent that dies leaves its child to another parent
+        if time.monotonic() - self.checked < SERVER_CHECK_SECONDS:
+            return True
+        self.checked = time.monotonic()
+        return jobs.server_alive(self.pid, self.started)
+
+
 class Watcher(keras.callbacks.Callback):
     """Reports progress to ``progress.json`` and ends training when asked to."""
 
-    def __init__(self, writer: ProgressWriter, spec: jobs.JobSpec, stop_requested, server_pid: int):
+    def __init__(self, writer: ProgressWriter, spec: jobs.JobSpec, stop_requested, server: Server):
         super().__init__()
-        self.writer, self.spec, self.stop_requested, self.server_pid = writer, spec, stop_requested, server_pid
+        self.writer, self.spec, self.stop_requested, self.server = writer, spec, stop_requested, server
         self.epoch = 0
         self.next_point = POINT_EVERY_DIGITS
 
@@ -83,7 +103,7 @@ class Watcher(keras.callbacks.Callback):
             if self.writer.state["rows"]:
                 self.writer.update(state="saving", message="Stopping; saving the best epoch so far…")
             raise TrainingStopped
-        if os.getppid() != self.server_pid:
+        if not self.server.alive():
             raise ServerGone
 
     def on_train_begin(self, logs=None):
@@ -114,16 +134,17 @@ class Watcher(keras.callbacks.Callback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    folder = Path((argv if argv is not None else sys.argv[1:])[0])
+    args = argv if argv is not None else sys.argv[1:]
+    folder = Path(args[0])
     job_id = folder.name
-    server_pid = os.getppid()
+    server = Server(int(args[1]) if len(args) > 1 else os.getppid())
     stop = {"requested": False}
 
     def request_stop(signum, frame):
         stop["requested"] = True
 
     signal.signal(signal.SIGTERM, request_stop)
-    os.nice(jobs.NICENESS)
+    os.nice(max(0, jobs.NICENESS - os.nice(0)))  # a job started by a job inherits its niceness
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
@@ -134,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = recipe_for(spec)
         config = TrainConfig(arch=spec.recipe, name=spec.name, epochs=spec.epochs, batch_size=spec.batch_size,
                              seed=spec.seed, out=jobs.models_dir(), train_size=spec.train_size, resumable=False)
-        watcher = Watcher(writer, spec, lambda: stop["requested"], server_pid)
+        watcher = Watcher(writer, spec, lambda: stop["requested"], server)
         card = run(config, recipe, callbacks=(watcher,), card_fields={
             "trained_here": True,
             "published_accuracy": None,
@@ -167,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.update(state="failed", message=f"Training failed ({type(error).__name__}). Nothing was saved.")
         return 1
     finally:
-        jobs.release(job_id)
+        jobs.release(job_id, server.pid, server.started)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,31 @@
-"""Training jobs started from the browser: one at a time per server, each in a process of its own.
+"""Training jobs started from the browser: one at a time per server, each in a process of its own,
+and a short queue of runs waiting for the slot.
 
     job = start(JobSpec(name="mlp-demo", recipe="seed002_mlp", epochs=2, train_size=5000))
     status()        # the running job, or the last one: its state, curves so far, ETA
+    enqueue(JobSpec(name="cnn-next", recipe="cnn"), recipes)   # while one runs: waits its turn
+    queued()        # the waiting runs, first in line first; dequeue(run.id) removes one
     stop()          # ends it within seconds; the best epoch so far is kept
     delete_model("mlp-demo")
 
 Everything lives under ``model.data_dir()``: ``training/<job id>/`` (the spec, ``progress.json``
 that the job rewrites atomically, its log), ``training/lock.json`` (which job holds the one
-training slot, and its process id) and ``models/<name>/`` (the finished models, written by
-``model.train.run`` all or nothing). The job itself runs ``python -m model.job_runner`` with
-one thread and a low priority, so the pages stay quick while it trains.
+training slot, and its process id), ``training/queue.json`` (the waiting runs) and
+``models/<name>/`` (the finished models, written by ``model.train.run`` all or nothing). The job
+itself runs ``python -m model.job_runner`` with one thread and a low priority, so the pages stay
+quick while it trains.
 
 A job whose process is gone without it saying it finished (the server or the job killed) shows
 as failed, never as running: liveness comes from the process id in the lock, not from the
-progress file. This module imports neither TensorFlow nor Streamlit.
+progress file. The next queued run starts when the slot comes free, with no browser needed: the
+ending job starts it as it exits, and whoever next asks for ``status()`` starts it if that job
+could not (it was killed). Every change to the lock or the queue happens under one file lock
+(``training/.slot.flock``), so two sessions or two servers acting at once never start two jobs
+or lose a queued run. This module imports neither TensorFlow nor Streamlit.
 """
 from __future__ import annotations
 
+import fcntl
 import hmac
 import json
 import os
@@ -27,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -54,6 +65,7 @@ THREAD_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
 }
 NICENESS = 15
+QUEUE_LIMIT = 5  # runs waiting; enough for a lesson, short enough that the last one still runs in it
 
 
 class JobError(RuntimeError):
@@ -62,6 +74,10 @@ class JobError(RuntimeError):
 
 class JobBusy(JobError):
     """Another training holds the server's one slot."""
+
+
+class QueueFull(JobError):
+    """QUEUE_LIMIT runs are already waiting."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +184,17 @@ class Job:
         return elapsed / seen * max(total - seen, 0)
 
 
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting for the training slot."""
+
+    id: str
+    spec: JobSpec
+    added: float  # time.time() when it joined the queue
+    owner: str | None = None  # who added it, as the caller names them (the page: its browser session)
+    position: int = 0  # 1 for the next to start
+
+
 # --------------------------------------------------------------------------- where things live
 
 
@@ -182,6 +209,25 @@ def models_dir() -> Path:
 
 def _lock_path() -> Path:
     return training_dir() / "lock.json"
+
+
+def _queue_path() -> Path:
+    return training_dir() / "queue.json"
+
+
+@contextmanager
+def _slot_guard() -> Iterator[None]:
+    """Held around every read-modify-write of the lock and the queue, by threads and processes
+    alike (each call opens the file anew, so two threads of one server exclude each other too).
+    Not re-entrant: functions named ``*_guarded`` expect their caller to hold it."""
+    training_dir().mkdir(parents=True, exist_ok=True)
+    fd = os.open(training_dir() / ".slot.flock", os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def user_models() -> list[str]:
@@ -264,6 +310,37 @@ def process_alive(pid: object) -> bool:
     return True
 
 
+def process_started(pid: object) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), to tell it from a later process
+    given the same id; None when there is no such live process or no /proc to ask."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        fields_after_name = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields_after_name[0] == "Z":
+        return None
+    try:
+        return int(fields_after_name[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def server_alive(pid: int, started: int | None) -> bool:
+    """Whether the server a job works for (``pid``, which started at ``started``) still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if not Path("/proc").is_dir():
+        return True
+    now = process_started(pid)
+    return now is not None and (started is None or now == started)
+
+
 def _lock() -> dict | None:
     return read_json(_lock_path())
 
@@ -297,7 +374,11 @@ def load_job(job_id: str, alive: bool = False) -> Job | None:
 
 def status() -> Job | None:
     """The job holding the training slot if any (alive or not: a dead one shows as failed),
-    else the most recent job; None before the first."""
+    else the most recent job; None before the first. When the slot is free and runs are
+    queued, the first of them starts first (for this process's server)."""
+    lock = _lock()
+    if (lock is not None or _queue_entries()) and _slot_free(lock):
+        promote()  # also waits out another session starting a job, so its half-made start is never seen
     lock = _lock()
     if lock is not None and isinstance(lock.get("job"), str):
         job = load_job(lock["job"], _lock_alive(lock))
@@ -351,14 +432,14 @@ def passcode_ok(given: str | None, environ: dict | None = None) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.encode())
 
 
-def _clear_stale_lock() -> None:
-    """Free the slot of a job that is over: its process gone, or done and about to exit."""
-    lock = _lock()
+def _slot_free(lock: dict | None) -> bool:
+    """No job holds the slot: no lock, its process gone, or its job over (and about to exit)."""
     if lock is None:
-        return
-    job = load_job(lock["job"], _lock_alive(lock)) if isinstance(lock.get("job"), str) else None
-    if not _lock_alive(lock) or job is None or not job.running:
-        _lock_path().unlink(missing_ok=True)
+        return True
+    if not _lock_alive(lock):
+        return True
+    job = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
+    return job is None or not job.running
 
 
 def _clear_staging_leftovers() -> None:
@@ -369,46 +450,77 @@ def _clear_staging_leftovers() -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def start(spec: JobSpec, recipes: list[str]) -> Job:
-    """Start training ``spec`` in a process of its own. JobBusy while another job runs,
-    JobError for bad settings, missing MNIST or a name already taken."""
+def _check_new(spec: JobSpec, recipes: list[str]) -> None:
+    """JobError unless ``spec`` could start now, the slot aside: sound settings, MNIST there."""
     problems = spec.problems(recipes)
     if problems:
         raise JobError(" ".join(problems))
     mnist = mnist_problem()
     if mnist:
         raise JobError(mnist)
-    busy = running_job()
-    if busy is not None:
-        raise JobBusy(f"{busy.spec.name} is training now; one training at a time.")
-    if spec.name in user_models():
-        raise JobError(f"There is already a model called {spec.name}. Pick another name or delete it first.")
-    _clear_stale_lock()
-    _clear_staging_leftovers()
 
-    job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 10000:04d}-{time.time_ns() % 10**6:06d}"
+
+def _check_name_guarded(name: str, lock: dict | None, skip_run: str | None = None) -> None:
+    """JobError when ``name`` is taken: by a model trained here, by the job in the slot (its
+    model is on the way), or by a queued run other than ``skip_run``."""
+    if name in user_models():
+        raise JobError(f"There is already a model called {name}. Pick another name or delete it first.")
+    if lock is not None and not _slot_free(lock):
+        holder = load_job(lock["job"], True)
+        if holder is not None and holder.spec.name == name:
+            raise JobError(f"{name} is the name of the network training now; pick another.")
+    if any(run.spec.name == name and run.id != skip_run for run in _queue_entries()):
+        raise JobError(f"A run called {name} is already waiting in the queue; pick another name.")
+
+
+def _new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + \
+        f"-{os.getpid() % 10000:04d}-{time.time_ns() % 10**6:06d}"
+
+
+def _spawn_guarded(spec: JobSpec, server_pid: int) -> Job:
+    """Start ``spec`` in the free slot; the job ends itself if ``server_pid`` goes away."""
+    job_id = _new_job_id()
+    # First, replacing a stale lock: a reader without the guard who finds a lock but not its job
+    # yet waits for the guard (see status), and never sees the slot empty mid-start.
+    write_json_atomically(_lock_path(), {"job": job_id, "pid": None, "created": time.time()})
+    _clear_staging_leftovers()
     folder = training_dir() / job_id
     folder.mkdir(parents=True)
     write_json_atomically(folder / "spec.json", asdict(spec))
     write_json_atomically(folder / "progress.json", {"state": "starting", "message": "Starting…"})
-    try:  # the slot: whoever creates the lock file first
-        fd = os.open(_lock_path(), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise JobBusy("Another training has just started; one training at a time.") from None
-    with os.fdopen(fd, "w") as f:
-        json.dump({"job": job_id, "pid": None, "created": time.time()}, f)
-
     env = {**os.environ, **THREAD_ENV}
-    with open(folder / "log.txt", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", JOB_MODULE, str(folder)],
-            cwd=MODEL_DIR.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C meant for the server is not the job's; it watches the server
-        )
+    try:
+        with open(folder / "log.txt", "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", JOB_MODULE, str(folder), str(server_pid)],
+                cwd=MODEL_DIR.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C meant for the server is not the job's; it watches the server
+            )
+    except OSError as error:
+        _lock_path().unlink(missing_ok=True)
+        write_json_atomically(folder / "progress.json", {
+            "state": "failed", "message": f"The training process could not start ({error.strerror})."})
+        raise JobError(f"The training process could not start ({error.strerror}).") from None
     _children[process.pid] = process
     write_json_atomically(_lock_path(), {"job": job_id, "pid": process.pid, "created": time.time()})
     return Job(job_id, folder, spec, {"state": "starting"}, True)
+
+
+def start(spec: JobSpec, recipes: list[str]) -> Job:
+    """Start training ``spec`` in a process of its own. JobBusy while another job runs (or a
+    queued run takes the free slot first), JobError for bad settings, missing MNIST or a name
+    already taken."""
+    _check_new(spec, recipes)
+    with _slot_guard():
+        _promote_guarded(os.getpid())
+        lock = _lock()
+        if not _slot_free(lock):
+            busy = load_job(lock["job"], True)
+            raise JobBusy(f"{busy.spec.name if busy else 'Another network'} is training now; "
+                          "one training at a time.")
+        _check_name_guarded(spec.name, lock)
+        return _spawn_guarded(spec, os.getpid())
 
 
 def stop() -> Job | None:
@@ -425,11 +537,108 @@ def stop() -> Job | None:
     return load_job(lock["job"], True)
 
 
-def release(job_id: str) -> None:
-    """The job gives the slot back (the job runner, when it ends)."""
-    lock = _lock()
-    if lock is not None and lock.get("job") == job_id:
-        _lock_path().unlink(missing_ok=True)
+def release(job_id: str, server_pid: int | None = None, server_started: int | None = None) -> None:
+    """The job gives the slot back (the job runner, when it ends) and, while the server it
+    worked for is still there, starts the next queued run for that server. With the server
+    gone, the queue waits for the next server's ``status()``."""
+    with _slot_guard():
+        lock = _lock()
+        if lock is not None and lock.get("job") == job_id:
+            _lock_path().unlink(missing_ok=True)
+        if server_pid is not None and server_alive(server_pid, server_started):
+            _promote_guarded(server_pid)
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def _queue_entries() -> list[QueuedRun]:
+    runs = []
+    for raw in (read_json(_queue_path()) or {}).get("runs", []):
+        try:
+            runs.append(QueuedRun(str(raw["id"]), JobSpec.from_dict(raw["spec"]), float(raw["added"]),
+                                  raw.get("owner"), len(runs) + 1))
+        except (JobError, TypeError, KeyError, ValueError):
+            continue  # a run this version cannot read is dropped rather than blocking the queue
+    return runs
+
+
+def _write_queue_guarded(runs: list[QueuedRun]) -> None:
+    write_json_atomically(_queue_path(), {"runs": [
+        {"id": run.id, "spec": asdict(run.spec), "added": run.added, "owner": run.owner} for run in runs]})
+
+
+def queued() -> list[QueuedRun]:
+    """The runs waiting for the slot, the next to start first."""
+    return _queue_entries()
+
+
+def enqueue(spec: JobSpec, recipes: list[str], owner: str | None = None) -> QueuedRun:
+    """Put ``spec`` at the end of the queue, checked as ``start`` checks it (its name also
+    unlike every queued run's); it starts by itself when the runs before it are done, at once
+    if the slot is free. QueueFull when QUEUE_LIMIT runs are waiting."""
+    _check_new(spec, recipes)
+    with _slot_guard():
+        runs = _queue_entries()
+        if len(runs) >= QUEUE_LIMIT:
+            raise QueueFull(f"The queue is full: {QUEUE_LIMIT} runs are waiting already. Add yours when one "
+                            "of them has started, or remove one.")
+        _check_name_guarded(spec.name, _lock())
+        run = QueuedRun(f"q{time.time_ns()}-{os.getpid()}", spec, time.time(), owner, len(runs) + 1)
+        _write_queue_guarded([*runs, run])
+        _promote_guarded(os.getpid())
+        return run
+
+
+def dequeue(run_id: str) -> QueuedRun:
+    """Take a waiting run out of the queue. JobError when it is no longer there."""
+    with _slot_guard():
+        runs = _queue_entries()
+        gone = next((run for run in runs if run.id == run_id), None)
+        if gone is None:
+            raise JobError("That run is no longer waiting: it has started or someone removed it.")
+        _write_queue_guarded([run for run in runs if run.id != run_id])
+        return gone
+
+
+def promote() -> Job | None:
+    """Start the first queued run if the slot is free (for this process's server); the job
+    started, or None."""
+    with _slot_guard():
+        return _promote_guarded(os.getpid())
+
+
+def _promote_guarded(server_pid: int) -> Job | None:
+    """The first queued run that can start, started in the free slot. A run that can no longer
+    start (its name taken meanwhile, MNIST gone) is recorded as a failed job, with the reason,
+    and the next one tried."""
+    if not _slot_free(_lock()):
+        return None
+    runs = _queue_entries()
+    while runs:
+        run, runs = runs[0], runs[1:]
+        _write_queue_guarded(runs)  # out of the queue first: it never starts twice
+        try:
+            mnist = mnist_problem()
+            if mnist:
+                raise JobError(mnist)
+            _check_name_guarded(run.spec.name, None, skip_run=run.id)
+        except JobError as error:
+            _record_failed(run.spec, str(error))
+            continue
+        try:
+            return _spawn_guarded(run.spec, server_pid)
+        except JobError:
+            continue  # recorded as failed in its own folder
+    return None
+
+
+def _record_failed(spec: JobSpec, message: str) -> None:
+    folder = training_dir() / _new_job_id()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(folder / "spec.json", asdict(spec))
+    write_json_atomically(folder / "progress.json",
+                          {"state": "failed", "message": f"It could not start: {message}"})
 
 
 def delete_model(name: str) -> None:

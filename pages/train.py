@@ -1,6 +1,9 @@
 """Train: pick a network and its settings, train it on MNIST in a background process while its
-curves grow, then draw on it. The jobs themselves are ``model.jobs``; this page only shows them."""
+curves grow, then draw on it; while one trains, add yours to the queue. The jobs and the queue
+themselves are ``model.jobs``; this page only shows them."""
 from __future__ import annotations
+
+import uuid
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -18,6 +21,7 @@ from pages.common import (
 
 TEACHER_KEY = "train_teacher_ok"
 WATCHING_KEY = "train_watching"  # the job this session saw running, to notice when it ends
+OWNER_KEY = "train_owner"  # this browser session, as the owner of the runs it queues
 DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, jobs.FULL_TRAINING_SET]
 BATCH_CHOICES = [32, 64, 128, 256, 512]
 RATE_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
@@ -46,7 +50,9 @@ def explain() -> None:
             "is, lower is better) and the **accuracy** (how many it gets right) while it trains; the dots are "
             "the 5,000 **validation** digits it never learns from, checked after every epoch. When it is done, "
             "your network appears in the model picker on the left: draw on it, and look at its training "
-            "curves and confusion matrix. Only one network trains at a time on this server."
+            "curves and confusion matrix. Only one network trains at a time on this server: while one "
+            "trains, **Add to queue** puts yours in line, and it starts by itself when the ones before it "
+            "are done."
         )
 
 
@@ -74,8 +80,18 @@ def duration_words(seconds: float | None) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
-def unused_name(base: str) -> str:
-    taken = set(user_archs())
+def session_owner() -> str:
+    return st.session_state.setdefault(OWNER_KEY, uuid.uuid4().hex)
+
+
+def taken_names() -> set[str]:
+    """Names a new run cannot have: models trained here, the job training now, the queued runs."""
+    taken = set(user_archs()) | {run.spec.name for run in jobs.queued()}
+    running = jobs.running_job()
+    return taken | {running.spec.name} if running else taken
+
+
+def unused_name(base: str, taken: set[str]) -> str:
     n = 1
     while f"{base}-{n}" in taken:
         n += 1
@@ -83,42 +99,43 @@ def unused_name(base: str) -> str:
 
 
 def settings_form(choices: dict[str, dict], busy: bool) -> None:
-    """The settings and the Start button; disabled while a job runs."""
+    """The settings and the Start button, which adds the run to the queue while a job runs."""
     names = list(choices) + [jobs.CUSTOM]
     default = names.index("seed002_mlp") if "seed002_mlp" in names else 0
     left, right = st.columns(2, gap="large")
     with left:
         recipe = st.selectbox(
-            "Network", names, index=default, disabled=busy, key="train_recipe",
+            "Network", names, index=default, key="train_recipe",
             format_func=lambda n: "Build your own" if n == jobs.CUSTOM else f"{n}: {choices[n]['summary']}",
         )
         knobs = {}
         if recipe == jobs.CUSTOM:
-            knobs["conv_blocks"] = st.slider("Convolution blocks", 0, 3, 2, disabled=busy,
+            knobs["conv_blocks"] = st.slider("Convolution blocks", 0, 3, 2,
                                              help="Each block: a 3x3 convolution, then a 2x2 max-pool.")
             knobs["filters"] = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16,
-                                                disabled=busy, help="Each further block has twice as many.")
-            knobs["dense_units"] = st.select_slider("Dense units", [0, 32, 64, 128, 256, 512], 128, disabled=busy)
-            knobs["dropout"] = st.slider("Dropout", 0.0, 0.6, 0.25, 0.05, disabled=busy)
+                                                help="Each further block has twice as many.")
+            knobs["dense_units"] = st.select_slider("Dense units", [0, 32, 64, 128, 256, 512], 128)
+            knobs["dropout"] = st.slider("Dropout", 0.0, 0.6, 0.25, 0.05)
         optimizer = st.selectbox("Optimizer", list(OPTIMIZER_LABELS), format_func=OPTIMIZER_LABELS.get,
-                                 disabled=busy, key="train_optimizer")
+                                 key="train_optimizer")
         rate = None
         if optimizer != "recipe":
             rate = st.select_slider("Learning rate", RATE_CHOICES, value=jobs.OPTIMIZERS[optimizer],
-                                    format_func=lambda r: f"{r:g}", disabled=busy)
+                                    format_func=lambda r: f"{r:g}")
     with right:
-        train_size = st.select_slider("Training digits", DIGIT_CHOICES, value=5_000, disabled=busy,
+        train_size = st.select_slider("Training digits", DIGIT_CHOICES, value=5_000,
                                       format_func=lambda n: f"{n:,}", key="train_digits",
                                       help="5,000 for a demo of a minute or two; 55,000 is all of them.")
-        epochs = st.number_input("Epochs", 1, 30, 2, disabled=busy, key="train_epochs")
-        batch_size = st.select_slider("Batch size", BATCH_CHOICES, value=128, disabled=busy,
+        epochs = st.number_input("Epochs", 1, 30, 2, key="train_epochs")
+        batch_size = st.select_slider("Batch size", BATCH_CHOICES, value=128,
                                       help="How many digits the network sees before each small weight change.")
         recipe_augments = choices.get(recipe, {}).get("augment", False)
         augment = st.toggle("Augmentation (shifted, turned and zoomed digits)", value=recipe_augments,
-                            disabled=busy, key=f"train_augment_{recipe}")
-        # Keyed on the models there are, so a fresh unused name is offered once one is taken.
-        name = st.text_input("Name of the new model", value=unused_name(recipe.replace("_", "-")),
-                             disabled=busy, key=f"train_name_{recipe}_{len(user_archs())}", max_chars=40)
+                            key=f"train_augment_{recipe}")
+        # Keyed on the names taken, so a fresh unused name is offered once one is taken.
+        taken = taken_names()
+        name = st.text_input("Name of the new model", value=unused_name(recipe.replace("_", "-"), taken),
+                             key=f"train_name_{recipe}_{len(taken)}", max_chars=40)
         per_digit = choices.get(recipe, {}).get("seconds_per_digit")
         if per_digit:
             # The job trains on one core, at about half the pace the shipped cards were timed at.
@@ -126,19 +143,21 @@ def settings_form(choices: dict[str, dict], busy: bool) -> None:
                        "plus up to half a minute to start and to save.")
 
     passcode_box()
-    if st.button("Start", type="primary", icon=":material/play_arrow:", disabled=busy or not teacher_ok(),
-                 key="train_start"):
+    label, icon = ("Add to queue", ":material/queue:") if busy else ("Start", ":material/play_arrow:")
+    if st.button(label, type="primary", icon=icon, disabled=not teacher_ok(), key="train_start"):
         spec = jobs.JobSpec(
             name=name.strip(), recipe=recipe, epochs=int(epochs), batch_size=int(batch_size),
             train_size=int(train_size), optimizer=optimizer, learning_rate=rate,
             augment=None if augment == recipe_augments and recipe != jobs.CUSTOM else augment, **knobs,
         )
         try:
-            job = jobs.start(spec, list(choices))
+            if busy:
+                jobs.enqueue(spec, list(choices), owner=session_owner())
+            else:
+                st.session_state[WATCHING_KEY] = jobs.start(spec, list(choices)).id
         except jobs.JobError as error:
             st.error(str(error))
         else:
-            st.session_state[WATCHING_KEY] = job.id
             st.rerun()
 
 
@@ -167,12 +186,16 @@ def curves(job: jobs.Job) -> go.Figure:
     return fig
 
 
+def spec_words(spec: jobs.JobSpec) -> str:
+    what = "its own small network" if spec.recipe == jobs.CUSTOM else spec.recipe
+    return f"{what}, {spec.train_size:,} training digits, {spec.epochs} epoch(s), batch {spec.batch_size}"
+
+
 def job_panel(job: jobs.Job) -> None:
     state = job.state
     spec = job.spec
-    what = "its own small network" if spec.recipe == jobs.CUSTOM else spec.recipe
     st.subheader(f"{spec.name}: {STATE_WORDS.get(state, state)}")
-    st.caption(f"{what}, {spec.train_size:,} training digits, {spec.epochs} epoch(s), batch {spec.batch_size}")
+    st.caption(spec_words(spec))
     if job.running:
         eta = job.eta_seconds()
         epoch = job.progress.get("epoch") or 1
@@ -200,15 +223,46 @@ def job_panel(job: jobs.Job) -> None:
         st.plotly_chart(curves(job), width="stretch", key="train_curves")
 
 
+def queue_panel() -> None:
+    """The runs waiting for the slot, in order, each with a Remove button for whoever may."""
+    runs = jobs.queued()
+    if not runs:
+        return
+    st.subheader("Waiting to train")
+    if jobs.teacher_code_required():
+        st.caption("Each starts by itself when the one before it is done. Only the teacher (with the "
+                   "passcode) can remove a waiting run.")
+    else:
+        st.caption("Each starts by itself when the one before it is done. Anyone using the app here can "
+                   "remove a waiting run.")
+    mine = session_owner()
+    for run in runs:
+        cells = st.columns([1, 8, 2], vertical_alignment="center")
+        cells[0].markdown(f"**{run.position}.**")
+        added = " · added from this browser" if run.owner == mine else ""
+        cells[1].markdown(f"**{run.spec.name}**  \n{spec_words(run.spec)}{added}")
+        if cells[2].button("Remove", icon=":material/close:", key=f"train_unqueue_{run.id}",
+                           disabled=not teacher_ok()):
+            try:
+                jobs.dequeue(run.id)
+            except jobs.JobError as error:
+                st.warning(str(error))
+            else:
+                st.rerun(scope="fragment")
+
+
 @st.fragment(run_every=1)
 def live_panel() -> None:
-    """Polls the job once a second while it runs; a full rerun when it ends, so the model
-    picker lists the new model and the settings come back."""
+    """Polls the job and the queue once a second while a job runs; a full rerun when the job
+    ends or the next one takes its place, so the model picker lists the new model and the
+    button says Start again when nothing is left to train."""
     job = jobs.status()
     if job is None:
         return
     job_panel(job)
-    if not job.running and st.session_state.get(WATCHING_KEY) == job.id:
+    queue_panel()
+    watched = st.session_state.get(WATCHING_KEY)
+    if watched is not None and (not job.running or watched != job.id):
         st.session_state[WATCHING_KEY] = None
         st.rerun()
 
@@ -250,8 +304,8 @@ current = jobs.status()
 busy = current is not None and current.running
 if busy:
     st.session_state[WATCHING_KEY] = current.id
-    st.info(f"{current.spec.name} is training now. One network trains at a time; you can start another "
-            "when it is done.", icon=":material/hourglass_top:")
+    st.info(f"{current.spec.name} is training now. One network trains at a time; add yours to the queue "
+            "and it starts by itself when the ones before it are done.", icon=":material/hourglass_top:")
 if busy:
     live_panel()
 elif current is not None:

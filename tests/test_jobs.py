@@ -1,5 +1,6 @@
-"""Training jobs (model.jobs): settings checked, one at a time, Stop keeps the best epoch, and a
-killed job or server shows as failed with no half-written model. Real processes, real MNIST."""
+"""Training jobs (model.jobs): settings checked, one at a time, Stop keeps the best epoch, a
+killed job or server shows as failed with no half-written model, and queued runs start by
+themselves, in order, when the slot comes free. Real processes, real MNIST."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,8 +27,11 @@ def data_dir(tmp_path, monkeypatch, mnist_dir):
     monkeypatch.setenv("MNIST_DIR", mnist_dir)
     monkeypatch.delenv(jobs.TEACHER_CODE_ENV, raising=False)
     yield tmp_path
-    if jobs.running_job() is not None and jobs.running_pid() is not None:  # never leave a training behind
-        os.kill(jobs.running_pid(), signal.SIGKILL)
+    for run in jobs.queued():  # never leave a training behind, nor one waiting to start
+        jobs.dequeue(run.id)
+    pid = jobs.running_pid()
+    if pid is not None and jobs.process_alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def wait_for(condition, what: str, timeout: float = WAIT):
@@ -37,6 +42,17 @@ def wait_for(condition, what: str, timeout: float = WAIT):
             return value
         assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s; last status {jobs.status()}"
         time.sleep(0.2)
+
+
+def slot_holder() -> tuple[jobs.Job | None, int | None]:
+    """The job in the slot and its process id, read without starting a queued run (as status() would)."""
+    lock = jobs.read_json(jobs.training_dir() / "lock.json") or {}
+    return (jobs.load_job(lock["job"]) if "job" in lock else None), lock.get("pid")
+
+
+def listening_for_stop(job_id: str) -> bool:
+    """The job has read its settings, so SIGTERM is a stop request from here on, not a kill."""
+    return "total" in (jobs.read_json(jobs.training_dir() / job_id / "progress.json") or {})
 
 
 def training_with_an_epoch_done():
@@ -149,26 +165,31 @@ def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
 
 
 def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
-    """The server (here a stand-in process that starts the job) is SIGKILLed mid-training: the
-    job notices, ends, and the next look shows the run as failed, not running."""
+    """The server (here a stand-in process that starts the job and queues another) is SIGKILLed
+    mid-training: the job notices, ends, and the next look shows the run as failed, not running;
+    the queued run waits for a live server and starts at that server's next look."""
     code = (
         "import time\nfrom model import jobs\nfrom model.networks import RECIPES\n"
         "jobs.start(jobs.JobSpec(name='mlp-orphan', epochs=30, train_size=5000), list(RECIPES))\n"
+        "jobs.enqueue(jobs.JobSpec(name='mlp-after', epochs=1, train_size=500), list(RECIPES))\n"
         "print('started', flush=True)\ntime.sleep(600)\n"
     )
     server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout.readline().strip() == "started"
         wait_for(training_with_an_epoch_done, "a first epoch")
-        job_pid = jobs.running_pid()
+        orphan, job_pid = slot_holder()
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
-        job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the orphaned job to end", timeout=60)
+        wait_for(lambda: not jobs.process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
     finally:
         server.kill()
-    assert job.state == "failed"
-    wait_for(lambda: not jobs.process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
+    job = jobs.load_job(orphan.id)
+    assert job.state == "failed" and "Nothing was saved" in job.message
     assert jobs.user_models() == []
+    assert [run.spec.name for run in jobs.queued()] == ["mlp-after"]  # not started for a dead server
+    assert jobs.status().spec.name == "mlp-after" and jobs.running_job() is not None
+    assert jobs.load_job(orphan.id).state == "failed"
 
 
 def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
@@ -188,3 +209,105 @@ def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
     shipped = recipe_for(jobs.JobSpec(name="x", recipe="seed004_cnn", augment=False))
     assert shipped.build().count_params() == RECIPES["seed004_cnn"].build().count_params()
     assert not shipped.augment and shipped.optimizer is RECIPES["seed004_cnn"].optimizer
+
+
+def tiny(name: str) -> jobs.JobSpec:
+    return jobs.JobSpec(name=name, recipe="seed002_mlp", epochs=1, train_size=500)
+
+
+def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
+    recipes = list(RECIPES)
+    first = jobs.start(jobs.JobSpec(name="first", epochs=30, train_size=2000), recipes)
+
+    # Two sessions add runs at the same moment: every run is kept, in one order.
+    names = {"a": ["a-1", "a-2"], "b": ["b-1", "b-2"]}
+    ready, errors = threading.Barrier(2), []
+
+    def add(who):
+        ready.wait()
+        for name in names[who]:
+            try:
+                jobs.enqueue(tiny(name), recipes, owner=who)
+            except Exception as error:  # noqa: BLE001 - reported by the assert below
+                errors.append(error)
+
+    threads = [threading.Thread(target=add, args=(who,)) for who in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    waiting = jobs.queued()
+    assert sorted(run.spec.name for run in waiting) == ["a-1", "a-2", "b-1", "b-2"]
+    assert [run.position for run in waiting] == [1, 2, 3, 4]
+    assert {run.owner for run in waiting if run.spec.name.startswith("a")} == {"a"}
+
+    # Checked as Start checks, and the name unlike the running and the waiting ones.
+    with pytest.raises(jobs.JobError, match="There is no network called nope"):
+        jobs.enqueue(jobs.JobSpec(name="x", recipe="nope"), recipes)
+    with pytest.raises(jobs.JobError, match="already waiting in the queue"):
+        jobs.enqueue(tiny("a-1"), recipes)
+    with pytest.raises(jobs.JobError, match="first is the name of the network training now"):
+        jobs.enqueue(tiny("first"), recipes)
+    with pytest.raises(jobs.JobBusy, match="first is training now"):
+        jobs.start(tiny("c"), recipes)
+    jobs.enqueue(tiny("fifth"), recipes)
+    with pytest.raises(jobs.QueueFull, match="The queue is full: 5 runs are waiting"):
+        jobs.enqueue(tiny("sixth"), recipes)
+
+    # Removing: the rest keep their order; a run already gone says so.
+    keep = next(run for run in jobs.queued() if run.spec.name == "b-1")
+    for run in jobs.queued():
+        if run.id != keep.id:
+            assert jobs.dequeue(run.id).spec == run.spec
+    with pytest.raises(jobs.JobError, match="no longer waiting"):
+        jobs.dequeue(waiting[0].id if waiting[0].id != keep.id else waiting[1].id)
+    assert [(r.spec.name, r.position) for r in jobs.queued()] == [("b-1", 1)]
+
+    # The first ends (stopped); the job itself starts the next, with no status() call to do it.
+    wait_for(lambda: listening_for_stop(first.id), "the first job to read its settings")
+    jobs.stop()
+
+    def next_started():
+        job, pid = slot_holder()
+        return job is not None and job.spec.name == "b-1" and pid is not None and (job, pid)
+
+    nxt, pid = wait_for(next_started, "the queued run to start by itself")
+    assert jobs.process_alive(pid) and jobs.queued() == []
+    assert jobs.load_job(first.id).state == "stopped"
+    assert jobs.status().id == nxt.id and jobs.status().running
+    # Its parent, the first job, is gone: it still works for this server, and finishes.
+    done = wait_for(lambda: (j := jobs.load_job(nxt.id, jobs.process_alive(pid))) and not j.running and j,
+                    "the queued run to finish")
+    assert done.state == "finished", done.message
+    assert "b-1" in jobs.user_models()
+
+
+def test_a_killed_job_lets_the_queue_move_on(data_dir):
+    recipes = list(RECIPES)
+    jobs.start(jobs.JobSpec(name="doomed", epochs=30, train_size=2000), recipes)
+    jobs.enqueue(tiny("next-up"), recipes)
+    doomed_pid = wait_for(jobs.running_pid, "the job's process id")
+    os.kill(doomed_pid, signal.SIGKILL)
+    wait_for(lambda: not jobs.process_alive(doomed_pid), "the killed job to be gone", timeout=30)
+    # The next look finds the slot free and starts the waiting run, once, however many look at once.
+    ready, seen = threading.Barrier(4), []
+
+    def look():
+        ready.wait()
+        seen.append(jobs.status())
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len({job.id for job in seen}) == 1
+    job = seen[0]
+    assert job.spec.name == "next-up" and job.running and jobs.queued() == []
+    started = [p for p in jobs.training_dir().iterdir() if p.is_dir() and (p / "spec.json").exists()]
+    assert len(started) == 2
+    assert jobs.running_pid() != doomed_pid and jobs.process_alive(jobs.running_pid())
+    with pytest.raises(jobs.JobBusy, match="next-up is training now"):
+        jobs.start(tiny("another"), recipes)
+

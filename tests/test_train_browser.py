@@ -1,7 +1,7 @@
 """The Train page in a real browser: train the MLP on 5,000 digits for 2 epochs while the
 progress bar and curves move, then draw on it and open its training curves and confusion
 matrix; Stop a second run and keep its best epoch; a second visitor sees the running job and
-cannot start another.
+cannot start another, but can add a run to the queue and remove it again.
 
 Run: ``.venv/bin/python -m pytest -m browser tests/test_train_browser.py``  (about 2 minutes)
 """
@@ -27,6 +27,7 @@ PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
 CURVES = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 MODEL = "seed002-mlp-1"
 SECOND = "seed002-mlp-2"  # the page's own next name
+QUEUED = "seed002-mlp-3"  # and the one after, while SECOND trains
 
 
 def heading_state(page) -> str:
@@ -144,11 +145,21 @@ def test_train_watch_draw_stop(server, browser):
         wait_for_state(teacher, ("Training",))
         teacher.locator(PROGRESS).wait_for()
 
-        # While it trains: a second visitor sees it and cannot start another; the bar and the
-        # curves move.
+        # While it trains: a second visitor sees it and cannot start another, only queue one; the
+        # bar and the curves move.
         open_train(student, server)
         student.get_by_text(f"{SECOND} is training now").wait_for()
-        assert student.get_by_role("button", name="Start").is_disabled()
+        assert student.get_by_role("button", name="Start").count() == 0
+        assert student.get_by_role("textbox", name="Name of the new model").input_value() == QUEUED
+        student.get_by_role("button", name="Add to queue").click()
+        student.get_by_text(f"{QUEUED}").first.wait_for()
+        student.get_by_text("added from this browser").wait_for()
+        teacher.get_by_role("heading", name="Waiting to train").wait_for()  # the teacher's page follows
+        assert teacher.get_by_text("added from this browser").count() == 0
+        student.get_by_role("button", name="Remove").click()
+        student.get_by_role("heading", name="Waiting to train").wait_for(state="detached")
+        teacher.get_by_role("heading", name="Waiting to train").wait_for(state="detached")
+        assert student.locator(EXCEPTION).count() == 0
         seen = [(progress_value(teacher), curve_points(teacher))]
         deadline = time.monotonic() + TRAINING / 1000
 
