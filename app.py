@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import mark_framed, model_picker
+from pages.common import fold_sidebar_on_tablets, mark_framed, model_picker
 
-# The sidebar starts folded on phones (Streamlit's "auto") and on tablets (the Draw page folds
-# it once on a touch screen narrower than a laptop's).
+# The sidebar starts folded on phones (Streamlit's "auto") and on touch tablets
+# (fold_sidebar_on_tablets).
 # No page_title here: it would override every page's own title in the browser's tab.
 st.set_page_config(page_icon=":material/draw:", layout="wide", initial_sidebar_state="auto")
 
@@ -29,4 +29,5 @@ PAGES = [
 navigation = st.navigation(PAGES)
 mark_framed()
 model_picker()
+fold_sidebar_on_tablets()
 navigation.run()

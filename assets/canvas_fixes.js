@@ -13,8 +13,6 @@
 //    than the whole rest of the round trip. When the pen lifts after a stroke that began on the
 //    canvas, this presses the toolbar's own "Update the app with this drawing" button, which
 //    sends at once and cancels the pending debounced send: one send per stroke.
-// 3. Phones and tablets: the sidebar starts collapsed on a touch screen narrower than a
-//    laptop's, once per browser tab, so the canvas gets the whole width.
 export default function ({ data }) {
   const css = (data && data.css) || "";
   const watched = new WeakSet();
@@ -60,15 +58,6 @@ export default function ({ data }) {
   };
   window.addEventListener("pointerdown", onDown, true);
   window.addEventListener("pointerup", onUp, true);
-
-  const touchTablet = navigator.maxTouchPoints > 0 && window.innerWidth < 1280;
-  if (touchTablet && !sessionStorage.getItem("digitlab.sidebarFolded")) {
-    sessionStorage.setItem("digitlab.sidebarFolded", "1");
-    const sidebar = document.querySelector('[data-testid="stSidebar"]');
-    if (sidebar && sidebar.dataset.collapsed === "false") {
-      sidebar.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
-    }
-  }
 
   return () => {
     bodyObserver.disconnect();

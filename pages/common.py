@@ -228,6 +228,13 @@ def default_arch(archs: list[str]) -> str | None:
     return next((a for a in archs if is_usable(a)), archs[0] if archs else None)
 
 
+def fold_sidebar_on_tablets() -> None:
+    """The sidebar starts folded on touch screens narrower than a laptop's (see the script)."""
+    fold = st.components.v2.component("digitlab.fold_sidebar", js=asset_text("fold_sidebar.js"))
+    with st.sidebar, st.container(key="fold-sidebar"):
+        fold(key="fold-sidebar-script")
+
+
 def model_picker() -> str | None:
     """The sidebar's model choice, shared by every page through session state."""
     archs = shipped_archs()

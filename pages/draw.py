@@ -39,7 +39,7 @@ PRESENT_PARAM = "present"
 PRESENT_KEY = "big_screen"
 STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
 
-# Sizing, the toolbar, one send per stroke and the folded sidebar on tablets: see the file.
+# Sizing, the toolbar and one send per stroke: see the file.
 _CANVAS_FIXES = st.components.v2.component("digitlab.canvas_fixes", js=asset_text("canvas_fixes.js"))
 _CANVAS_CSS = asset_text("canvas.css")
 
