@@ -11,6 +11,7 @@ import json
 import re
 import threading
 from pathlib import Path
+from typing import Callable, Generic, TypeVar
 
 from model import MODEL_DIR
 
@@ -32,6 +33,7 @@ DIGESTS_KEY = "sha256"
 # the shipped models) before it is ever joined to a path.
 ARCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 REPO_DIR = MODEL_DIR.parent
+T = TypeVar("T")
 
 
 def short_path(path: Path) -> str:
@@ -42,6 +44,25 @@ def short_path(path: Path) -> str:
         return str(path.resolve().relative_to(REPO_DIR))
     except (ValueError, OSError):
         return str(Path(path.parent.name, path.name))
+
+
+class PerModel(Generic[T]):
+    """What ``build(arch, model_dir)`` makes from a model's folder, built once per process and
+    shared by every session (pages ask on every rerun); ``forget`` it once the files change."""
+
+    def __init__(self, build: Callable[[str, Path], T]):
+        self._build, self._built, self._lock = build, {}, threading.Lock()
+
+    def __call__(self, arch: str, model_dir: Path = MODEL_DIR) -> T:
+        key = (arch, Path(model_dir))
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = self._build(arch, Path(model_dir))
+            return self._built[key]
+
+    def forget(self, arch: str, model_dir: Path = MODEL_DIR) -> None:
+        with self._lock:
+            self._built.pop((arch, Path(model_dir)), None)
 
 
 def train_command(arch: str = "cnn") -> str:

@@ -18,14 +18,13 @@ Written as ``model/<arch>/embedding.npz`` (~300 KB) by ``python -m model.derived
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import features_command
+from model.artifacts import PerModel, features_command
 from model.data import load_splits, unit_pixels
 from model.novelty import features_in_batches, load_feature_model
 
@@ -97,17 +96,8 @@ class Embedding:
             raise EmbeddingError(f"{path} is unreadable ({e}). Make it again with: {fix}", path) from e
 
 
-_loaded: dict[tuple[str, Path], Embedding] = {}
-_lock = threading.Lock()
-
-
-def load_embedding(arch: str, model_dir: Path = MODEL_DIR) -> Embedding:
-    """``model_dir/arch/embedding.npz``, read once per process."""
-    key = (arch, Path(model_dir))
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = Embedding.load(Path(model_dir) / arch / EMBEDDING_FILE)
-        return _loaded[key]
+# model_dir/arch/embedding.npz, read once per process.
+load_embedding = PerModel(lambda arch, model_dir: Embedding.load(model_dir / arch / EMBEDDING_FILE))
 
 
 def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR, splits=None) -> Embedding:
@@ -134,6 +124,5 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR, spl
     atlas = Embedding(centre, projection, points, labels, pool,
                       features[pool].astype(np.float16).astype(np.float32), images[pool])
     atlas.save(Path(model_dir) / arch / EMBEDDING_FILE)
-    with _lock:
-        _loaded.pop((arch, Path(model_dir)), None)
+    load_embedding.forget(arch, model_dir)
     return atlas

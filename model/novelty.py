@@ -22,7 +22,6 @@ they cost one fast forward pass and no new model file; the fitted statistics liv
 from __future__ import annotations
 
 import struct
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import features_command
+from model.artifacts import PerModel, features_command
 from model.data import load_splits, unit_pixels
 from model.inference import batched_forward, litert_interpreter
 
@@ -163,17 +162,8 @@ def load_feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
     return FeatureModel(arch, forward, weights, bias)
 
 
-_feature_models: dict[tuple[str, Path], FeatureModel] = {}
-_feature_models_lock = threading.Lock()
-
-
-def feature_model(arch: str, model_dir: Path = MODEL_DIR) -> FeatureModel:
-    """:func:`load_feature_model`, once per process (pages call this on every rerun)."""
-    key = (arch, Path(model_dir))
-    with _feature_models_lock:
-        if key not in _feature_models:
-            _feature_models[key] = load_feature_model(arch, model_dir)
-        return _feature_models[key]
+# load_feature_model, once per process.
+feature_model = PerModel(load_feature_model)
 
 
 def features_in_batches(model: FeatureModel, images: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -320,17 +310,8 @@ class NoveltyScorer:
                      self.stats.precision, self.stats.basis)
 
 
-_scorers: dict[tuple[str, Path], NoveltyScorer] = {}
-_scorers_lock = threading.Lock()
-
-
-def scorer(arch: str, model_dir: Path = MODEL_DIR) -> NoveltyScorer:
-    """The scorer for ``arch``, loaded once per process."""
-    key = (arch, Path(model_dir))
-    with _scorers_lock:
-        if key not in _scorers:
-            _scorers[key] = NoveltyScorer(arch, model_dir)
-        return _scorers[key]
+# The scorer for a model, loaded once per process.
+scorer = PerModel(NoveltyScorer)
 
 
 def novelty_scores(arch: str, images: np.ndarray, model_dir: Path = MODEL_DIR) -> np.ndarray:
@@ -361,6 +342,5 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
     stats = NoveltyStats(means, precision, float(np.quantile(val_scores, VALIDATION_QUANTILE)), method, basis)
     folder = Path(model_dir) / arch
     stats.save(folder / STATS_FILE)
-    with _scorers_lock:
-        _scorers.pop((arch, Path(model_dir)), None)
+    scorer.forget(arch, model_dir)
     return stats

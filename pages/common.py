@@ -378,6 +378,18 @@ def open_selected(
         st.stop()
 
 
+def load_each(names: list[str], load: Callable[[str], T], what: str) -> dict[str, T]:
+    """``load(name)`` for each name that loads; each that fails gets its own message (``what``
+    names the part, ``{arch}`` filled in) and the page goes on with the rest."""
+    loaded: dict[str, T] = {}
+    for name in names:
+        try:
+            loaded[name] = load(name)
+        except artifacts.ArtifactError as error:
+            show_failure(error, what.format(arch=name))
+    return loaded
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
 def _classifier(arch: str, folder: str, stamps: tuple) -> inference.Classifier:
     # One classifier per version of a model's files per server, shared by every session.

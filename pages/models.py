@@ -19,6 +19,7 @@ from pages.common import (
     failure_shown,
     friendly_name,
     load_card,
+    load_each,
     load_search_results,
     model_color,
     model_description,
@@ -47,13 +48,7 @@ def read_cards(archs: list[str]) -> dict[str, dict]:
     """The cards that can be read; each model without one gets its own message."""
     for name in cardless_archs():
         show_failure(ArtifactError(model_dir() / name / "card.json", "missing", name), f"The model {name}")
-    cards: dict[str, dict] = {}
-    for name in archs:
-        try:
-            cards[name] = load_card(name)
-        except ArtifactError as error:
-            show_failure(error, f"The card of {name}")
-    return cards
+    return load_each(archs, load_card, "The card of {arch}")
 
 
 def model_rows(cards: dict[str, dict]) -> pd.DataFrame:

@@ -6,19 +6,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.artifacts import ArtifactError
 from pages.common import (
     ensure_router,
     failure_shown,
     friendly_name,
     load_card,
+    load_each,
     load_history,
     model_color,
     open_selected,
     page_help,
     projector_layout,
     shipped_archs,
-    show_failure,
 )
 
 # Legends go under the charts, clear of the titles and the x axis's label.
@@ -51,17 +50,6 @@ def models_to_compare(arch: str, archs: list[str]) -> list[str]:
         st.info("Pick at least one model above.")
         st.stop()
     return chosen
-
-
-def read_histories(names: list[str]) -> dict[str, dict]:
-    """The histories that can be read; each one that cannot gets its own message."""
-    histories: dict[str, dict] = {}
-    for name in names:
-        try:
-            histories[name] = load_history(name)
-        except ArtifactError as error:
-            show_failure(error, f"The training history of {name}")
-    return histories
 
 
 def headline(arch: str, history: dict) -> None:
@@ -247,7 +235,7 @@ ensure_router()
 introduction()
 arch, _ = open_selected()
 archs = shipped_archs()
-histories = read_histories(models_to_compare(arch, archs))
+histories = load_each(models_to_compare(arch, archs), load_history, "The training history of {arch}")
 with failure_shown("The training curves"):
     focus = arch if arch in histories else next(iter(histories), None)
     if focus is not None:
