@@ -13,6 +13,10 @@
 //    than the whole rest of the round trip. When the pen lifts after a stroke that began on the
 //    canvas, this presses the toolbar's own "Update the app with this drawing" button, which
 //    sends at once and cancels the pending debounced send: one send per stroke.
+// 3. A phone held sideways (a short, wide screen): the page opens scrolled to the drawing area,
+//    so the canvas and the prediction beside it fill the screen instead of the page's title
+//    (assets/draw.css puts the pen controls under the canvas there). Not if the student has
+//    scrolled already.
 export default function ({ data }) {
   const css = (data && data.css) || "";
   const watched = new WeakSet();
@@ -59,7 +63,16 @@ export default function ({ data }) {
   window.addEventListener("pointerdown", onDown, true);
   window.addEventListener("pointerup", onUp, true);
 
+  let opened = null;
+  if (window.matchMedia("(max-height: 500px) and (min-width: 640px)").matches) {
+    opened = setTimeout(() => {
+      const main = document.querySelector('[data-testid="stMain"]');
+      if (main && main.scrollTop === 0) document.querySelector(".st-key-draw-area")?.scrollIntoView({ block: "start" });
+    }, 300);
+  }
+
   return () => {
+    clearTimeout(opened);
     bodyObserver.disconnect();
     observers.forEach((o) => o.disconnect());
     window.removeEventListener("pointerdown", onDown, true);

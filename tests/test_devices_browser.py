@@ -1,5 +1,5 @@
-"""The Draw page on the screens of a class, in a real Chromium: two phones and a tablet both
-ways round with real touch (CDP ``Input.dispatchTouchEvent``), a 720p projector and a 1080p
+"""The Draw page on the screens of a class, in a real Chromium: two phones (one also held
+sideways) and a tablet both ways round with real touch (CDP ``Input.dispatchTouchEvent``), a 720p projector and a 1080p
 desktop with the mouse; then big-screen mode (``?present=1``) on the projector, and every page's
 browser title. One server and one browser for the module; a failing profile leaves a
 screenshot in ``test-results/``.
@@ -40,13 +40,14 @@ RESULTS = REPO / "test-results"
 PROFILES = {
     "phone-390x664": dict(viewport={"width": 390, "height": 664}, device_scale_factor=3, is_mobile=True, has_touch=True),
     "phone-412x839": dict(viewport={"width": 412, "height": 839}, device_scale_factor=2, is_mobile=True, has_touch=True),
+    "phone-844x390": dict(viewport={"width": 844, "height": 390}, device_scale_factor=3, is_mobile=True, has_touch=True),
     "tablet-810x1080": dict(viewport={"width": 810, "height": 1080}, device_scale_factor=2, has_touch=True),
     "tablet-1080x810": dict(viewport={"width": 1080, "height": 810}, device_scale_factor=2, has_touch=True),
     "projector-1280x720": dict(viewport={"width": 1280, "height": 720}),
     "desktop-1920x1080": dict(viewport={"width": 1920, "height": 1080}),
 }
 # A digit per profile, so between them the profiles draw several shapes.
-DIGITS = dict(zip(PROFILES, [7, 3, 2, 4, 5, 0]))
+DIGITS = dict(zip(PROFILES, [7, 3, 6, 2, 4, 5, 0]))
 
 # Whether the point (x, y) of the viewport lands on the drawing canvas: the canvas lives in
 # its component's shadow root, which the document's elementFromPoint does not enter.
