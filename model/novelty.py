@@ -333,9 +333,13 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
     basis = None
     if model.weights.shape[1] > MAX_FEATURES:
         x = method_features(method, train_features)
-        _, _, directions = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+        # The principal directions, from the D x D scatter matrix: the same as an SVD of the
+        # N x D features, at a small fraction of its cost for tens of thousands of digits.
+        centred = (x - x.mean(axis=0)).astype(np.float64)
+        variances, directions = np.linalg.eigh(centred.T @ centred)
+        top = directions[:, np.argsort(variances)[::-1][:REDUCED_FEATURES]]
         # Stored as float16; fitting on the rounded basis keeps the statistics true to it.
-        basis = directions[:REDUCED_FEATURES].T.astype(np.float16).astype(np.float64)
+        basis = top.astype(np.float16).astype(np.float64)
     means, precision = fit_class_gaussians(method_features(method, train_features, basis), train.labels)
     val_features = features_in_batches(model, unit_pixels(val.images))
     val_scores = score(method, val_features, model.logits(val_features), means, precision, basis)
