@@ -8,7 +8,7 @@ process of its own (``python -m model.finetune``), and the progress file it keep
 atomically (:class:`Progress`). A run whose process is gone without saying it finished shows
 as failed, never as running: liveness comes from the process id (and its start time, so a
 later process given the same id is not taken for it). Every write of the file, the starter's
-and the run's, happens under one file lock (``.finetune.flock`` beside it), so two sessions or
+and the run's, happens under one file lock (``.finetune-progress.flock`` beside it), so two sessions or
 two servers pressing the button at once start one run, and the run's first note cannot be
 overwritten by its starter's. Light on purpose (no TensorFlow, no database driver): the Class
 page reads it every two seconds.
