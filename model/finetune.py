@@ -8,7 +8,11 @@ so no writer is on both sides) is kept out of training and scores the model befo
 as does the MNIST test set. Writes ``OUT/NAME/`` with the usual artifacts (model.keras,
 model.tflite, card.json, history.json, evaluation.json); the card names the base model, the
 data, and both scores before and after. ``--progress FILE`` keeps a JSON file up to date with
-what the run is doing (the Class page polls it).
+what the run is doing (``model.finetune_runs``, which starts the Class page's runs, reads it).
+
+``$DIGITLAB_FINETUNE_MNIST_DIGITS`` and ``$DIGITLAB_FINETUNE_CHECK_DIGITS`` set the defaults of
+``--mnist-digits`` and ``--check-digits`` (so also the Class page's button): on a slow server,
+fewer digits make a quicker run, at the price of a rougher check that MNIST is not forgotten.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from model import MODEL_DIR
 from model.artifacts import DIGESTS_KEY, ArtifactError, load_card, weights_digests
 from model.data import MnistError, load_splits, unit_pixels
 from model.evaluate import score
+from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV, Progress
 from model.inference import Classifier, inference_ms, load_forward
 from model.results import dump_json, export_litert, write_artifacts_atomically
 from model.storage import Answers, Storage, StorageError, database_url
@@ -103,25 +108,6 @@ def training_mix(class_images, class_labels, mnist_images, mnist_labels, rng):
     y = np.concatenate([mnist_labels, np.tile(class_labels, repeats)]).astype(np.int32)
     order = rng.permutation(len(x))
     return x[order], y[order]
-
-
-class Progress:
-    """What the run is doing, as a small JSON file replaced atomically (or nowhere)."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.started = time.time()
-
-    def __call__(self, state: str, message: str, fraction: float, **extra) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_name(self.path.name + ".tmp")
-        staging.write_text(json.dumps({
-            "state": state, "message": message, "fraction": round(float(fraction), 3),
-            "pid": os.getpid(), "started": self.started, "updated": time.time(), **extra,
-        }))
-        os.replace(staging, self.path)
 
 
 def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -348,6 +334,20 @@ def finetune(
     return card
 
 
+def digits_setting(given: int | None, env: str, default: int, flag: str) -> int:
+    """A number of MNIST digits: the command line's, else the environment's, else ``default``."""
+    if given is None:
+        raw = os.environ.get(env, "").strip()
+        try:
+            given = int(raw) if raw else default
+        except ValueError:
+            raise FinetuneError(f"{env} must be a whole number of digits, not {raw!r}") from None
+        flag = env
+    if given < 0:
+        raise FinetuneError(f"{flag} cannot be negative")
+    return given
+
+
 def sa_redacted(url: str) -> str:
     """A database URL without its password, for the card."""
     import sqlalchemy as sa
@@ -370,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
     parser.add_argument("--class-code", default=None, help="only this class's drawings")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--mnist-digits", type=int, default=MNIST_DIGITS)
+    parser.add_argument("--mnist-digits", type=int, default=None,
+                        help=f"MNIST training digits mixed in (default: ${MNIST_DIGITS_ENV}, else {MNIST_DIGITS:,})")
+    parser.add_argument("--check-digits", type=int, default=None,
+                        help="MNIST training digits, besides the validation digits, that check the blend "
+                             f"keeps what the base knew (default: ${CHECK_DIGITS_ENV}, else {CHECK_DIGITS:,})")
     parser.add_argument("--held-out", type=float, default=HELD_OUT_SHARE,
                         help="share of writers kept for testing")
     parser.add_argument("--test-limit", type=int, default=None,
@@ -378,14 +382,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", type=Path, default=None, help="keep this JSON file up to date")
+    parser.add_argument("--nice", type=int, default=0, help="lower the run's priority by this much")
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     progress = Progress(args.progress)
 
     try:
+        mnist_digits = digits_setting(args.mnist_digits, MNIST_DIGITS_ENV, MNIST_DIGITS, "--mnist-digits")
+        check_digits = digits_setting(args.check_digits, CHECK_DIGITS_ENV, CHECK_DIGITS, "--check-digits")
         card = finetune(
             args.db or database_url(), args.arch, args.name, args.out, args.model_dir, args.data_dir,
-            args.class_code, args.epochs, args.mnist_digits, args.held_out, args.test_limit, args.seed,
-            progress, args.learning_rate)
+            args.class_code, args.epochs, mnist_digits, args.held_out, args.test_limit, args.seed,
+            progress, args.learning_rate, check_digits)
     except (FinetuneError, StorageError, MnistError) as e:
         progress("failed", str(e), 1.0)
         print(f"error: {e}", file=sys.stderr)

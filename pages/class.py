@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import os
-import re
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from sklearn.metrics import confusion_matrix
 
-from model import classdata, data_dir, jobs
+from model import classdata, finetune_runs, jobs
 from model.privacy import keep_days
 from pages.common import (
     digit_grid,
@@ -39,10 +35,6 @@ UNLOCKED_KEY = "class_unlocked"
 ALL, NO_CODE = "All classes", "No class code"
 DIGITS = list(range(10))
 WRONG_SHOWN = 48
-
-
-def finetune_progress_path() -> Path:
-    return data_dir() / "finetune-progress.json"
 
 
 def teacher_code() -> str | None:
@@ -112,46 +104,10 @@ def confirm_delete(ids: list[int], what: str) -> None:
         st.rerun()
 
 
-def finetune_progress() -> dict | None:
-    try:
-        status = json.loads(finetune_progress_path().read_text())
-    except (OSError, ValueError):
-        return None
-    if status.get("state") == "running" and not _alive(status.get("pid")):
-        status = {**status, "state": "failed", "message": "The fine-tuning stopped (its process ended)."}
-    return status
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True
-
-
-def start_finetune(arch: str, name: str, class_code: str | None) -> None:
-    # The database URL reaches the child through the environment ($DIGITLAB_DB), not its
-    # command line, where anyone on the machine could read a password.
-    command = [sys.executable, "-m", "model.finetune", "--arch", arch, "--name", name,
-               "--model-dir", str(model_dir(arch)), "--out", str(jobs.models_dir()),
-               "--progress", str(finetune_progress_path())]
-    if class_code:
-        command += ["--class-code", class_code]
-    finetune_progress_path().parent.mkdir(parents=True, exist_ok=True)
-    log = open(finetune_progress_path().with_suffix(".log"), "wb")  # noqa: SIM115 - the child keeps it
-    # Its own session and a lower priority: the lesson's Draw pages come first on a shared CPU.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=lambda: os.nice(10), cwd=Path(__file__).resolve().parent.parent)
-    log.close()
-    finetune_progress_path().write_text(json.dumps(
-        {"state": "running", "message": "Starting", "fraction": 0.0, "pid": process.pid, "name": name}))
-
-
 @st.fragment(run_every=2)
 def finetune_running() -> None:
     """Polls the run's progress file while it runs; reruns the page once it has finished."""
-    status = finetune_progress()
+    status = finetune_runs.status()
     if status is None or status["state"] != "running":
         st.rerun()
     st.progress(min(max(float(status.get("fraction", 0)), 0.0), 1.0), text=status.get("message", ""))
@@ -181,16 +137,22 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
         "Train the chosen model a little more on the class's drawings, mixed with MNIST digits so "
         "it forgets nothing. Some writers are kept aside to test it fairly. It takes a few minutes; "
         "the new model then appears in the model picker.")
-    status = finetune_progress()
+    status = finetune_runs.status()
     running = status is not None and status["state"] == "running"
     if arch is not None and not running:
         name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40,
                              key="finetune_name")
         if st.button("Fine-tune", icon=":material/model_training:", key="finetune_start"):
-            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", name) or name in shipped_archs():
+            if not finetune_runs.NAME.match(name) or name in shipped_archs():
                 st.error("A new name of lower-case letters, digits and _ please, starting with a letter.")
             else:
-                start_finetune(arch, name, class_code)
+                try:
+                    finetune_runs.start(arch, name, model_dir(arch), jobs.models_dir(), class_code)
+                except finetune_runs.FinetuneBusy:
+                    pass  # pressed in another session a moment before: the rerun shows that run
+                except OSError as error:
+                    show_failure(error, "Starting the fine-tuning")
+                    return
                 st.rerun()
     finetune_status(status)
 

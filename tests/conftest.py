@@ -11,10 +11,15 @@ from model.data import MnistError, load_mnist
 from tests.browser import launch_chromium
 
 
+def mnist_folder() -> str:
+    """Where the tests look for MNIST: $MNIST_DIR, else the shared folder beside the checkout."""
+    return os.environ.get("MNIST_DIR") or "../shared/mnist"
+
+
 def require_mnist():
     """The verified MNIST set; outside CI a missing MNIST_DIR skips, in CI it fails."""
     try:
-        return load_mnist(os.environ.get("MNIST_DIR") or "../shared/mnist")
+        return load_mnist(mnist_folder())
     except MnistError as e:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have MNIST (set MNIST_DIR): {e}")

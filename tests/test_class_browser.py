@@ -1,22 +1,34 @@
 """The class features in a real browser: a student draws and answers "No, it was 4"; the
 teacher opens the Class page with the passcode and finds the drawing in the class's confusion
 matrix; the export imports into a fresh database with the same counts; a wrong passcode shows
-nothing.
+nothing; the teacher's Fine-tune button trains a real model on the class's drawings, once however
+often it is pressed, and the new model reads the class's drawings from the picker.
 
-Run: ``.venv/bin/python -m pytest tests/test_class_browser.py``  (about a minute)
+Run: ``.venv/bin/python -m pytest tests/test_class_browser.py``  (about two minutes)
 """
 from __future__ import annotations
 
 import contextlib
+import io
+import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from model import classdata, finetune_runs
+from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
+from model.inference import load_classifier
 from model.storage import Storage
 from tests.browser import REPO, browser_available, streamlit_server
-from tests.drawing import CANVAS, EMPTY_HINT, draw_digit, read_prediction, wait_idle
+from tests.conftest import mnist_folder
+from tests.drawing import CANVAS, EMPTY_HINT, class_drawings, draw_digit, read_prediction, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,7 +46,10 @@ DRAWN, ANSWERED = 9, 4
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
     db = f"sqlite:///{folder / 'class.sqlite3'}"
-    env = {"DIGITLAB_DB": db, "DIGITLAB_DATA_DIR": str(folder / "data"), "DIGITLAB_TEACHER_CODE": PASSCODE}
+    env = {"DIGITLAB_DB": db, "DIGITLAB_DATA_DIR": str(folder / "data"), "DIGITLAB_TEACHER_CODE": PASSCODE,
+           # The Fine-tune button's run, as a slow server would set it: its training is seconds,
+           # not minutes (the blend is checked on the 5,000 validation digits alone).
+           MNIST_DIGITS_ENV: "500", CHECK_DIGITS_ENV: "0", "MNIST_DIR": str(Path(mnist_folder()).resolve())}
     with streamlit_server(env=env, timeout=120) as url:
         yield {"url": url, "db": db, "folder": folder}
 
@@ -119,3 +134,102 @@ def test_a_wrong_passcode_shows_nothing(server, page):
     assert page.locator(".js-plotly-plot").count() == 0
     assert page.locator('[data-testid="stMetric"]').count() == 0
     assert page.get_by_text("Export the drawings").count() == 0
+
+
+FINETUNED = "cnn_class"  # the page's own suggestion for the shipped cnn
+FINETUNE_TIMEOUT = 300  # s; the run takes well under a minute alone, much longer on a busy machine
+PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
+
+
+def finetune_processes(progress: Path) -> list[int]:
+    """The processes fine-tuning into ``progress`` (by their command lines)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            command = proc.joinpath("cmdline").read_bytes().split(b"\0")
+            if b"model.finetune" in command and str(progress).encode() in command:
+                found.append(int(proc.name))
+    return found
+
+
+def progress_seen(page) -> tuple[float, str] | None:
+    """The fine-tuning's progress bar as the page shows it now: (fraction, message)."""
+    with contextlib.suppress(Exception):
+        bar = page.locator(PROGRESS)
+        if bar.count():
+            value = float(bar.first.get_attribute("aria-valuenow", timeout=2_000))
+            message = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=2_000).strip()
+            return value, message
+    return None
+
+
+@pytest.mark.mnist
+def test_the_fine_tune_button_trains_one_model_that_the_class_page_then_uses(server, browser, page, mnist_dir):
+    from playwright.sync_api import expect
+
+    storage = Storage(server["db"])
+    images, labels, sessions = class_drawings(writers=4, per_digit=1, seed=22)
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels, sessions=sessions)
+    seeded = classdata.import_npz(storage, buffer.getvalue(), "FT")
+    assert seeded == len(labels) >= 20  # enough for model.finetune's minimum
+    progress = server["folder"] / "data" / finetune_runs.PROGRESS_FILE
+
+    # A second teacher's tab, open before the button is pressed: its button is stale.
+    other = browser.new_context(viewport=VIEWPORT)
+    second = other.new_page()
+    second.set_default_timeout(TIMEOUT)
+    try:
+        open_class_page(second, server["url"], PASSCODE)
+        second.get_by_role("button", name="Fine-tune").wait_for(state="visible")
+
+        open_class_page(page, server["url"], PASSCODE)
+        expect(page.get_by_label("Name of the new model")).to_have_value(FINETUNED, timeout=TIMEOUT)
+        page.get_by_role("button", name="Fine-tune").click()
+        page.locator(PROGRESS).first.wait_for(state="visible", timeout=TIMEOUT)
+        run_pid = json.loads(progress.read_text())["pid"]
+
+        # The stale button pressed while the run goes: nothing new starts, the tab shows the run.
+        second.get_by_role("button", name="Fine-tune").click()
+        wait_idle(second, TIMEOUT)
+        second.locator(PROGRESS).first.wait_for(state="visible", timeout=TIMEOUT)
+        assert second.get_by_role("button", name="Fine-tune").count() == 0
+
+        seen, ready = [], page.get_by_text(f"{FINETUNED} is ready and in the model picker")
+        failed = page.get_by_text("Fine-tuning did not finish")
+        deadline = time.monotonic() + FINETUNE_TIMEOUT
+        while not (ready.count() or failed.count()):
+            assert time.monotonic() < deadline, f"no end of the fine-tuning in {FINETUNE_TIMEOUT} s: {seen}"
+            assert finetune_processes(progress) in ([run_pid], []), "a second fine-tuning started"
+            now = progress_seen(page)
+            if now and (not seen or now != seen[-1]):
+                seen.append(now)
+            page.wait_for_timeout(250)
+        assert not failed.count(), failed.inner_text() + "\n" + progress.with_suffix(".log").read_text()[-3000:]
+        assert len(seen) >= 2, f"the page's progress bar never moved: {seen}"
+        fractions = [fraction for fraction, _ in seen]
+        assert fractions == sorted(fractions) and fractions[-1] < 100, seen
+        assert json.loads(progress.read_text())["pid"] == run_pid  # the one run, to its end
+
+        card = json.loads((server["folder"] / "data" / "models" / FINETUNED / "card.json").read_text())
+        assert card["base"]["arch"] == "cnn" and card["data"]["mnist_train_digits"] == 500
+        assert card["class_data"]["drawings"] == len(Storage(server["db"]).answers())
+
+        # Chosen in the sidebar's picker, the new model reads the class's drawings on this page.
+        page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name=re.compile(rf"^{FINETUNED} \(trained here\) —")).click()
+        page.get_by_text(f"Model {FINETUNED} reads every drawing again").wait_for(state="visible")
+        wait_idle(page, TIMEOUT)
+        answers = Storage(server["db"]).answers()
+        tuned = load_classifier(FINETUNED, server["folder"] / "data" / "models")
+        accuracy = float((tuned.predict_proba(answers.images).argmax(axis=1) == answers.labels).mean())
+        ours = page.locator('[data-testid="stMetric"]').filter(has_text="Our class")
+        assert ours.locator('[data-testid="stMetricValue"]').inner_text() == f"{accuracy:.1%}"
+    finally:
+        other.close()
+        # A run the test started must not outlive it (it runs in a session of its own).
+        for pid in finetune_processes(progress):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        storage.delete(storage.answers(class_code="FT").ids.tolist())
+        storage.close()
