@@ -116,7 +116,8 @@ def grid_figure(activations: np.ndarray, order: np.ndarray, chosen: int | None) 
                  hoverinfo="skip"),
             dict(type="scatter", x=centres[:, 0], y=centres[:, 1], customdata=order[: len(centres)],
                  mode="markers", marker=dict(size=4, opacity=0), selected=hidden, unselected=hidden,
-                 showlegend=False, hovertemplate="Filter %{customdata}: click to see it up close<extra></extra>"),
+                 showlegend=False,
+                 hovertemplate="Filter %{customdata}: click to see it up close<extra></extra>"),
         ],
         layout=dict(
             height=round(GRID_WIDTH * height / width), margin=dict(l=0, r=0, t=0, b=0), shapes=outline,
