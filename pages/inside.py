@@ -189,6 +189,14 @@ def _maps(arch: str, folder: str, image_bytes: bytes):
     return explain.feature_maps(arch, image, model_dir=folder)
 
 
+# The figure itself, shared (st.plotly_chart only reads it): picking a filter redraws just the
+# grids whose outline moved, and building a figure costs more than its picture.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _grid(arch: str, folder: str, image_bytes: bytes, number: int, chosen: int | None) -> go.Figure:
+    activations = _maps(arch, folder, image_bytes)[number - 1][1]
+    return grid_figure(activations, explain.ranked_channels(activations), chosen)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _saliency(arch: str, folder: str, image_bytes: bytes, targets: tuple[int, ...], method: str) -> np.ndarray:
     image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
@@ -321,11 +329,10 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
             columns = st.columns(2)
         with columns[(number - 1) % 2]:
             st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
-            order = explain.ranked_channels(activations)
             chosen = st.session_state.get(RANK, 1) - 1 if number == chosen_block else None
             key = f"inside_grid_{number}"
             with st.container(key=f"inside-grid-{number}"):
-                st.plotly_chart(grid_figure(activations, order, chosen), key=key,
+                st.plotly_chart(_grid(arch, folder, image.tobytes(), number, chosen), key=key,
                                 on_select=functools.partial(take_click, key, number, shown),
                                 selection_mode="points", width="stretch", config={"displayModeBar": False})
             more = f" (the {shown} most active shown)" if shown < channels else ""
