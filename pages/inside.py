@@ -321,7 +321,7 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
                       f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
                       "pixels subtract it: a filter with red on one side and blue on the other "
                       "finds edges. Sliding each over the digit makes the first grid below.")
-    chosen_block = st.session_state.get(BLOCK, 1)
+    chosen_block, chosen_rank = keep_choice_in_range(maps)
     for number, (name, activations) in enumerate(maps, start=1):
         height, width, channels = activations.shape
         shown = min(channels, MAX_TILES)
@@ -329,7 +329,7 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
             columns = st.columns(2)
         with columns[(number - 1) % 2]:
             st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
-            chosen = st.session_state.get(RANK, 1) - 1 if number == chosen_block else None
+            chosen = chosen_rank - 1 if number == chosen_block else None
             key = f"inside_grid_{number}"
             with st.container(key=f"inside-grid-{number}"):
                 st.plotly_chart(_grid(arch, folder, image.tobytes(), number, chosen), key=key,
@@ -344,17 +344,24 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     show_channel(arch, folder, image, maps)
 
 
+def keep_choice_in_range(maps: list) -> tuple[int, int]:
+    """The block and rank of the filter up close, brought within this model's blocks and that
+    block's filters (another model in the sidebar may have fewer)."""
+    if st.session_state.get(BLOCK, 1) > len(maps):
+        st.session_state[BLOCK] = 1
+    block = st.session_state.get(BLOCK, 1)
+    st.session_state[RANK] = min(st.session_state.get(RANK, 1), maps[block - 1][1].shape[-1])
+    return block, st.session_state[RANK]
+
+
 def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
     st.subheader("One filter, up close")
     names = [name for name, _ in maps]
     pick = st.columns(2)
-    if st.session_state.get(BLOCK, 1) > len(maps):  # the model in the sidebar has fewer blocks
-        st.session_state[BLOCK] = 1
     number = pick[0].selectbox("Block", range(1, len(maps) + 1), key=BLOCK,
                                format_func=lambda n: f"Block {n} ({names[n - 1]})")
     name, activations = maps[number - 1]
     order = explain.ranked_channels(activations)
-    st.session_state[RANK] = min(st.session_state.get(RANK, 1), len(order))
     rank = pick[1].slider("Filter, by activity (1 = most active)", 1, len(order), key=RANK)
     channel = int(order[rank - 1])
     values = activations[..., channel]

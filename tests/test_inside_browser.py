@@ -135,7 +135,8 @@ def click_a_filter(page, row: int, column: int) -> None:
     channel = label.split(":")[0].removeprefix("Filter ").strip()
     assert channel.isdigit(), label
     page.mouse.click(x, y)
-    page.locator('[data-testid="stImage"]').filter(has_text=f"Filter {channel} of block 1:").wait_for(timeout=TIMEOUT)
+    up_close = page.locator('[data-testid="stImage"]').filter(has_text=f"Filter {channel} of block 1:")
+    up_close.wait_for(timeout=TIMEOUT)
     wait_idle(page, TIMEOUT)
     rank = page.locator('[data-testid="stSlider"]').filter(has_text="Filter, by activity")
     assert rank.locator('[data-testid="stSliderThumbValue"]').inner_text() == str(row * 8 + column + 1)
@@ -149,7 +150,8 @@ def swipe_over_the_grid_scrolls(page, cdp) -> None:
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y, "id": 1}]})
     for k in range(1, 11):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - 20 * k, "id": 1}]})
+        point = {"x": x, "y": y - 20 * k, "id": 1}
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
         page.wait_for_timeout(16)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     page.wait_for_timeout(500)
