@@ -331,6 +331,20 @@ def ranked_channels(activations: np.ndarray) -> np.ndarray:
     return np.argsort(-activations.reshape(-1, activations.shape[-1]).mean(axis=0), kind="stable")
 
 
+def tile_centres(count: int, columns: int, cell: int, gap: int) -> np.ndarray:
+    """(count, 2) pixel centres (x, y) of ``count`` square tiles of ``cell`` px laid out row by
+    row, ``columns`` to a row, ``gap`` px apart: the grid of a layer's channels."""
+    rows, cols = np.divmod(np.arange(count), columns)
+    step = cell + gap
+    return np.stack([cols * step, rows * step], axis=1) + (cell - 1) / 2
+
+
+def nearest_tile(x: float, y: float, centres: np.ndarray) -> int:
+    """The tile whose centre is nearest to the point (x, y): every pixel of a tile is nearer its
+    own centre than any other, so a click anywhere on a tile picks that tile."""
+    return int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))
+
+
 # --------------------------------------------------------------------------- saliency
 
 OCCLUSION_PATCH = 4  # px; a bit more than a stroke's width on MNIST's scale

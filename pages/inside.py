@@ -3,7 +3,12 @@ the preprocessing step by step with switches, every conv block's feature maps an
 layer's kernels, and saliency maps for the top two digits. The compute is model/explain.py."""
 from __future__ import annotations
 
+import base64
+import functools
+import io
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
@@ -19,6 +24,7 @@ from pages.common import (
     open_selected,
     pixel_grid,
     probability_figure,
+    style,
 )
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
@@ -26,7 +32,12 @@ STEP_SIDE = 168  # px of each pipeline picture
 POSITIVE = np.array([214, 39, 40], np.float32)  # red: evidence for the digit
 NEGATIVE = np.array([31, 119, 180], np.float32)  # blue: evidence against it
 TILE_GAP = 2
+TILE_CELL = 48
+TILE_COLUMNS = 8
 MAX_TILES = 64  # the last block of a big model has 128 channels of 1x1: the top 64 are plenty
+GRID_WIDTH = 380  # px a block's grid is drawn for: about a half-page column on a laptop
+CHOSEN = "#ff4b4b"  # the outline of the filter shown up close
+BLOCK, RANK = "inside_block", "inside_rank"
 
 
 # --------------------------------------------------------------------------- pictures
@@ -67,21 +78,69 @@ def enlarged(rgb: np.ndarray, side: int) -> Image.Image:
     return image.resize((side, side), smooth)
 
 
-def tile_grid(activations: np.ndarray, order: np.ndarray, columns: int = 8, cell: int = 48) -> Image.Image:
+def tile_grid(activations: np.ndarray, order: np.ndarray) -> Image.Image:
     """Channels of an (H, W, C) array side by side in ``order``, one brightness scale for the
     whole layer (a dim tile really is a weak response)."""
     order = order[:MAX_TILES]
     top = float(activations.max()) or 1.0
-    rows = -(-len(order) // columns)
-    step = cell + TILE_GAP
-    canvas = np.full((rows * step - TILE_GAP, columns * step - TILE_GAP), 45, np.uint8)
-    for k, channel in enumerate(order):
+    rows = -(-len(order) // TILE_COLUMNS)
+    step = TILE_CELL + TILE_GAP
+    canvas = np.full((rows * step - TILE_GAP, TILE_COLUMNS * step - TILE_GAP), 45, np.uint8)
+    corners = explain.tile_centres(len(order), TILE_COLUMNS, TILE_CELL, TILE_GAP) - (TILE_CELL - 1) / 2
+    for (x, y), channel in zip(corners.astype(int), order):
         tile = np.clip(activations[..., channel] / top, 0, 1)
-        big = np.asarray(Image.fromarray(np.round(tile * 255).astype(np.uint8)).resize(
-            (cell, cell), Image.Resampling.NEAREST))
-        r, c = divmod(k, columns)
-        canvas[r * step : r * step + cell, c * step : c * step + cell] = big
+        canvas[y : y + TILE_CELL, x : x + TILE_CELL] = np.asarray(Image.fromarray(
+            np.round(tile * 255).astype(np.uint8)).resize((TILE_CELL, TILE_CELL), Image.Resampling.NEAREST))
     return Image.fromarray(canvas)
+
+
+def grid_figure(activations: np.ndarray, order: np.ndarray, chosen: int | None) -> go.Figure:
+    """A block's tile grid as a picture to click: an invisible point at the centre of every
+    tile, the nearest of which any click picks (so anywhere on a tile picks it); the tile of
+    rank ``chosen`` (0 = most active) outlined."""
+    picture = tile_grid(activations, order)
+    width, height = picture.size
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    centres = explain.tile_centres(min(len(order), MAX_TILES), TILE_COLUMNS, TILE_CELL, TILE_GAP)
+    outline = []
+    if chosen is not None and chosen < len(centres):
+        (x, y), half = centres[chosen], TILE_CELL / 2 + 0.5
+        outline = [dict(type="rect", x0=x - half, x1=x + half, y0=y - half, y1=y + half,
+                        line=dict(color=CHOSEN, width=3))]
+    hidden = dict(marker=dict(opacity=0))
+    # One dict, validated once: a figure built up call by call costs several times as much.
+    return go.Figure(dict(
+        data=[
+            dict(type="image", source="data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+                 hoverinfo="skip"),
+            dict(type="scatter", x=centres[:, 0], y=centres[:, 1], customdata=order[: len(centres)],
+                 mode="markers", marker=dict(size=4, opacity=0), selected=hidden, unselected=hidden,
+                 showlegend=False,
+                 hovertemplate="Filter %{customdata}: click to see it up close<extra></extra>"),
+        ],
+        layout=dict(
+            height=round(GRID_WIDTH * height / width), margin=dict(l=0, r=0, t=0, b=0), shapes=outline,
+            paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+            clickmode="event+select", dragmode=False, hovermode="closest", hoverdistance=-1,
+            # Square pixels in whatever width the column has, flush with the caption's left edge.
+            xaxis=dict(visible=False, range=[-0.5, width - 0.5], fixedrange=True, constrain="domain",
+                       constraintoward="left"),
+            yaxis=dict(visible=False, range=[height - 0.5, -0.5], fixedrange=True, constrain="domain",
+                       constraintoward="top", scaleanchor="x"),
+        ),
+    ))
+
+
+def take_click(key: str, number: int, shown: int) -> None:
+    """A click on block ``number``'s grid picks that tile's filter in the boxes below, so the
+    click and the keyboard-friendly boxes always agree."""
+    event = st.session_state.get(key)
+    points = (event.selection.points if event and event.selection else None) or []
+    if points:
+        centres = explain.tile_centres(shown, TILE_COLUMNS, TILE_CELL, TILE_GAP)
+        st.session_state[BLOCK] = number
+        st.session_state[RANK] = explain.nearest_tile(points[0]["x"], points[0]["y"], centres) + 1
 
 
 def kernel_grid(kernels: np.ndarray, columns: int = 8, cell: int = 48, gap: int = 6) -> Image.Image:
@@ -130,6 +189,14 @@ def _maps(arch: str, folder: str, image_bytes: bytes):
     return explain.feature_maps(arch, image, model_dir=folder)
 
 
+# The figure itself, shared (st.plotly_chart only reads it): picking a filter redraws just the
+# grids whose outline moved, and building a figure costs more than its picture.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _grid(arch: str, folder: str, image_bytes: bytes, number: int, chosen: int | None) -> go.Figure:
+    activations = _maps(arch, folder, image_bytes)[number - 1][1]
+    return grid_figure(activations, explain.ranked_channels(activations), chosen)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _saliency(arch: str, folder: str, image_bytes: bytes, targets: tuple[int, ...], method: str) -> np.ndarray:
     image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
@@ -151,7 +218,9 @@ This page opens the network up for one digit: yours from the Draw page, or one o
    step off and watch the answer change.
 2. **What each layer picks up.** Every layer of the network is a stack of *filters*. Each one
    lights up (bright) where it finds its pattern: an edge, a curve, a corner, later whole parts
-   of digits. The first layer's filters are small enough to look at directly.
+   of digits. Click a filter's square (or pick it in the boxes below the grids) to see it up
+   close beside the patch of your digit it answers to. The first layer's filters are small
+   enough to look at directly.
 3. **Which pixels made it say that.** Two different ways of asking which pixels mattered: rub
    out a patch and see what the network loses (*occlusion*), or follow the network's own
    gradients from a black picture to your digit (*integrated gradients*). When both agree, you
@@ -242,7 +311,7 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     st.caption("Each small square is one filter's answer for your digit: bright where it found "
                "its pattern, black where it did not. The most active filters come first. Early "
                "layers see small details (edges); later ones see bigger parts of the digit at a "
-               "coarser grid.")
+               "coarser grid. Click a square, or pick it in the boxes below, to see that filter up close.")
     kernels = explain.first_layer_kernels(arch, folder)
     if kernels is not None:
         st.subheader("The first layer's filters")
@@ -252,6 +321,7 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
                       f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
                       "pixels subtract it: a filter with red on one side and blue on the other "
                       "finds edges. Sliding each over the digit makes the first grid below.")
+    chosen_block, chosen_rank = keep_choice_in_range(maps)
     for number, (name, activations) in enumerate(maps, start=1):
         height, width, channels = activations.shape
         shown = min(channels, MAX_TILES)
@@ -259,8 +329,12 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
             columns = st.columns(2)
         with columns[(number - 1) % 2]:
             st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
-            order = explain.ranked_channels(activations)
-            st.image(tile_grid(activations, order), width="stretch")
+            chosen = chosen_rank - 1 if number == chosen_block else None
+            key = f"inside_grid_{number}"
+            with st.container(key=f"inside-grid-{number}"):
+                st.plotly_chart(_grid(arch, folder, image.tobytes(), number, chosen), key=key,
+                                on_select=functools.partial(take_click, key, number, shown),
+                                selection_mode="points", width="stretch", config={"displayModeBar": False})
             more = f" (the {shown} most active shown)" if shown < channels else ""
             if height * width == 1:
                 st.caption(f"Layer `{name}`{more}. Each square is a single number: how strongly "
@@ -270,15 +344,25 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     show_channel(arch, folder, image, maps)
 
 
+def keep_choice_in_range(maps: list) -> tuple[int, int]:
+    """The block and rank of the filter up close, brought within this model's blocks and that
+    block's filters (another model in the sidebar may have fewer)."""
+    if st.session_state.get(BLOCK, 1) > len(maps):
+        st.session_state[BLOCK] = 1
+    block = st.session_state.get(BLOCK, 1)
+    st.session_state[RANK] = min(st.session_state.get(RANK, 1), maps[block - 1][1].shape[-1])
+    return block, st.session_state[RANK]
+
+
 def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
     st.subheader("One filter, up close")
     names = [name for name, _ in maps]
     pick = st.columns(2)
-    number = pick[0].selectbox("Block", range(1, len(maps) + 1), key="inside_block",
+    number = pick[0].selectbox("Block", range(1, len(maps) + 1), key=BLOCK,
                                format_func=lambda n: f"Block {n} ({names[n - 1]})")
     name, activations = maps[number - 1]
     order = explain.ranked_channels(activations)
-    rank = pick[1].slider("Filter, by activity (1 = most active)", 1, len(order), 1, key="inside_rank")
+    rank = pick[1].slider("Filter, by activity (1 = most active)", 1, len(order), key=RANK)
     channel = int(order[rank - 1])
     values = activations[..., channel]
     row, col = np.unravel_index(int(values.argmax()), values.shape)
@@ -344,6 +428,7 @@ def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray
 
 ensure_router()
 st.title("Inside the network")
+style("inside.css")
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(WHAT)
 arch, _ = open_selected()

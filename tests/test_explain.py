@@ -9,6 +9,7 @@ for the Keras comparisons and integrated gradients)
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -190,6 +191,25 @@ def test_ranked_channels_most_active_first():
 
 
 # --------------------------------------------------------------------------- saliency
+
+
+def test_a_click_anywhere_on_a_tile_picks_that_tile():
+    """The grid of a layer's channels: tiles of 48 px, 2 px apart, 8 to a row (the Inside
+    page's), the last row part full. Every pixel of each tile is nearest its own centre; a
+    pixel of a gap goes to a tile beside it."""
+    count, columns, cell, gap = 29, 8, 48, 2
+    centres = explain.tile_centres(count, columns, cell, gap)
+    assert centres.shape == (count, 2)
+    assert tuple(centres[0]) == (23.5, 23.5) and tuple(centres[9]) == (50 + 23.5, 50 + 23.5)
+    for k, (x, y) in enumerate(centres):
+        left, top = x - (cell - 1) / 2, y - (cell - 1) / 2
+        for dx in (0, 1, cell // 2, cell - 2, cell - 1):
+            for dy in (0, 1, cell // 2, cell - 2, cell - 1):
+                assert explain.nearest_tile(left + dx, top + dy, centres) == k, (k, dx, dy)
+    gap_pixel = explain.nearest_tile(48.5, 10, centres)  # between tiles 0 and 1
+    assert gap_pixel in (0, 1)
+    # Where a part-full last row has no tile: the drawn tile nearest, the one above.
+    assert explain.nearest_tile(7 * 50 + 23.5, 3 * 50 + 23.5, centres) == 23
 
 
 def test_occlusion_finds_the_pixels_a_known_model_uses():
@@ -462,6 +482,35 @@ def test_inside_page_without_a_drawing_offers_test_digits(inside_page):
     label = load_samples()["labels"][5]
     assert next(m.value for m in at.metric if m.label == "Prediction") == str(label)
     assert [h.value for h in at.header][1:] == ["2. What each layer picks up", "3. Which pixels made it say that"]
+
+
+def grid_outlines(at) -> dict[int, list[tuple[float, float]]]:
+    """Per block's grid of filters (the selectable charts), the centre of each outlined tile."""
+    grids = [chart for chart in at.get("plotly_chart") if list(chart.proto.selection_mode)]
+    outlines = {}
+    for number, chart in enumerate(grids, start=1):
+        shapes = json.loads(chart.proto.spec)["layout"].get("shapes", [])
+        outlines[number] = [((s["x0"] + s["x1"]) / 2, (s["y0"] + s["y1"]) / 2) for s in shapes]
+    return outlines
+
+
+def test_the_filter_up_close_is_outlined_in_its_grid(inside_page):
+    """The grids can be clicked (a browser test clicks one); the boxes under them pick the
+    filter too, and the grid outlines whichever filter is up close."""
+    at = inside_page.run()
+    assert not at.exception, [e.value for e in at.exception]
+    blocks = len(explain.feature_maps("cnn", np.zeros((28, 28), np.float32)))
+    centres = explain.tile_centres(64, 8, 48, 2)
+    outlines = grid_outlines(at)
+    assert len(outlines) == blocks
+    assert outlines[1] == [tuple(centres[0])] and not any(outlines[n] for n in range(2, blocks + 1))
+    at.slider(key="inside_rank").set_value(12).run()
+    assert grid_outlines(at)[1] == [tuple(centres[11])]
+    at.selectbox(key="inside_block").set_value(2).run()
+    assert not at.exception
+    outlines = grid_outlines(at)
+    assert not outlines[1] and outlines[2] == [tuple(centres[11])]
+    assert any("of block 2:" in c for image in at.get("image") for c in image.captions)
 
 
 def test_the_benchmark_runs_end_to_end(mnist_dir, capsys):

@@ -1,7 +1,8 @@
 """The Inside page in a real browser: draw a digit on the Draw page, follow its link to Inside,
 and see the pipeline, the feature maps and both saliency maps for that digit; switch a
 pipeline step off and see the probabilities change. On a desktop screen with the mouse and on
-a phone-size screen (390x664) with touch.
+a phone-size screen (390x664) with touch. Click a filter in the first block's grid to see it up
+close; on the phone, a swipe over that grid scrolls the page.
 
 Run: ``.venv/bin/python -m pytest -m browser tests/test_inside_browser.py``  (about a minute)
 On failure a screenshot is saved to ``$DIGITLAB_SHOTS`` (default: the system's temp folder).
@@ -112,6 +113,51 @@ def check_inside(page, predicted: str, tap: bool) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def first_grid(page):
+    """Block 1's grid of filters: the picture inside its chart, scrolled into view."""
+    picture = page.locator(".st-key-inside-grid-1 .js-plotly-plot image").first
+    picture.wait_for(timeout=TIMEOUT)
+    picture.evaluate("p => p.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
+    return picture.bounding_box()
+
+
+def click_a_filter(page, row: int, column: int) -> None:
+    """Click near a corner of a tile of the first block's grid (8 tiles of 48 px to a row, 2 px
+    apart): the filter it names on hover is then the one shown up close."""
+    box = first_grid(page)
+    step = box["width"] / (8 * 50 - 2) * 50
+    x, y = box["x"] + (column + 0.1) * step, box["y"] + (row + 0.85) * step
+    page.mouse.move(x, y)
+    hover = page.locator(".st-key-inside-grid-1 .hoverlayer .hovertext")
+    hover.wait_for(timeout=TIMEOUT)
+    label = hover.text_content()  # an SVG text: no inner_text
+    channel = label.split(":")[0].removeprefix("Filter ").strip()
+    assert channel.isdigit(), label
+    page.mouse.click(x, y)
+    up_close = page.locator('[data-testid="stImage"]').filter(has_text=f"Filter {channel} of block 1:")
+    up_close.wait_for(timeout=TIMEOUT)
+    wait_idle(page, TIMEOUT)
+    rank = page.locator('[data-testid="stSlider"]').filter(has_text="Filter, by activity")
+    assert rank.locator('[data-testid="stSliderThumbValue"]').inner_text() == str(row * 8 + column + 1)
+
+
+def swipe_over_the_grid_scrolls(page, cdp) -> None:
+    """A finger on a grid of filters scrolls the page (the grid does not keep the swipe)."""
+    box = first_grid(page)
+    scrolled = "() => (document.querySelector('[data-testid=stMain]') || {}).scrollTop + window.scrollY"
+    before = page.evaluate(scrolled)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y, "id": 1}]})
+    for k in range(1, 11):
+        point = {"x": x, "y": y - 20 * k, "id": 1}
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_timeout(500)
+    assert page.evaluate(scrolled) > before + 50, "the grid kept the swipe: the page did not scroll"
+
+
 def test_inside_with_the_mouse_on_a_projector_screen(browser, base_url):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.set_default_timeout(TIMEOUT)
@@ -120,6 +166,7 @@ def test_inside_with_the_mouse_on_a_projector_screen(browser, base_url):
         draw_digit(page, DIGIT, scale=SCALE, offset=OFFSET)
         predicted = read_prediction(page, timeout=TIMEOUT)
         check_inside(page, predicted, tap=False)
+        click_a_filter(page, row=1, column=3)
     page.close()
 
 
@@ -135,4 +182,5 @@ def test_inside_with_touch_on_a_phone(browser, base_url):
         predicted = read_prediction(page, timeout=TIMEOUT)
         check_inside(page, predicted, tap=True)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 391
+        swipe_over_the_grid_scrolls(page, cdp)
     context.close()
