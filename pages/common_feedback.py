@@ -129,12 +129,19 @@ def _picked(key: str, image, probabilities, model, version, digest) -> None:
         _save(int(label), image, probabilities, model, version, digest)
 
 
-def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray) -> None:
+def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray, where: str = "draw") -> None:
     """Under a prediction: "Right?" Yes, or "No, it was ..."; the answer is stored once per
-    drawing, and can be taken back."""
-    # Keys carry the drawing's digest: the Draw and Upload tabs may both ask in one run.
+    drawing, and can be taken back. ``where`` names the place asking (the Draw and Upload tabs
+    may both ask in one run)."""
+    # The widgets keep their keys from one drawing to the next, so the browser updates them in
+    # place on every stroke instead of building a new set; a new drawing starts with no digit
+    # picked.
     digest = _digest(image)
-    share_key, class_key = f"feedback_share_switch-{digest}", f"feedback_class_input-{digest}"
+    share_key, class_key = f"feedback_share_switch-{where}", f"feedback_class_input-{where}"
+    pick_key, shown_key = f"feedback_no-{where}", f"feedback_digest-{where}"
+    if st.session_state.get(shown_key) != digest:
+        st.session_state[shown_key] = digest
+        st.session_state.pop(pick_key, None)
     with st.container(border=True):
         with contextlib.suppress(ValueError):  # said in the class-code box below
             _class_code()
@@ -152,13 +159,12 @@ def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray) -> No
             left, right = st.columns([3, 1], vertical_alignment="center")
             verdict = "the model was right" if saved[1] == predicted else f"it was a {saved[1]}"
             left.success(f"Saved: {verdict}. Thank you!", icon=":material/task_alt:")
-            right.button("Undo", icon=":material/undo:", key=f"undo-{digest}", on_click=_undo, args=(digest,))
+            right.button("Undo", icon=":material/undo:", key=f"feedback_undo-{where}", on_click=_undo, args=(digest,))
         else:
             st.markdown("**Right?**")
             args = (image, probabilities, model, version, digest)
-            st.button(f"Yes, it's a {predicted}", icon=":material/check:", key=f"yes-{digest}",
+            st.button(f"Yes, it's a {predicted}", icon=":material/check:", key=f"feedback_yes-{where}",
                       on_click=_save, args=(predicted, *args))
-            pick_key = f"no-{digest}"
             st.pills("No, it was …", [d for d in range(10) if d != predicted], key=pick_key,
                      on_change=_picked, args=(pick_key, *args))
         if problem:

@@ -52,9 +52,9 @@ def _novelty_score(arch: str, image: np.ndarray) -> float:
         return float("-inf")
 
 
-def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> None:
+def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> None:
     """The verdict (digit, confidence, a warning when unsure) here; the ten probabilities and
-    the 28x28 view in ``details`` (a container; default: here too)."""
+    the 28x28 view in ``details`` (a container; default: here too). ``where``: "draw" or "upload"."""
     probabilities = classifier.predict_proba(image[None])[0]
     ranked = np.argsort(probabilities)[::-1]
     best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
@@ -78,7 +78,7 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None) -> 
             figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)
         st.plotly_chart(figure, config=STATIC_CHART)
         if not present:
-            ask_feedback(classifier, image, probabilities)
+            ask_feedback(classifier, image, probabilities, where)
             with st.expander("What the model sees (28x28)", expanded=True):
                 st.image(
                     pixel_grid(image),
@@ -189,7 +189,7 @@ def upload_area(classifier: Classifier | None) -> None:
         st.warning("No digit found in this image: it looks blank or has too little contrast.",
                    icon=":material/image:")
     elif classifier is not None:
-        show_prediction(classifier, image)
+        show_prediction(classifier, image, where="upload")
 
 
 present = big_screen()

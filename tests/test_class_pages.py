@@ -85,6 +85,38 @@ def test_no_it_was_stores_the_students_digit(db):
     assert Storage(db).answers().class_codes.tolist() == [""]
 
 
+def two_drawings_script():
+    import numpy as np
+    import streamlit as st
+
+    from model.inference import load_classifier
+    from pages.common_feedback import ask_feedback
+
+    classifier = load_classifier("cnn")
+    image = np.zeros((28, 28), np.float32)
+    if st.session_state.get("which_drawing", 0) == 0:
+        image[4:24, 12:16] = 1.0  # a 1
+    else:
+        image[4:8, 6:22] = image[4:24, 18:22] = 1.0  # a 7
+    ask_feedback(classifier, image, classifier.predict_proba(image[None])[0])
+
+
+def test_each_new_drawing_is_asked_afresh(db):
+    at = AppTest.from_function(two_drawings_script, default_timeout=60).run()
+    pills = at.get("button_group")[0]
+    choice = next(d for d in range(10) if d in pills.options or str(d) in map(str, pills.options))
+    pills.set_value(choice).run()
+    assert Storage(db).answers().labels.tolist() == [choice]
+    at.session_state["which_drawing"] = 1
+    at.run()
+    assert not at.exception
+    assert not any("Saved" in s.value for s in at.success), "the first drawing's answer shown on the second"
+    assert at.get("button_group")[0].value is None, "the first drawing's pick carried over"
+    yes = next(b for b in at.button if b.label.startswith("Yes, it's a"))
+    yes.click().run()
+    assert Storage(db).count() == 2
+
+
 def test_the_switch_off_stores_nothing(db):
     at = run_feedback()
     at.toggle[0].set_value(False).run()
