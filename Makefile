@@ -4,6 +4,10 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+# The MNIST files that training (the Train page, fine-tuning) and the tests read: $MNIST_DIR, else
+# the copy beside the checkout when there is one.
+MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
+export MNIST_DIR
 
 .PHONY: run test chromium clean
 

@@ -50,7 +50,7 @@ def summary(arch: str, evaluation: dict, matrix: np.ndarray) -> None:
     )
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Test accuracy", f"{evaluation['accuracy']:.2%}")
-    m2.metric("Errors", f"{errors:,} of {n:,}")
+    m2.metric(f"Errors (of {n:,})", f"{errors:,}")
     m3.metric("Test loss", f"{evaluation['loss']:.4f}")
     m4.metric(
         "Most common mistake",

@@ -149,7 +149,7 @@ def test_confusion_page_shows_the_evaluation(arch):
     at = render("confusion", arch)
     assert_healthy(at)
     assert metric(at, "Test accuracy") == f"{evaluation['accuracy']:.2%}"
-    assert metric(at, "Errors") == f"{evaluation['errors']:,} of {evaluation['n']:,}"
+    assert metric(at, f"Errors (of {evaluation['n']:,})") == f"{evaluation['errors']:,}"
     # The clickable layer carries every cell's count: the matrix, row by row.
     cells = next(t for t in plotly_specs(at)[0]["data"] if t.get("name") == "cells")
     counts = [count for count, _share in cells["customdata"]]
