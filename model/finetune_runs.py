@@ -15,19 +15,16 @@ page reads it every two seconds.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from model import MODEL_DIR, data_dir
-from model.jobs import process_started
+from model.jobs import file_lock, process_started, write_json_atomically
 
 RUN_MODULE = "model.finetune"
 PROGRESS_FILE = "finetune-progress.json"
@@ -50,24 +47,9 @@ def progress_path() -> Path:
     return data_dir() / PROGRESS_FILE
 
 
-@contextmanager
-def _guard(path: Path) -> Iterator[None]:
-    """Held around every write of ``path`` and around starting a run (each call opens the lock
-    file anew, so two threads of one server exclude each other too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.stem}.flock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _write_guarded(path: Path, status: dict) -> None:
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(json.dumps(status))
-    os.replace(staging, path)
+def _guard(path: Path):
+    """Held around every write of ``path`` and around starting a run."""
+    return file_lock(path.with_name(f".{path.stem}.flock"))
 
 
 class Progress:
@@ -82,7 +64,7 @@ class Progress:
         if self.path is None:
             return
         with _guard(self.path):
-            _write_guarded(self.path, {
+            write_json_atomically(self.path, {
                 "state": state, "message": message, "fraction": round(float(fraction), 3),
                 "pid": os.getpid(), "pid_started": self.pid_started, "started": self.started,
                 "updated": time.time(), **extra,
@@ -147,7 +129,7 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True, cwd=MODEL_DIR.parent)
         _children[process.pid] = process
-        _write_guarded(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": process.pid,
+        write_json_atomically(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": process.pid,
                               "pid_started": process_started(process.pid), "started": time.time(),
                               "name": name})
     return process.pid

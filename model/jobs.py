@@ -216,18 +216,24 @@ def _queue_path() -> Path:
 
 
 @contextmanager
-def _slot_guard() -> Iterator[None]:
-    """Held around every read-modify-write of the lock and the queue, by threads and processes
-    alike (each call opens the file anew, so two threads of one server exclude each other too).
-    Not re-entrant: functions named ``*_guarded`` expect their caller to hold it."""
-    training_dir().mkdir(parents=True, exist_ok=True)
-    fd = os.open(training_dir() / ".slot.flock", os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made if need be) for the block, between threads
+    and processes alike: each call opens the file anew, so two threads of one server exclude
+    each other too. Not re-entrant."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _slot_guard():
+    """Held around every read-modify-write of the lock and the queue; functions named
+    ``*_guarded`` expect their caller to hold it."""
+    return file_lock(training_dir() / ".slot.flock")
 
 
 def user_models() -> list[str]:
