@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from model import MODEL_DIR, data_dir
-from model.jobs import file_lock, process_started, write_json_atomically
+from model.jobs import file_lock, process_running, process_started, write_json_atomically
 
 RUN_MODULE = "model.finetune"
 PROGRESS_FILE = "finetune-progress.json"
@@ -72,24 +72,12 @@ class Progress:
 
 
 def _alive(pid: object, pid_started: object) -> bool:
-    """Whether ``pid`` is still the run that wrote the status (not ended, not a zombie, not a
-    later process given the same id)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    child = _children.get(pid)
+    """Whether ``pid`` is still the run that wrote the status."""
+    child = _children.get(pid) if isinstance(pid, int) else None
     if child is not None and child.poll() is not None:  # reaps it: no zombie left behind
         _children.pop(pid, None)
         return False
-    if Path("/proc").is_dir():
-        now = process_started(pid)
-        return now is not None and (not isinstance(pid_started, int) or now == pid_started)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, someone else's
-    return True
+    return process_running(pid, pid_started)
 
 
 def status(path: Path | None = None) -> dict | None:

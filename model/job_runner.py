@@ -86,7 +86,7 @@ class Server:
         if time.monotonic() - self.checked < SERVER_CHECK_SECONDS:
             return True
         self.checked = time.monotonic()
-        return jobs.server_alive(self.pid, self.started)
+        return jobs.process_running(self.pid, self.started)
 
 
 class Watcher(keras.callbacks.Callback):

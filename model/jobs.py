@@ -333,8 +333,12 @@ def process_started(pid: object) -> int | None:
         return None
 
 
-def server_alive(pid: int, started: int | None) -> bool:
-    """Whether the server a job works for (``pid``, which started at ``started``) still runs."""
+def process_running(pid: object, started: object = None) -> bool:
+    """Whether process ``pid`` still runs and is the one that started at ``started`` (from
+    :func:`process_started`; any start when not an int): not ended, not a zombie, not a later
+    process given the same id. For a process whatever its command (a job's server, a fine-tune)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -344,7 +348,7 @@ def server_alive(pid: int, started: int | None) -> bool:
     if not Path("/proc").is_dir():
         return True
     now = process_started(pid)
-    return now is not None and (started is None or now == started)
+    return now is not None and (not isinstance(started, int) or now == started)
 
 
 def _lock() -> dict | None:
@@ -551,7 +555,7 @@ def release(job_id: str, server_pid: int | None = None, server_started: int | No
         lock = _lock()
         if lock is not None and lock.get("job") == job_id:
             _lock_path().unlink(missing_ok=True)
-        if server_pid is not None and server_alive(server_pid, server_started):
+        if server_pid is not None and process_running(server_pid, server_started):
             _promote_guarded(server_pid)
 
 
