@@ -6,6 +6,7 @@ Run: ``.venv/bin/python -m pytest -m browser tests/test_pages_browser.py``  (abo
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from model import MODEL_DIR
 from model.artifacts import load_evaluation, shipped_archs
@@ -99,8 +100,8 @@ def test_clicking_a_confusion_cell_shows_its_digits(server, page):
     assert page.locator(IMAGE).count() == count
     assert page.locator(EXCEPTION).count() == 0
     # The keyboard boxes follow the click.
-    assert page.get_by_role("combobox", name="True digit").input_value() == str(true)
-    assert page.get_by_role("combobox", name="Predicted digit").input_value() == str(predicted)
+    expect(page.get_by_role("combobox", name="True digit")).to_have_value(str(true))
+    expect(page.get_by_role("combobox", name="Predicted digit")).to_have_value(str(predicted))
 
 
 def test_a_direct_link_on_a_fresh_server_goes_through_the_router(browser):

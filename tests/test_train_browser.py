@@ -7,9 +7,11 @@ Run: ``.venv/bin/python -m pytest -m browser tests/test_train_browser.py``  (abo
 """
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser_available, streamlit_server, wait_for_app
 from tests.drawing import CANVAS, draw_digit, read_prediction
@@ -80,6 +82,10 @@ def smallest_batch(page) -> None:
     assert slider.get_attribute("aria-valuetext") == "32"
 
 
+def name_box(page):
+    return page.get_by_role("textbox", name="Name of the new model", exact=True)
+
+
 def set_epochs(page, epochs: int) -> None:
     box = page.get_by_role("spinbutton", name="Epochs", exact=True)
     box.fill(str(epochs))
@@ -105,7 +111,7 @@ def test_train_watch_draw_stop(server, browser):
     try:
         open_train(teacher, server)
         choose(teacher, "Network", "seed002_mlp")
-        assert teacher.get_by_role("textbox", name="Name of the new model").input_value() == MODEL
+        expect(name_box(teacher)).to_have_value(MODEL)
         set_epochs(teacher, 2)
         smallest_batch(teacher)
         teacher.get_by_role("button", name="Start").click()
@@ -123,7 +129,7 @@ def test_train_watch_draw_stop(server, browser):
         teacher.get_by_role("button", name="Draw with it").click()
         teacher.locator(CANVAS).last.wait_for(state="visible")
         wait_for_app(teacher, timeout=TIMEOUT)
-        assert f"{MODEL} (trained here)" in picker.get_by_role("combobox").input_value()
+        expect(picker.get_by_role("combobox")).to_have_value(re.compile(re.escape(f"{MODEL} (trained here)")))
         draw_digit(teacher, 7)
         assert read_prediction(teacher, timeout=TIMEOUT) in "0123456789"
 
@@ -150,7 +156,8 @@ def test_train_watch_draw_stop(server, browser):
         open_train(student, server)
         student.get_by_text(f"{SECOND} is training now").wait_for()
         assert student.get_by_role("button", name="Start").count() == 0
-        assert student.get_by_role("textbox", name="Name of the new model").input_value() == QUEUED
+        # Read with retries: a page under load can show the box a moment before its value.
+        expect(name_box(student)).to_have_value(QUEUED, timeout=TIMEOUT)
         student.get_by_role("button", name="Add to queue").click()
         student.get_by_text(f"{QUEUED}").first.wait_for()
         student.get_by_text("added from this browser").wait_for()
