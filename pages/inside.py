@@ -17,6 +17,7 @@ from model.data import unit_pixels
 from model.preprocess import canvas_ink_box
 from model.samples import load_samples
 from pages.common import (
+    asset_text,
     current_drawing,
     ensure_router,
     failure_shown,
@@ -37,6 +38,7 @@ TILE_COLUMNS = 8
 MAX_TILES = 64  # the last block of a big model has 128 channels of 1x1: the top 64 are plenty
 GRID_WIDTH = 380  # px a block's grid is drawn for: about a half-page column on a laptop
 CHOSEN = "#ff4b4b"  # the outline of the filter shown up close
+TAP_TO_PICK = st.components.v2.component("digitlab.tap_to_pick", js=asset_text("tap_to_pick.js"))
 BLOCK, RANK = "inside_block", "inside_rank"
 
 
@@ -311,7 +313,7 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     st.caption("Each small square is one filter's answer for your digit: bright where it found "
                "its pattern, black where it did not. The most active filters come first. Early "
                "layers see small details (edges); later ones see bigger parts of the digit at a "
-               "coarser grid. Click a square, or pick it in the boxes below, to see that filter up close.")
+               "coarser grid. Click or tap a square, or pick it in the boxes below, to see that filter up close.")
     kernels = explain.first_layer_kernels(arch, folder)
     if kernels is not None:
         st.subheader("The first layer's filters")
@@ -341,6 +343,8 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
                            "that filter answers to the digit as a whole. The last layer reads these.")
             else:
                 st.caption(f"Layer `{name}`{more}. One brightness scale for the whole block.")
+    with st.container(key="inside-tap-to-pick"):
+        TAP_TO_PICK(key="inside-tap-to-pick-script")
     show_channel(arch, folder, image, maps)
 
 

@@ -2,7 +2,7 @@
 and see the pipeline, the feature maps and both saliency maps for that digit; switch a
 pipeline step off and see the probabilities change. On a desktop screen with the mouse and on
 a phone-size screen (390x664) with touch. Click a filter in the first block's grid to see it up
-close; on the phone, a swipe over that grid scrolls the page.
+close; on the phone, a swipe over that grid scrolls the page and a tap on a filter picks it.
 
 Run: ``.venv/bin/python -m pytest -m browser tests/test_inside_browser.py``  (about a minute)
 On failure a screenshot is saved to ``$DIGITLAB_SHOTS`` (default: the system's temp folder).
@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser_available, streamlit_server
 from tests.drawing import canvas_box, digit_strokes, draw_digit, open_draw_page, read_prediction, wait_idle
@@ -142,6 +143,20 @@ def click_a_filter(page, row: int, column: int) -> None:
     assert rank.locator('[data-testid="stSliderThumbValue"]').inner_text() == str(row * 8 + column + 1)
 
 
+def tap_a_filter(page, cdp, row: int, column: int) -> None:
+    """A finger's tap on a tile of the first block's grid picks that filter, as a click does."""
+    box = first_grid(page)
+    step = box["width"] / (8 * 50 - 2) * 50
+    point = {"x": box["x"] + (column + 0.5) * step, "y": box["y"] + (row + 0.5) * step, "id": 1}
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    rank = page.locator('[data-testid="stSlider"]').filter(has_text="Filter, by activity")
+    expect(rank.locator('[data-testid="stSliderThumbValue"]')).to_have_text(str(row * 8 + column + 1),
+                                                                            timeout=TIMEOUT)
+    wait_idle(page, TIMEOUT)
+    page.locator('[data-testid="stImage"]').filter(has_text="of block 1:").first.wait_for(timeout=TIMEOUT)
+
+
 def swipe_over_the_grid_scrolls(page, cdp) -> None:
     """A finger on a grid of filters scrolls the page (the grid does not keep the swipe)."""
     box = first_grid(page)
@@ -183,4 +198,5 @@ def test_inside_with_touch_on_a_phone(browser, base_url):
         check_inside(page, predicted, tap=True)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 391
         swipe_over_the_grid_scrolls(page, cdp)
+        tap_a_filter(page, cdp, row=2, column=5)
     context.close()
