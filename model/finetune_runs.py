@@ -1,7 +1,7 @@
 """The Class page's fine-tuning in the background: one run at a time per data folder, in a
 process of its own (``python -m model.finetune``), and the progress file it keeps.
 
-    start("cnn", "cnn_class", model_dir, out)   # FinetuneBusy while a run is alive
+    start("cnn", "cnn_class", model_dir, out)   # FinetuneBusy while a run or a Train-page job is alive
     status()   # None, or {"state": "running" | "done" | "failed", "message", "fraction", "name", ...}
 
 ``data_dir()/finetune-progress.json`` says what the run is doing; the run rewrites it
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from model import MODEL_DIR, data_dir
+from model import MODEL_DIR, data_dir, jobs
 from model.jobs import file_lock, process_running, process_started, write_json_atomically
 
 RUN_MODULE = "model.finetune"
@@ -97,8 +97,9 @@ def status(path: Path | None = None) -> dict | None:
 def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = None,
           class_code: str | None = None, path: Path | None = None) -> int:
     """Start fine-tuning ``model_dir/arch`` into ``out/name`` (default: the models trained here)
-    on the class's drawings ($DIGITLAB_DB) in the background; its process id. Raises
-    :class:`FinetuneBusy` while a run is alive, ``ValueError`` for a name that cannot be one."""
+    on the class's drawings ($DIGITLAB_DB) in the background; its process id. It holds the Train
+    page's training slot while it runs. Raises :class:`FinetuneBusy` while a run is alive or a
+    Train-page job trains, ``ValueError`` for a name that cannot be one."""
     if not NAME.match(name):
         raise ValueError("a model name is lower-case letters, digits and _, starting with a letter")
     path = path or progress_path()
@@ -109,15 +110,22 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
                str(model_dir), "--out", str(out), "--progress", str(path), "--nice", str(NICENESS)]
     if class_code:
         command += ["--class-code", class_code]
-    with _guard(path):
-        running = status(path)
-        if running is not None and running.get("state") == "running":
-            raise FinetuneBusy(f"{running.get('name') or 'A model'} is being fine-tuned now; one at a time.")
+    def spawn() -> int:
         with open(path.with_suffix(".log"), "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True, cwd=MODEL_DIR.parent)
         _children[process.pid] = process
-        write_json_atomically(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": process.pid,
-                              "pid_started": process_started(process.pid), "started": time.time(),
-                              "name": name})
-    return process.pid
+        return process.pid
+
+    with _guard(path):
+        running = status(path)
+        if running is not None and running.get("state") == "running":
+            raise FinetuneBusy(f"{running.get('name') or 'A model'} is being fine-tuned now; one at a time.")
+        # The Train page's slot: a fine-tuning and a Train-page job never share the CPU.
+        try:
+            pid = jobs.hold_slot(name, spawn)
+        except jobs.JobBusy as busy:
+            raise FinetuneBusy(f"{busy} Fine-tune when it has finished.") from None
+        write_json_atomically(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": pid,
+                              "pid_started": process_started(pid), "started": time.time(), "name": name})
+    return pid

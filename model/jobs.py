@@ -10,7 +10,7 @@ and a short queue of runs waiting for the slot.
 
 Everything lives under ``model.data_dir()``: ``training/<job id>/`` (the spec, ``progress.json``
 that the job rewrites atomically, its log), ``training/lock.json`` (which job holds the one
-training slot, and its process id), ``training/queue.json`` (the waiting runs) and
+training slot, and its process id; or, through :func:`hold_slot`, the Class page's fine-tuning), ``training/queue.json`` (the waiting runs) and
 ``models/<name>/`` (the finished models, written by ``model.train.run`` all or nothing). The job
 itself runs ``python -m model.job_runner`` with one thread and a low priority, so the pages stay
 quick while it trains.
@@ -19,7 +19,7 @@ A job whose process is gone without it saying it finished (the server or the job
 as failed, never as running: liveness comes from the process id in the lock, not from the
 progress file. The next queued run starts when the slot comes free, with no browser needed: the
 ending job starts it as it exits, and whoever next asks for ``status()`` starts it if that job
-could not (it was killed). Every change to the lock or the queue happens under one file lock
+could not (it was killed) or when a fine-tuning held the slot. Every change to the lock or the queue happens under one file lock
 (``training/.slot.flock``), so two sessions or two servers acting at once never start two jobs
 or lose a queued run. This module imports neither TensorFlow nor Streamlit.
 """
@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -356,7 +356,7 @@ def _lock() -> dict | None:
 
 
 def running_pid() -> int | None:
-    """The process id of the job holding the training slot, if it has one."""
+    """The process id of whatever holds the training slot, if it has one."""
     pid = (_lock() or {}).get("pid")
     return pid if isinstance(pid, int) else None
 
@@ -364,7 +364,48 @@ def running_pid() -> int | None:
 def _lock_alive(lock: dict) -> bool:
     if lock.get("pid") is None:
         return time.time() - float(lock.get("created", 0)) < STARTING_GRACE_SECONDS
-    return process_alive(lock["pid"])
+    if isinstance(lock.get("job"), str):
+        return process_alive(lock["pid"])
+    return process_running(lock["pid"], lock.get("pid_started"))  # another kind of training
+
+
+def _holder_words(lock: dict) -> str:
+    """What holds the slot, e.g. "mlp-2 is training now" (call only while it does)."""
+    if isinstance(lock.get("other"), str):
+        return f"{lock['other']} is being fine-tuned for the class now"
+    job = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
+    return f"{job.spec.name if job else 'Another network'} is training now"
+
+
+def other_training() -> str | None:
+    """The model a training other than a Train-page job (the Class page's fine-tuning) is
+    making in the slot now, or None."""
+    lock = _lock()
+    if lock is None or not isinstance(lock.get("other"), str) or not _lock_alive(lock):
+        return None
+    return lock["other"]
+
+
+def hold_slot(name: str, spawn: Callable[[], int]) -> int:
+    """Run ``spawn``, which starts another kind of training making the model ``name`` and
+    returns its process id, in the free slot; that process holds the slot until it ends, so a
+    Train-page job waits for it in the queue (started by whoever next asks for ``status()``).
+    Queued runs go first. JobBusy while a job trains; whatever ``spawn`` raises, with the slot
+    left free."""
+    with _slot_guard():
+        _promote_guarded(os.getpid())
+        lock = _lock()
+        if not _slot_free(lock):
+            raise JobBusy(f"{_holder_words(lock)}; one training at a time.")
+        write_json_atomically(_lock_path(), {"other": name, "pid": None, "created": time.time()})
+        try:
+            pid = spawn()
+        except BaseException:
+            _lock_path().unlink(missing_ok=True)
+            raise
+        write_json_atomically(_lock_path(), {"other": name, "pid": pid, "pid_started": process_started(pid),
+                                             "created": time.time()})
+        return pid
 
 
 # --------------------------------------------------------------------------- reading jobs
@@ -448,7 +489,9 @@ def _slot_free(lock: dict | None) -> bool:
         return True
     if not _lock_alive(lock):
         return True
-    job = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
+    if not isinstance(lock.get("job"), str):
+        return False  # another kind of training, alive
+    job = load_job(lock["job"], True)
     return job is None or not job.running
 
 
@@ -476,8 +519,8 @@ def _check_name_guarded(name: str, lock: dict | None, skip_run: str | None = Non
     if name in user_models():
         raise JobError(f"There is already a model called {name}. Pick another name or delete it first.")
     if lock is not None and not _slot_free(lock):
-        holder = load_job(lock["job"], True)
-        if holder is not None and holder.spec.name == name:
+        holder = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
+        if name in (holder.spec.name if holder else None, lock.get("other")):
             raise JobError(f"{name} is the name of the network training now; pick another.")
     if any(run.spec.name == name and run.id != skip_run for run in _queue_entries()):
         raise JobError(f"A run called {name} is already waiting in the queue; pick another name.")
@@ -526,9 +569,7 @@ def start(spec: JobSpec, recipes: list[str]) -> Job:
         _promote_guarded(os.getpid())
         lock = _lock()
         if not _slot_free(lock):
-            busy = load_job(lock["job"], True)
-            raise JobBusy(f"{busy.spec.name if busy else 'Another network'} is training now; "
-                          "one training at a time.")
+            raise JobBusy(f"{_holder_words(lock)}; one training at a time.")
         _check_name_guarded(spec.name, lock)
         return _spawn_guarded(spec, os.getpid())
 
@@ -536,8 +577,8 @@ def start(spec: JobSpec, recipes: list[str]) -> Job:
 def stop() -> Job | None:
     """Ask the running job to stop; it keeps its best epoch so far. The job it was, or None."""
     lock = _lock()
-    if lock is None or not _lock_alive(lock):
-        return None
+    if lock is None or not isinstance(lock.get("job"), str) or not _lock_alive(lock):
+        return None  # a fine-tuning in the slot is not this page's to stop
     pid = lock.get("pid")
     if isinstance(pid, int):
         try:

@@ -140,6 +140,10 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
     status = finetune_runs.status()
     running = status is not None and status["state"] == "running"
     if arch is not None and not running:
+        training = jobs.running_job()
+        if training is not None:
+            st.info(f"{training.spec.name} is training on the Train page now. One network trains at a time: "
+                    "fine-tune when it has finished.", icon=":material/hourglass_top:")
         name = st.text_input("Name of the new model", value=f"{arch}_class", max_chars=40,
                              key="finetune_name")
         if st.button("Fine-tune", icon=":material/model_training:", key="finetune_start"):
@@ -148,8 +152,12 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
             else:
                 try:
                     finetune_runs.start(arch, name, model_dir(arch), jobs.models_dir(), class_code)
-                except finetune_runs.FinetuneBusy:
-                    pass  # pressed in another session a moment before: the rerun shows that run
+                except finetune_runs.FinetuneBusy as busy:
+                    now = finetune_runs.status()
+                    if now is None or now["state"] != "running":  # a Train-page job has the slot
+                        st.warning(str(busy), icon=":material/hourglass_top:")
+                        return
+                    # else pressed in another session a moment before: the rerun shows that run
                 except OSError as error:
                     show_failure(error, "Starting the fine-tuning")
                     return

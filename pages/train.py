@@ -21,6 +21,7 @@ from pages.common import (
 
 TEACHER_KEY = "train_teacher_ok"
 WATCHING_KEY = "train_watching"  # the job this session saw running, to notice when it ends
+FINE_TUNING = "fine-tuning"  # what WATCHING_KEY holds while the Class page's fine-tuning has the slot
 OWNER_KEY = "train_owner"  # this browser session, as the owner of the runs it queues
 DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, jobs.FULL_TRAINING_SET]
 BATCH_CHOICES = [32, 64, 128, 256, 512]
@@ -251,18 +252,29 @@ def queue_panel() -> None:
                 st.rerun(scope="fragment")
 
 
+def fine_tuning_panel(name: str) -> None:
+    st.subheader(f"{name}: Fine-tuning for the class")
+    st.caption("Started by the teacher on the Class page, with the class's own drawings. Runs added to the "
+               "queue start when it is done.")
+
+
 @st.fragment(run_every=1)
 def live_panel() -> None:
-    """Polls the job and the queue once a second while a job runs; a full rerun when the job
-    ends or the next one takes its place, so the model picker lists the new model and the
-    button says Start again when nothing is left to train."""
+    """Polls the slot and the queue once a second while a job or a fine-tuning runs; a full
+    rerun when it ends or the next one takes its place, so the model picker lists the new
+    model and the button says Start again when nothing is left to train."""
     job = jobs.status()
-    if job is None:
-        return
-    job_panel(job)
-    queue_panel()
+    tuning = jobs.other_training()
     watched = st.session_state.get(WATCHING_KEY)
-    if watched is not None and (not job.running or watched != job.id):
+    if tuning is not None:
+        st.session_state[WATCHING_KEY] = FINE_TUNING
+        fine_tuning_panel(tuning)
+        queue_panel()
+        return
+    if job is not None:
+        job_panel(job)
+        queue_panel()
+    if watched is not None and (job is None or not job.running or watched != job.id):
         st.session_state[WATCHING_KEY] = None
         st.rerun()
 
@@ -301,12 +313,13 @@ if problem:
     st.stop()
 
 current = jobs.status()
-busy = current is not None and current.running
+tuning = jobs.other_training()
+busy = tuning is not None or (current is not None and current.running)
 if busy:
-    st.session_state[WATCHING_KEY] = current.id
-    st.info(f"{current.spec.name} is training now. One network trains at a time; add yours to the queue "
-            "and it starts by itself when the ones before it are done.", icon=":material/hourglass_top:")
-if busy:
+    st.session_state[WATCHING_KEY] = FINE_TUNING if tuning else current.id
+    st.info(f"{tuning or current.spec.name} is {'being fine-tuned for the class' if tuning else 'training'} now. "
+            "One network trains at a time; add yours to the queue and it starts by itself when the ones "
+            "before it are done.", icon=":material/hourglass_top:")
     live_panel()
 elif current is not None:
     job_panel(current)

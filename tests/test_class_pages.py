@@ -224,3 +224,45 @@ def test_the_draw_pages_question_does_not_load_the_database_library():
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnist_dir):
+    """While the class's fine-tuning runs, the Train page says so and offers the queue; while a
+    Train-page job trains, the Class page says a fine-tuning must wait."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from model import jobs
+
+    monkeypatch.setenv("MNIST_DIR", mnist_dir)
+    monkeypatch.delenv("DIGITLAB_TEACHER_CODE", raising=False)
+    tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        jobs.hold_slot("cnn_class", lambda: tuner.pid)
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.run()
+        at.switch_page("pages/train.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("cnn_class is being fine-tuned for the class now" in i.value for i in at.info)
+        assert any(s.value == "cnn_class: Fine-tuning for the class" for s in at.subheader)
+        labels = [b.label for b in at.button]
+        assert "Add to queue" in labels and "Start" not in labels and "Stop" not in labels
+    finally:
+        tuner.kill()
+        tuner.wait()
+
+    _fill(db)
+    jobs.start(jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000),
+               list(jobs.recipe_choices()))
+    try:
+        at = unlocked_class_page(monkeypatch)
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("mlp-now is training on the Train page now" in i.value for i in at.info)
+        next(b for b in at.button if b.label == "Fine-tune").click().run()
+        assert any("mlp-now is training now" in w.value and "Fine-tune when" in w.value for w in at.warning)
+        assert jobs.other_training() is None
+    finally:
+        os.kill(jobs.running_pid(), signal.SIGKILL)

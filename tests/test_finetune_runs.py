@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from model import finetune_runs
+from model import finetune_runs, jobs
 from model.finetune import FinetuneError, digits_setting
 from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
+from model.networks import RECIPES
 
 
 @pytest.fixture
@@ -55,6 +56,18 @@ def test_two_presses_at_once_start_one_run(data):
     status = finetune_runs.status()
     assert status["state"] == "failed" and "stopped" in status["message"]
     assert json.loads(finetune_runs.progress_path().read_text())["pid"] == started[0]
+
+
+def test_no_fine_tuning_starts_while_a_train_page_job_trains(data, monkeypatch, mnist_dir):
+    monkeypatch.setenv("MNIST_DIR", mnist_dir)
+    spec = jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000)
+    jobs.start(spec, list(RECIPES))
+    try:
+        with pytest.raises(finetune_runs.FinetuneBusy, match="mlp-now is training now.*Fine-tune when"):
+            finetune_runs.start("cnn", "cnn_class")
+        assert finetune_runs.status() is None and jobs.other_training() is None
+    finally:
+        os.kill(jobs.running_pid(), signal.SIGKILL)
 
 
 def test_a_bad_name_starts_nothing(data):

@@ -311,3 +311,41 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
     with pytest.raises(jobs.JobBusy, match="next-up is training now"):
         jobs.start(tiny("another"), recipes)
 
+
+
+def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
+    """The Class page's fine-tuning (model.finetune_runs) takes the same slot through hold_slot:
+    no job starts beside it, Stop leaves it alone, and the queue moves on once it has ended."""
+    recipes = list(RECIPES)
+    tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # its process
+    try:
+        assert jobs.hold_slot("cnn_class", lambda: tuner.pid) == tuner.pid
+        assert jobs.other_training() == "cnn_class"
+        with pytest.raises(jobs.JobBusy, match="cnn_class is being fine-tuned for the class now"):
+            jobs.start(tiny("blocked"), recipes)
+        with pytest.raises(jobs.JobBusy):
+            jobs.hold_slot("other_class", lambda: pytest.fail("a second training was started"))
+        with pytest.raises(jobs.JobError, match="training now"):
+            jobs.enqueue(tiny("cnn_class"), recipes)
+        jobs.enqueue(tiny("after-tuning"), recipes)
+        looked = jobs.status()
+        assert looked is None or not looked.running
+        assert [run.spec.name for run in jobs.queued()] == ["after-tuning"]
+        assert jobs.stop() is None and tuner.poll() is None
+    finally:
+        tuner.kill()
+        tuner.wait()
+    assert jobs.other_training() is None
+    job = jobs.status()  # the slot is free again: the waiting run starts
+    assert job is not None and job.spec.name == "after-tuning" and job.running and jobs.queued() == []
+    with pytest.raises(jobs.JobBusy, match="after-tuning is training now"):
+        jobs.hold_slot("cnn_class", lambda: pytest.fail("a fine-tuning was started beside a job"))
+
+
+def test_a_training_that_cannot_start_leaves_the_slot_free(data_dir):
+    def broken_spawn() -> int:
+        raise OSError("no such program")
+
+    with pytest.raises(OSError):
+        jobs.hold_slot("cnn_class", broken_spawn)
+    assert jobs.other_training() is None and not (jobs.training_dir() / "lock.json").exists()
