@@ -40,6 +40,7 @@ PRESENT_KEY = "big_screen"
 STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
 
 # Sizing, the toolbar and one send per stroke: see the file.
+RUNTIME_NAMES = {"litert": "LiteRT", "numpy": "NumPy", "keras": "Keras"}
 _CANVAS_FIXES = st.components.v2.component("digitlab.canvas_fixes", js=asset_text("canvas_fixes.js"))
 _CANVAS_CSS = asset_text("canvas.css")
 
@@ -210,7 +211,7 @@ else:
         st.caption(
             f"Model **{friendly_name(classifier.arch)}** ({classifier.arch}) · right on "
             f"{classifier.card.get('test_accuracy', 0):.2%} of the 10,000 MNIST test digits · "
-            f"runs on {classifier.runtime}"
+            f"runs on {RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)}"
         )
     except ClassifierError as e:
         show_failure(e, f"The model {arch}")
