@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import fold_sidebar_on_tablets, mark_framed, model_picker
+from pages.common import fold_sidebar_on_tablets, mark_framed, model_picker, style
 
 # The sidebar starts folded on phones (Streamlit's "auto") and on touch tablets
 # (fold_sidebar_on_tablets).
@@ -30,4 +30,5 @@ navigation = st.navigation(PAGES)
 mark_framed()
 model_picker()
 fold_sidebar_on_tablets()
+style("app.css")
 navigation.run()

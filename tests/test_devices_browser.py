@@ -252,6 +252,27 @@ def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
         assert page_scroll(page) > before + 50, "the chart kept the swipe: the page did not scroll"
 
 
+# Each visible table toolbar against the element above it: [toolbar top, that element's bottom].
+TOOLBARS_JS = """() => [...document.querySelectorAll('[data-testid="stElementToolbar"]')]
+  .filter(t => getComputedStyle(t).opacity !== '0')
+  .map(t => {
+    const above = t.closest('.stElementContainer').previousElementSibling;
+    return [t.getBoundingClientRect().top, above ? above.getBoundingClientRect().bottom : -1e9];
+  })"""
+
+
+def test_a_tables_toolbar_on_a_phone_covers_no_text(browser, base_url):
+    # Touch screens show a table's toolbar all the time, above the table.
+    name = "phone-390x664"
+    with device(browser, f"{name}-models-toolbar", PROFILES[name]) as page:
+        page.goto(f"{base_url}/models")
+        wait_for_app(page, timeout=90_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        toolbars = page.evaluate(TOOLBARS_JS)
+        assert toolbars, "no table toolbar is shown on a touch screen: nothing to check"
+        assert all(top >= bottom - 0.5 for top, bottom in toolbars), toolbars
+
+
 MAIN_BOX_JS = """() => {
   const r = document.querySelector('[data-testid=stMain]').getBoundingClientRect();
   const side = document.querySelector('[data-testid=stSidebar]').getBoundingClientRect();
