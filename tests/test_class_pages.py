@@ -250,15 +250,17 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
         assert any(s.value == "cnn_class: Fine-tuning for the class" for s in at.subheader)
         labels = [b.label for b in at.button]
         assert "Add to queue" in labels and "Start" not in labels and "Stop" not in labels
+        jobs.enqueue(jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000),
+                     list(jobs.recipe_choices()))
     finally:
         tuner.kill()
         tuner.wait()
 
+    # The fine-tuning has ended: the teacher's Class page, looking again, starts the waiting run.
     _fill(db)
-    jobs.start(jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000),
-               list(jobs.recipe_choices()))
     try:
         at = unlocked_class_page(monkeypatch)
+        assert jobs.queued() == [] and jobs.running_job().spec.name == "mlp-now"
         assert not at.exception, [e.value for e in at.exception]
         assert any("mlp-now is training on the Train page now" in i.value for i in at.info)
         next(b for b in at.button if b.label == "Fine-tune").click().run()
