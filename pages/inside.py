@@ -23,6 +23,7 @@ from pages.common import (
     failure_shown,
     model_dir,
     open_selected,
+    page_help,
     pixel_grid,
     probability_figure,
     style,
@@ -212,22 +213,6 @@ def _samples():
 
 # --------------------------------------------------------------------------- the views
 
-WHAT = """
-This page opens the network up for one digit: yours from the Draw page, or one of MNIST's.
-
-1. **From your drawing to 28x28.** The model only ever sees a small 28x28 picture made the way
-   the MNIST digits it learnt from were made. Each step is shown with why it is there; switch a
-   step off and watch the answer change.
-2. **What each layer picks up.** Every layer of the network is a stack of *filters*. Each one
-   lights up (bright) where it finds its pattern: an edge, a curve, a corner, later whole parts
-   of digits. Click a filter's square (or pick it in the boxes below the grids) to see it up
-   close beside the patch of your digit it answers to. The first layer's filters are small
-   enough to look at directly.
-3. **Which pixels made it say that.** Two different ways of asking which pixels mattered: rub
-   out a patch and see what the network loses (*occlusion*), or follow the network's own
-   gradients from a black picture to your digit (*integrated gradients*). When both agree, you
-   can trust the picture.
-"""
 
 
 def choose_digit(arch: str) -> dict | None:
@@ -433,8 +418,7 @@ def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray
 ensure_router()
 st.title("Inside the network")
 style("inside.css")
-with st.expander("What am I looking at?", icon=":material/help:"):
-    st.markdown(WHAT)
+page_help("inside")
 arch, _ = open_selected()
 folder = str(model_dir(arch))
 digit = None

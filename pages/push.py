@@ -23,6 +23,7 @@ from pages.common import (
     failure_shown,
     model_dir,
     open_selected,
+    page_help,
     pixel_grid,
     probability_figure,
     current_drawing,
@@ -163,19 +164,7 @@ def eraser(original: np.ndarray, source_id: str) -> np.ndarray | None:
 
 st.title("Push it")
 style("push.css")
-with st.expander("What am I looking at?", icon=":material/help:"):
-    st.markdown(
-        "Take your digit and push it: move it, turn it, shrink it, make its lines thicker or "
-        "thinner, add noise, or rub part of it out. The bars show what the model says after each "
-        "change. The chart under them shows one slider's whole range at once: where a line "
-        "crosses another, the model changes its mind. Models are trained on digits that are "
-        "centred and upright; that is why training adds shifted and turned copies (augmentation).\n\n"
-        "**Where it lands** places your digit on a map of 5,000 MNIST digits, made from the numbers "
-        "the model computes just before its answer, with the 8 digits it finds most alike.\n\n"
-        "**Not a digit?** A letter or a scribble still gets a high probability for some digit: "
-        "the ten bars always add up to 100%. A separate check measures how far your drawing is "
-        "from every digit the model learned and says so when it is too far."
-    )
+page_help("push")
 
 arch, classifier = open_selected(serving_classifier)
 

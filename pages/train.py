@@ -15,6 +15,7 @@ from pages.common import (
     ensure_router,
     failure_shown,
     load_card,
+    page_help,
     projector_layout,
     user_archs,
 )
@@ -40,21 +41,6 @@ STATE_WORDS = {
     "stopped": "Stopped",
     "failed": "Failed",
 }
-
-
-def explain() -> None:
-    with st.expander("What am I looking at?"):
-        st.markdown(
-            "Here you **train a network yourself** on the MNIST digits and watch it learn. Pick a network "
-            "(one of the app's, or build a small one), how many training digits it sees and for how many "
-            "**epochs** (passes over them), then press **Start**. The curves show the **loss** (how wrong it "
-            "is, lower is better) and the **accuracy** (how many it gets right) while it trains; the dots are "
-            "the 5,000 **validation** digits it never learns from, checked after every epoch. When it is done, "
-            "your network appears in the model picker on the left: draw on it, and look at its training "
-            "curves and confusion matrix. Only one network trains at a time on this server: while one "
-            "trains, **Add to queue** puts yours in line, and it starts by itself when the ones before it "
-            "are done."
-        )
 
 
 def teacher_ok() -> bool:
@@ -306,7 +292,7 @@ def trained_here_list() -> None:
 
 ensure_router()
 st.title("Train a network")
-explain()
+page_help("train")
 problem = jobs.mnist_problem()
 if problem:
     st.error(problem)
