@@ -10,18 +10,20 @@ and a short queue of runs waiting for the slot.
 
 Everything lives under ``model.data_dir()``: ``training/<job id>/`` (the spec, ``progress.json``
 that the job rewrites atomically, its log), ``training/lock.json`` (which job holds the one
-training slot, and its process id; or, through :func:`hold_slot`, the Class page's fine-tuning), ``training/queue.json`` (the waiting runs) and
-``models/<name>/`` (the finished models, written by ``model.train.run`` all or nothing). The job
-itself runs ``python -m model.job_runner`` with one thread and a low priority, so the pages stay
-quick while it trains.
+training slot, and its process id; or, through :func:`hold_slot`, the Class page's
+fine-tuning), ``training/queue.json`` (the waiting runs) and ``models/<name>/`` (the finished
+models, written by ``model.train.run`` all or nothing). The job itself runs
+``python -m model.job_runner`` with one thread and a low priority, so the pages stay quick while
+it trains.
 
 A job whose process is gone without it saying it finished (the server or the job killed) shows
 as failed, never as running: liveness comes from the process id in the lock, not from the
 progress file. The next queued run starts when the slot comes free, with no browser needed: the
 ending job starts it as it exits, and whoever next asks for ``status()`` starts it if that job
-could not (it was killed) or when a fine-tuning held the slot. Every change to the lock or the queue happens under one file lock
-(``training/.slot.flock``), so two sessions or two servers acting at once never start two jobs
-or lose a queued run. This module imports neither TensorFlow nor Streamlit.
+could not (it was killed, or a fine-tuning held the slot). Every change to the lock or the
+queue happens under one file lock (``training/.slot.flock``), so two sessions or two servers
+acting at once never start two jobs or lose a queued run. This module imports neither
+TensorFlow nor Streamlit.
 """
 from __future__ import annotations
 
