@@ -303,9 +303,9 @@ tuning = jobs.other_training()
 busy = tuning is not None or (current is not None and current.running)
 if busy:
     st.session_state[WATCHING_KEY] = FINE_TUNING if tuning else current.id
-    st.info(f"{tuning or current.spec.name} is {'being fine-tuned for the class' if tuning else 'training'} now. "
-            "One network trains at a time; add yours to the queue and it starts by itself when the ones "
-            "before it are done.", icon=":material/hourglass_top:")
+    doing = f"{tuning} is being fine-tuned for the class" if tuning else f"{current.spec.name} is training"
+    st.info(f"{doing} now. One network trains at a time; add yours to the queue and it starts by itself when "
+            "the ones before it are done.", icon=":material/hourglass_top:")
     live_panel()
 elif current is not None:
     job_panel(current)
