@@ -76,13 +76,26 @@ def open_push_page(page, base_url: str) -> None:
 
 def move_slider(page, label: str, key: str) -> list[float]:
     """Press ``key`` on the slider ``label``; the probabilities once the page shows new ones
-    (a TimeoutError if they never change)."""
+    (an AssertionError saying what the page showed if they never change)."""
     before = probabilities(page)
     slider = page.get_by_role("slider", name=label)
+    start = slider.get_attribute("aria-valuenow")
     slider.scroll_into_view_if_needed()
-    slider.focus()
-    page.keyboard.press(key)
-    return new_probabilities(page, before)
+    for _ in range(3):  # a key pressed while the page re-renders the slider can be lost: again
+        slider.focus()
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function("([el, start]) => el.getAttribute('aria-valuenow') !== start",
+                                   arg=[slider.element_handle(), start], timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - pressed again; the assert below says if it never moved
+            continue
+    try:
+        return new_probabilities(page, before)
+    except Exception as error:
+        raise AssertionError(
+            f"{label}: {key} took the slider from {start} to {slider.get_attribute('aria-valuenow')}, and the "
+            f"probabilities stayed {before} (now {probabilities(page)}; {error})") from None
 
 
 def new_probabilities(page, before: list[float]) -> list[float]:
