@@ -1,5 +1,5 @@
 """A class storing answers at once: ``--writers`` writers, released together, each storing
-``--each`` answers one by one through model.storage, on a fresh SQLite file and on a throwaway
+``--each`` answers one by one through model.classroom.storage, on a fresh SQLite file and on a throwaway
 PostgreSQL server (tests/postgres.py). PASS when every row arrives (60 x 20 = 1,200).
 
     .venv/bin/python bench/class_storage.py                      # 60 threads x 20, both databases
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from model.storage import Answer, Storage, new_session  # noqa: E402
+from model.classroom.storage import Answer, Storage, new_session  # noqa: E402
 from tests.postgres import PostgresUnavailable, postgres_server  # noqa: E402
 
 

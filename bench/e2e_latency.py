@@ -55,7 +55,7 @@ def background_training(recipe: str | None, log=print):
     import tempfile
 
     from model import jobs
-    from model.networks import RECIPES
+    from model.training.networks import RECIPES
 
     with tempfile.TemporaryDirectory(prefix="bench-training-") as data:
         os.environ["DIGITLAB_DATA_DIR"] = data

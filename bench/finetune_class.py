@@ -1,7 +1,7 @@
 """Does fine-tuning on a class's drawings help? A synthetic class (tests/drawing.py: writers
 with their own slant, width, pen and wobble, writing some digits in styles MNIST hardly has,
-e.g. the continental 1) is imported through model.classdata into a fresh SQLite database;
-``model.finetune`` trains the shipped model on it; the figures are its card's before/after
+e.g. the continental 1) is imported through model.classroom.classdata into a fresh SQLite database;
+``model.classroom.finetune`` trains the shipped model on it; the figures are its card's before/after
 scores (held-out writers, MNIST test) and both models' accuracy on the other drawn test digits
 (the plain DIGITS paths at many sizes, places and pens, which no writer of the class used).
 
@@ -25,11 +25,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from model import MODEL_DIR, classdata  # noqa: E402
-from model.finetune import finetune  # noqa: E402
-from model.inference import load_classifier  # noqa: E402
-from model.preprocess import canvas_to_mnist  # noqa: E402
-from model.storage import Storage  # noqa: E402
+from model import MODEL_DIR  # noqa: E402
+from model.classroom import classdata  # noqa: E402
+from model.classroom.finetune import finetune  # noqa: E402
+from model.classroom.storage import Storage  # noqa: E402
+from model.data.preprocess import canvas_to_mnist  # noqa: E402
+from model.serving.inference import load_classifier  # noqa: E402
 from tests.drawing import DIGITS, ONE_STROKE, class_drawings, digit_strokes, render  # noqa: E402
 
 MIN_GAIN, MAX_MNIST_DROP = 0.01, 0.001

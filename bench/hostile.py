@@ -3,7 +3,7 @@ decoding time, guarded against the canvas component's own.
 
     .venv/bin/python bench/hostile.py [--n 300]
 
-(1) Uploads: each case runs ``model.preprocess.upload_to_mnist`` in a fresh process and reports
+(1) Uploads: each case runs ``model.data.preprocess.upload_to_mnist`` in a fresh process and reports
 its peak RSS above the RSS it had just before (``ru_maxrss``; the image file is made in an
 earlier process, so only reading it is counted). Cases: a 36-megapixel PNG and JPEG (a phone
 photo's size), a 12-megapixel PNG (the largest non-JPEG accepted), a 48-megapixel JPEG.
@@ -47,7 +47,7 @@ Image.fromarray(pixels).convert("RGB").save(path, "JPEG" if kind == "jpeg" else 
 _READ = """
 import json, resource, sys
 import psutil
-from model.preprocess import ImageError, upload_to_mnist
+from model.data.preprocess import ImageError, upload_to_mnist
 data = open(sys.argv[1], "rb").read()
 now = psutil.Process().memory_info().rss / 2**20
 try:
@@ -75,8 +75,8 @@ def canvas_timings(n: int) -> list[tuple[float, float]]:
     from PIL import Image
 
     from bench.latency import page_drawing
-    from model.inference import time_calls
-    from model.preprocess import canvas_payload_to_rgba
+    from model.data.preprocess import canvas_payload_to_rgba
+    from model.serving.inference import time_calls
 
     buffer = io.BytesIO()
     Image.fromarray(page_drawing()).save(buffer, "PNG")

@@ -17,7 +17,7 @@
     headless (Streamlit's AppTest) with ``--drawings`` different drawings in the session, each
     a fresh one (nothing cached), after one warm-up drawing (TensorFlow loaded). Median and max
     of the script's run time. Target: median <= 300 ms. Also each part's own time, by calling
-    model/explain.py as the page does.
+    model/explaining/explain.py as the page does.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ if str(REPO) not in sys.path:
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from model import MODEL_DIR, explain  # noqa: E402
+from model import MODEL_DIR  # noqa: E402
+from model.explaining import explain  # noqa: E402
 
 TARGET_RATIO = 4.0
 SHUFFLED_KEEPS_AT_MOST = 1 / 3
@@ -103,7 +104,7 @@ def page_times(arch: str, drawings: list[np.ndarray]) -> list[float]:
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    from model.preprocess import canvas_to_mnist
+    from model.data.preprocess import canvas_to_mnist
 
     class RoutedPagesManager(PagesManager):
         # As after one real run of app.py: no detour through the old pages/ mode.
@@ -133,7 +134,7 @@ def page_times(arch: str, drawings: list[np.ndarray]) -> list[float]:
 
 def part_times(arch: str, drawings: list[np.ndarray]) -> dict[str, float]:
     """Median milliseconds of each computation the page makes for a new drawing."""
-    from model.preprocess import canvas_to_mnist
+    from model.data.preprocess import canvas_to_mnist
 
     parts: dict[str, list[float]] = {}
 
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
 
     if not args.skip_faithfulness:
-        from model.data import load_mnist, unit_pixels
+        from model.data.mnist import load_mnist, unit_pixels
 
         images = unit_pixels(load_mnist(args.data_dir).test.images[: args.n])
         print(f"Faithfulness of {args.arch}'s saliency on {len(images)} MNIST test digits "

@@ -32,8 +32,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from model import MODEL_DIR  # noqa: E402
-from model.artifacts import shipped_archs  # noqa: E402
-from model.inference import time_calls  # noqa: E402
+from model.serving.artifacts import shipped_archs  # noqa: E402
+from model.serving.inference import time_calls  # noqa: E402
 
 TARGET_PIPELINE_MS = 2.0
 TARGET_RATIO = 20.0
@@ -61,7 +61,7 @@ def mnist_canvas(index: int = 0, data_dir: str | None = None) -> tuple[np.ndarra
     from PIL import Image
 
     try:
-        from model.data import load_mnist
+        from model.data.mnist import load_mnist
 
         data_dir = data_dir or os.environ.get("MNIST_DIR")
         if not data_dir:  # load_mnist would try a download
@@ -105,8 +105,8 @@ def summary(times_ms: list[float]) -> dict:
 def measure(arch: str = "cnn", n: int = 500, keras_n: int | None = None, data_dir: str | None = None,
             baselines: bool = True) -> dict:
     """All the timings, as {name: summary}, plus what was timed."""
-    from model.inference import load_classifier
-    from model.preprocess import canvas_to_mnist, read_canvas
+    from model.data.preprocess import canvas_to_mnist, read_canvas
+    from model.serving.inference import load_classifier
 
     arch = pick_arch(arch)
     canvas, label, source = mnist_canvas(0, data_dir)
@@ -129,7 +129,7 @@ def measure(arch: str = "cnn", n: int = 500, keras_n: int | None = None, data_di
         time_calls(lambda: classifier.predict_proba(read_canvas(drawn).image[None]), n)
     )
     try:
-        from model.explain import novelty
+        from model.explaining.explain import novelty
 
         def with_verdict():
             image = read_canvas(drawn).image[None]

@@ -26,16 +26,16 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from model import novelty  # noqa: E402
-from model.data import unit_pixels  # noqa: E402
-from model.inference import load_classifier, time_calls  # noqa: E402
+from model.data.mnist import unit_pixels  # noqa: E402
+from model.explaining import novelty  # noqa: E402
+from model.serving.inference import load_classifier, time_calls  # noqa: E402
 
 TARGETS = {"MNIST test": ("<=", 0.02), "drawn digits": ("<=", 0.05), "letters": (">=", 0.80),
            "scribbles": (">=", 0.80)}
 
 
 def samples(data_dir: str | None, n_scribbles: int, seed: int = 20261129):
-    from model.data import load_splits
+    from model.data.mnist import load_splits
     from tests.outliers import drawn_digits, drawn_letters, random_scribbles, rendered_letters
 
     splits = load_splits(data_dir)

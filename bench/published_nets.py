@@ -52,7 +52,7 @@ def build_plain_stack(kernel: int, channels: tuple[int, ...], name: str):
 def seconds_per_step(model, steps: int, warmup: int = 3) -> float:
     import numpy as np
 
-    from model.inference import time_calls
+    from model.serving.inference import time_calls
 
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 28, 28, 1), dtype=np.float32)
@@ -71,8 +71,8 @@ def litert_ms(model) -> float:
 
     import numpy as np
 
-    from model.inference import inference_ms, load_forward
-    from model.results import export_litert
+    from model.serving.inference import inference_ms, load_forward
+    from model.training.results import export_litert
 
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         export_litert(model, Path(folder) / "model.tflite")  # Keras prints the exported signature
@@ -82,7 +82,7 @@ def litert_ms(model) -> float:
 
 def measure(steps: int = 15, warmup: int = 3, inference: bool = True,
             history_path: Path = MODEL_DIR / "cnn" / "history.json") -> list[dict]:
-    from model.networks import build_cnn
+    from model.training.networks import build_cnn
 
     epochs = json.loads(Path(history_path).read_text())["epochs"]
     cnn_epoch_seconds = statistics.median(e["seconds"] for e in epochs)

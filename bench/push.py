@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/push.py [--arch cnn] [--n 30]
 
-(1) ``model.robustness.sweep`` for each slider: 61 transformed images and one batched
+(1) ``model.explaining.robustness.sweep`` for each slider: 61 transformed images and one batched
     ``predict_proba`` (LiteRT) - target <= 100 ms (median);
 (2) the page's whole script run after a slider other than the swept one moves (so the sweep
     is computed again) (pages/push.py, run by Streamlit's
@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from model.data import unit_pixels  # noqa: E402
-from model.inference import load_classifier, time_calls  # noqa: E402
-from model.robustness import SLIDERS, Push, sweep  # noqa: E402
+from model.data.mnist import unit_pixels  # noqa: E402
+from model.explaining.robustness import SLIDERS, Push, sweep  # noqa: E402
+from model.serving.inference import load_classifier, time_calls  # noqa: E402
 
 SWEEP_TARGET_MS = 100.0
 RERUN_TARGET_MS = 50.0
@@ -44,7 +44,7 @@ bench.TIMINGS.append((time.perf_counter() - started) * 1000)
 
 
 def sample_digit() -> np.ndarray:
-    from model.embedding import load_embedding
+    from model.explaining.embedding import load_embedding
 
     atlas = load_embedding("cnn")
     return unit_pixels(atlas.pool_images[int(np.flatnonzero(atlas.labels[atlas.pool] == 3)[0])])

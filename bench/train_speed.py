@@ -26,7 +26,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from model import MODEL_DIR  # noqa: E402
-from model.data import Split, load_splits  # noqa: E402
+from model.data.mnist import Split, load_splits  # noqa: E402
 
 FULL_EPOCH = 55_000
 TARGET_VAL_ACCURACY = 0.99
@@ -34,10 +34,10 @@ TARGET_VAL_ACCURACY = 0.99
 
 def measure(arch: str, train: Split, val: Split, epochs: int) -> dict:
     """Images per second of ``arch``'s own training loop, from its last epoch's timing."""
-    from model.networks import RECIPES
     from model.scratch import SCRATCH_RECIPES, train_scratch
-    from model.config import TrainConfig
     from model.train import train_keras
+    from model.training.config import TrainConfig
+    from model.training.networks import RECIPES
 
     if arch in RECIPES:
         recipe = RECIPES[arch]

@@ -1,6 +1,16 @@
-"""Digit Lab's machine-learning core: data, preprocessing, networks, training, inference.
+"""Digit Lab's machine-learning core, grouped by what it serves:
 
-Nothing in this package imports Streamlit, and nothing imports TensorFlow at module import
+    train.py     the one training run (``python -m model.train``)
+    training/    what a run is made of: settings, networks, results, ensembles, the FCN search
+    scratch/     the numpy networks, written without a deep-learning library
+    data/        MNIST, and a drawing or a photo made into a 28x28 digit
+    serving/     a trained model's folder read, checked and run for the pages
+    explaining/  looking into a model: the Inside and Push it pages
+    classroom/   a class's own drawings: the database, export and import, fine-tuning
+    jobs.py      the Train page's trainings in the background (job_runner.py runs one)
+
+The trained models' folders (``cnn/``, ``seed000_cnn/``, ...) and ``search/results.json`` sit
+beside them. Nothing here imports Streamlit, and nothing imports TensorFlow at module import
 time unless it needs it, so the diagnostics pages (which only read JSON) start fast.
 """
 import os

@@ -25,10 +25,10 @@ import keras
 import tensorflow as tf
 
 from model import jobs
-from model.config import TrainConfig
-from model.data import MnistError
-from model.networks import OPTIMIZERS, RECIPES, Recipe, build_custom, custom_summary
+from model.data.mnist import MnistError
 from model.train import TrainingStopped, run
+from model.training.config import TrainConfig
+from model.training.networks import OPTIMIZERS, RECIPES, Recipe, build_custom, custom_summary
 
 POINT_EVERY_DIGITS = 500  # a point on the live curves
 WRITE_EVERY_SECONDS = 0.5  # progress.json at most this often between points and epochs

@@ -44,8 +44,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from model import MODEL_DIR, data_dir
-from model.artifacts import shipped_archs
-from model.data import IDX_MD5
+from model.data.mnist import IDX_MD5
+from model.serving.artifacts import shipped_archs
 
 JOB_MODULE = "model.job_runner"
 TEACHER_CODE_ENV = "DIGITLAB_TEACHER_CODE"
@@ -87,7 +87,7 @@ class JobSpec:
     """What to train: a Keras recipe (or the small builder), and how."""
 
     name: str  # the new model's name and folder
-    recipe: str = "seed002_mlp"  # a recipe of model.networks, or CUSTOM
+    recipe: str = "seed002_mlp"  # a recipe of model.training.networks, or CUSTOM
     epochs: int = 2
     batch_size: int = 128
     train_size: int = 5_000  # training digits (the first of the fixed, shuffled training split)

@@ -2,15 +2,15 @@
 
     python -m model.train --arch cnn --data-dir ../shared/mnist
 
-One run, top to bottom: load the digits, build the recipe's network (``model.networks``), fit
+One run, top to bottom: load the digits, build the recipe's network (``model.training.networks``), fit
 it while keeping the weights of its best validation epoch, score it on the test digits, and
 write the model (``model.keras`` + ``model.tflite``), ``history.json``, ``evaluation.json``
 and ``card.json``. The folder is swapped in only once complete, so an interrupted run leaves
 the previous artifacts as they were.
 
-The rest lives in modules of its own: ``model.config`` (the settings), ``model.progress``
-(carrying on after an interruption), ``model.ensemble`` (several runs averaged),
-``model.shift_averaging``, ``model.scratch`` (the numpy networks) and ``model.results``
+The rest lives in modules of its own: ``model.training.config`` (the settings), ``model.training.progress``
+(carrying on after an interruption), ``model.training.ensemble`` (several runs averaged),
+``model.training.shift_averaging``, ``model.scratch`` (the numpy networks) and ``model.training.results``
 (what a run hands back, and writing it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import model.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
+import model.serving.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
 
 # isort: split
 import keras
@@ -31,16 +31,17 @@ import numpy as np
 import tensorflow as tf
 
 from model import MODEL_DIR
-from model.config import TrainConfig
-from model.data import MnistError, Split, load_splits, unit_pixels
-from model.derived import write_feature_artifacts
-from model.ensemble import MEMBERS_DIR, train_ensemble
-from model.evaluate import score
-from model.inference import Classifier, inference_ms, load_forward
-from model.judge import VALIDATION_PROBABILITIES, save_epoch_probabilities
-from model.networks import RECIPES, Recipe
-from model.progress import progress_dir, resume, save_progress
-from model.results import (  # noqa: F401 - ARTIFACT_FILES and export_litert are imported from here too
+from model.data.mnist import MnistError, Split, load_splits, unit_pixels
+from model.explaining.derived import write_feature_artifacts
+from model.scratch import SCRATCH_RECIPES, train_scratch
+from model.serving.evaluate import score
+from model.serving.inference import Classifier, inference_ms, load_forward
+from model.training.config import TrainConfig
+from model.training.ensemble import MEMBERS_DIR, train_ensemble
+from model.training.judge import VALIDATION_PROBABILITIES, save_epoch_probabilities
+from model.training.networks import RECIPES, Recipe
+from model.training.progress import progress_dir, resume, save_progress
+from model.training.results import (  # noqa: F401 - ARTIFACT_FILES and export_litert are imported from here too
     ARTIFACT_FILES,
     TrainResult,
     cpu_name,
@@ -52,8 +53,7 @@ from model.results import (  # noqa: F401 - ARTIFACT_FILES and export_litert are
     write_artifacts_atomically,
     write_model_folder,
 )
-from model.scratch import SCRATCH_RECIPES, train_scratch
-from model.shift_averaging import choose_shift_averaging
+from model.training.shift_averaging import choose_shift_averaging
 
 
 class TrainingStopped(Exception):
@@ -105,7 +105,7 @@ def augmenter(seed: int, recipe: Recipe):
 
 class Recorder(keras.callbacks.Callback):
     """Times each epoch, logs the learning rate, keeps the best validation weights, and keeps
-    every epoch's validation probabilities: with them, ``model.judge`` can pick epochs on one
+    every epoch's validation probabilities: with them, ``model.training.judge`` can pick epochs on one
     half of the validation digits and score on the other (a fair figure for the best of 30)."""
 
     def __init__(self, val_x: np.ndarray):

@@ -14,8 +14,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from sklearn.metrics import confusion_matrix
 
-from model import classdata, finetune_runs, jobs
-from model.privacy import keep_days
+from model import jobs
+from model.classroom import classdata, finetune_runs
+from model.classroom.privacy import keep_days
 from pages.common import (
     digit_grid,
     ensure_router,

@@ -19,14 +19,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, artifacts, inference, jobs, preprocess
-from model.data import unit_pixels
+from model import MODEL_DIR, jobs
+from model.data import preprocess
+from model.data.mnist import unit_pixels
+from model.serving import artifacts, inference
 
-try:  # the seed-003 search; plain JSON and numpy at import, like model.artifacts
-    from model import search as _search
+try:  # the seed-003 search; plain JSON and numpy at import, like model.serving.artifacts
+    from model.training import search as _search
 except Exception as error:  # noqa: BLE001 - absent or broken, the other pages must still work
     _search = None
-    print(f"[digit-lab] model.search unavailable: {type(error).__name__}: {error}", file=sys.stderr)
+    print(f"[digit-lab] model.training.search unavailable: {type(error).__name__}: {error}", file=sys.stderr)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ACCENT = "#ff4b4b"
@@ -36,7 +38,7 @@ CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take
 # Where every page reads the artifacts from. Unset: the repository's model/ folder. Tests (and
 # anyone trying a set of artifacts out) point it at another folder of <arch>/ subfolders.
 MODEL_DIR_ENV = "DIGITLAB_MODEL_DIR"
-SEARCH_COMMAND = "python -m model.search --data-dir $MNIST_DIR"
+SEARCH_COMMAND = "python -m model.training.search --data-dir $MNIST_DIR"
 NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
 T = TypeVar("T")
 
@@ -139,10 +141,10 @@ def _read_search_results(folder: str, stamp: tuple[int, int] | None) -> dict:
 
 
 def load_search_results() -> dict | None:
-    """The seed-003 hyperparameter search (``model.search.load_search_results``: its ``rows``
+    """The seed-003 hyperparameter search (``model.training.search.load_search_results``: its ``rows``
     of learning_rate, hidden, weight_decay, val_accuracy, val_loss, seconds, its ``best`` row
-    and ``settings``), or None while ``python -m model.search`` has not been run (or cannot be
-    imported). A corrupt file raises ``model.search.SearchResultsError``."""
+    and ``settings``), or None while ``python -m model.training.search`` has not been run (or cannot be
+    imported). A corrupt file raises ``model.training.search.SearchResultsError``."""
     path = search_results_path()
     if _search is None or not path.exists():
         return None
@@ -399,7 +401,7 @@ def _classifier(arch: str, folder: str, stamps: tuple) -> inference.Classifier:
 def serving_classifier(arch: str) -> inference.Classifier:
     """``arch``'s classifier; if it is damaged, the other format of the same model or else the
     next model that works, with a message naming the damaged one. Raises
-    :class:`model.inference.ClassifierError` only when no model works at all."""
+    :class:`model.serving.inference.ClassifierError` only when no model works at all."""
     archs = shipped_archs()
     failures = []
     for candidate in [arch] + [a for a in archs if a != arch]:

@@ -1,5 +1,5 @@
 """The Draw page's "Right?" question: a student's answer goes into the class database
-(model.storage), for the teacher's Class page. A helper module, not a page.
+(model.classroom.storage), for the teacher's Class page. A helper module, not a page.
 
 Nothing is stored until the student taps an answer; one switch turns the question off.
 """
@@ -14,10 +14,10 @@ import time
 import numpy as np
 import streamlit as st
 
-from model.preprocess import canvas_ink_box
 # Only the light rules here: SQLAlchemy (a noticeable fraction of a second to import) loads
 # with the first answer stored, not on the Draw page's first prediction.
-from model.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
+from model.classroom.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
+from model.data.preprocess import canvas_ink_box
 from pages.common import current_drawing
 
 SHARE_KEY = "feedback_share"
@@ -34,7 +34,7 @@ _purge_lock = threading.Lock()
 
 def storage():
     """The class database, with answers past the retention period deleted at most hourly."""
-    from model.storage import open_storage
+    from model.classroom.storage import open_storage
 
     store = open_storage()
     with _purge_lock:
@@ -90,7 +90,7 @@ def _keep(widget_key: str, store_key: str) -> None:
 def _save(label: int, image, probabilities, model: str, version: str | None, digest: str) -> None:
     st.session_state.pop(PROBLEM_KEY, None)
     try:
-        from model.storage import Answer
+        from model.classroom.storage import Answer
 
         answer = Answer(
             image=image,

@@ -10,11 +10,11 @@ import numpy as np
 import streamlit as st
 from streamlit import net_util
 
-from model.explain import novelty
-from model.inference import Classifier, ClassifierError
-from model.join import join_address, qr_png
-from model.novelty import NoveltyError
-from model.preprocess import ImageError, Reading, upload_to_mnist
+from model.classroom.join import join_address, qr_png
+from model.data.preprocess import ImageError, Reading, upload_to_mnist
+from model.explaining.explain import novelty
+from model.explaining.novelty import NoveltyError
+from model.serving.inference import Classifier, ClassifierError
 from pages.common import (
     NO_MODEL_YET,
     asset_text,

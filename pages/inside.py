@@ -1,6 +1,6 @@
 """Inside: why the network said what it said about the student's drawing (or a test digit):
 the preprocessing step by step with switches, every conv block's feature maps and the first
-layer's kernels, and saliency maps for the top two digits. The compute is model/explain.py."""
+layer's kernels, and saliency maps for the top two digits. The compute is model/explaining/explain.py."""
 from __future__ import annotations
 
 import base64
@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from model import explain
-from model.data import unit_pixels
-from model.preprocess import canvas_ink_box
-from model.samples import load_samples
+from model.data.mnist import unit_pixels
+from model.data.preprocess import canvas_ink_box
+from model.data.samples import load_samples
+from model.explaining import explain
 from pages.common import (
     asset_text,
     current_drawing,

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.artifacts import ArtifactError
+from model.serving.artifacts import ArtifactError
 from pages.common import (
     FONT_SIZE,
     PALETTE,
@@ -211,7 +211,7 @@ def search_runs(results: dict) -> None:
         + "; each dot is one run, scored on the validation digits. Short runs rank settings by "
         "how fast they learn: a map to explore, not the final word."
     )
-    # model.search checked the rows: every one has all six keys. Colour: hidden units;
+    # model.training.search checked the rows: every one has all six keys. Colour: hidden units;
     # symbol: weight decay; runs with the same learning rate are nudged apart sideways.
     rates = sorted(search["learning_rate"].unique())
     log = rates[0] > 0 and rates[-1] / rates[0] >= 10

@@ -1,7 +1,7 @@
 """Push it: move, turn, shrink, thicken, noise or rub out the current drawing and watch the
 network change its mind; where the digit lands among the ones it knows; and whether it looks
-like a digit at all. The computing is in model/robustness.py, model/embedding.py and
-model/novelty.py."""
+like a digit at all. The computing is in model/explaining/robustness.py, model/explaining/embedding.py and
+model/explaining/novelty.py."""
 from __future__ import annotations
 
 import hashlib
@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from model.artifacts import features_command
-from model.data import unit_pixels
-from model.embedding import EmbeddingError, load_embedding
-from model.inference import Classifier
-from model.novelty import NoveltyError, feature_model, scorer
-from model.robustness import SLIDERS, Push, eraser_mask, sweep, transform
+from model.data.mnist import unit_pixels
+from model.explaining.embedding import EmbeddingError, load_embedding
+from model.explaining.novelty import NoveltyError, feature_model, scorer
+from model.explaining.robustness import SLIDERS, Push, eraser_mask, sweep, transform
+from model.serving.artifacts import features_command
+from model.serving.inference import Classifier
 from pages.common import (
     ensure_router,
     failure_shown,

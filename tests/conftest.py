@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from model.data import MnistError, load_mnist
+from model.data.mnist import MnistError, load_mnist
 from tests.browser import launch_chromium
 
 

@@ -509,10 +509,10 @@ def class_drawings(writers: int, per_digit: int, seed: int = 0,
     canvas returns them and read by the app's own preprocessing.
 
     Returns ``(images (N, 28, 28) float32, labels (N,) int64, sessions (N,) str)``: the arrays
-    of a class-data file (model/classdata.py)."""
+    of a class-data file (model/classroom/classdata.py)."""
     import numpy as np
 
-    from model.preprocess import canvas_to_mnist
+    from model.data.preprocess import canvas_to_mnist
 
     rng = np.random.default_rng(seed)
     images, labels, sessions = [], [], []

@@ -173,7 +173,7 @@ def fuzz(cases: int = 400, seconds: float = 20.0) -> dict:
     and the canvas reader (``canvas_payload_to_rgba`` then ``read_canvas``), stopping after
     ``seconds``. Returns counts of what each came to, any case that ended in another
     exception (with its error), and the process's peak RSS before and after."""
-    from model.preprocess import ImageError, canvas_payload_to_rgba, read_canvas, upload_to_mnist
+    from model.data.preprocess import ImageError, canvas_payload_to_rgba, read_canvas, upload_to_mnist
 
     def upload(data):
         out = upload_to_mnist(data)

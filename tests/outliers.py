@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.preprocess import canvas_to_mnist, ink_to_mnist
+from model.data.preprocess import canvas_to_mnist, ink_to_mnist
 from tests.drawing import DIGITS, ONE_STROKE, place, render, smooth
 
 DIGIT_LIKE = set("OoIliSsZzBGgqb")

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import classdata, finetune_runs
-from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
-from model.inference import load_classifier
-from model.storage import Storage
+from model.classroom import classdata, finetune_runs
+from model.classroom.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
+from model.classroom.storage import Storage
+from model.serving.inference import load_classifier
 from tests.browser import REPO, browser_available, streamlit_server
 from tests.conftest import mnist_folder
 from tests.drawing import CANVAS, EMPTY_HINT, class_drawings, draw_digit, read_prediction, wait_idle
@@ -110,7 +110,7 @@ def test_a_wrong_answer_is_counted_on_the_class_page_and_exports(server, page, t
     exported = tmp_path / "class.npz"
     download.value.save_as(exported)
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    done = subprocess.run([sys.executable, "-m", "model.classdata", "import", str(exported), "--db", fresh],
+    done = subprocess.run([sys.executable, "-m", "model.classroom.classdata", "import", str(exported), "--db", fresh],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     source, copy = Storage(server["db"]).answers(), Storage(fresh).answers()
@@ -147,7 +147,7 @@ def finetune_processes(progress: Path) -> list[int]:
     for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
             command = proc.joinpath("cmdline").read_bytes().split(b"\0")
-            if b"model.finetune" in command and str(progress).encode() in command:
+            if b"model.classroom.finetune" in command and str(progress).encode() in command:
                 found.append(int(proc.name))
     return found
 
@@ -172,7 +172,7 @@ def test_the_fine_tune_button_trains_one_model_that_the_class_page_then_uses(ser
     buffer = io.BytesIO()
     np.savez(buffer, images=images, labels=labels, sessions=sessions)
     seeded = classdata.import_npz(storage, buffer.getvalue(), "FT")
-    assert seeded == len(labels) >= 20  # enough for model.finetune's minimum
+    assert seeded == len(labels) >= 20  # enough for model.classroom.finetune's minimum
     progress = server["folder"] / "data" / finetune_runs.PROGRESS_FILE
 
     # A second teacher's tab, open before the button is pressed: its button is stale.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.storage import Answer, Storage
+from model.classroom.storage import Answer, Storage
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = "teacher-secret-7"
@@ -33,7 +33,7 @@ def db(tmp_path, monkeypatch) -> str:
     url = f"sqlite:///{tmp_path / 'class.sqlite3'}"
     monkeypatch.setenv("DIGITLAB_DB", url)
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path / "data"))
-    from model.storage import _shared_storage
+    from model.classroom.storage import _shared_storage
 
     _shared_storage.cache_clear()
     return url
@@ -42,7 +42,7 @@ def db(tmp_path, monkeypatch) -> str:
 def feedback_script():
     import numpy as np
 
-    from model.inference import load_classifier
+    from model.serving.inference import load_classifier
     from pages.common_feedback import ask_feedback
 
     classifier = load_classifier("cnn")
@@ -89,7 +89,7 @@ def two_drawings_script():
     import numpy as np
     import streamlit as st
 
-    from model.inference import load_classifier
+    from model.serving.inference import load_classifier
     from pages.common_feedback import ask_feedback
 
     classifier = load_classifier("cnn")

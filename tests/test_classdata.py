@@ -1,4 +1,4 @@
-"""The class-data .npz format (model/classdata.py): round trips, the command line, bad files."""
+"""The class-data .npz format (model/classroom/classdata.py): round trips, the command line, bad files."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from model import classdata
-from model.classdata import ClassDataError
-from model.storage import Answer, Storage
+from model.classroom import classdata
+from model.classroom.classdata import ClassDataError
+from model.classroom.storage import Answer, Storage
 from tests.browser import REPO
 
 
@@ -106,7 +106,7 @@ def test_the_command_line_exports_and_imports(store, tmp_path, rng):
     path = tmp_path / "set.npz"
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "model.classdata", *args], cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "model.classroom.classdata", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
 
     done = cli("export", str(path), "--db", store.url, "--class-code", "7B")

@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import data
-from model.data import IDX_MD5, MnistError, load_mnist, load_splits, split_validation
+from model.data.mnist import (
+    IDX_MD5,
+    VALIDATION_SIZE,
+    MnistError,
+    _read_idx,
+    load_mnist,
+    load_splits,
+    split_validation,
+)
 
 
 def test_loads_the_real_files_with_official_checksums(mnist):
@@ -26,7 +33,7 @@ def test_loads_the_real_files_with_official_checksums(mnist):
 def test_validation_split_is_fixed_disjoint_and_from_training(mnist):
     train_a, val_a = split_validation(mnist.train)
     train_b, val_b = split_validation(mnist.train)
-    assert len(val_a) == data.VALIDATION_SIZE and len(train_a) == 60_000 - data.VALIDATION_SIZE
+    assert len(val_a) == VALIDATION_SIZE and len(train_a) == 60_000 - VALIDATION_SIZE
     np.testing.assert_array_equal(val_a.labels, val_b.labels)
     np.testing.assert_array_equal(train_a.images[:50], train_b.images[:50])
     # Disjoint: no validation image also appears among the training images.
@@ -75,19 +82,19 @@ def test_corrupted_file_is_named(tmp_path):
     not_gzip = tmp_path / "a.gz"
     not_gzip.write_bytes(b"this is not gzip")
     with pytest.raises(MnistError, match="not a readable gzip file"):
-        data._read_idx(not_gzip, 2049, (3,))
+        _read_idx(not_gzip, 2049, (3,))
     wrong_magic = tmp_path / "b.gz"
     wrong_magic.write_bytes(gzip.compress(np.array([2051, 3], ">u4").tobytes() + bytes(3)))
     with pytest.raises(MnistError, match="magic number 2049"):
-        data._read_idx(wrong_magic, 2049, (3,))
+        _read_idx(wrong_magic, 2049, (3,))
     wrong_shape = tmp_path / "c.gz"
     wrong_shape.write_bytes(gzip.compress(np.array([2049, 5], ">u4").tobytes() + bytes(5)))
     with pytest.raises(MnistError, match=r"wrong shape \(5,\), expected \(3,\)"):
-        data._read_idx(wrong_shape, 2049, (3,))
+        _read_idx(wrong_shape, 2049, (3,))
     truncated = tmp_path / "d.gz"
     truncated.write_bytes(gzip.compress(np.array([2049, 3], ">u4").tobytes() + bytes(2)))
     with pytest.raises(MnistError, match="2 values, expected 3"):
-        data._read_idx(truncated, 2049, (3,))
+        _read_idx(truncated, 2049, (3,))
 
 
 def test_npz_with_wrong_checksum_is_refused(tmp_path):

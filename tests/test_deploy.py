@@ -45,7 +45,7 @@ def test_the_class_config_shows_students_no_error_details():
     assert config["client"]["showErrorDetails"] == ShowErrorDetailsConfigOptions.NONE.value
     assert config["server"]["enableXsrfProtection"] is True and config["server"]["enableCORS"] is True
     # The canvas's largest honest state (a PNG at twice its size each way, base64) must fit.
-    from model.preprocess import _canvas_payload_limit
+    from model.data.preprocess import _canvas_payload_limit
 
     assert _canvas_payload_limit(400, 400) < config["server"]["maxWidgetStateSize"] * 1e6 <= 5e6
     env = documented_env()

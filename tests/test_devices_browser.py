@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from model import MODEL_DIR
-from model.artifacts import shipped_archs
-from model.join import join_address
+from model.classroom.join import join_address
+from model.serving.artifacts import shipped_archs
 from tests.browser import REPO, browser_available, streamlit_server, wait_for_app
 from tests.drawing import (
     APP_IDLE,

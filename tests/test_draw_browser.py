@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from model.artifacts import shipped_archs
+from model.serving.artifacts import shipped_archs
 from pages.common import friendly_name
 from tests.browser import browser_available, streamlit_server
 from tests.drawing import (

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from model import MODEL_DIR
-from model.embedding import MAP_DIGITS, NEIGHBOURS, load_embedding
-from model.novelty import load_feature_model
+from model.explaining.embedding import MAP_DIGITS, NEIGHBOURS, load_embedding
+from model.explaining.novelty import load_feature_model
 
 LITERT_ARCHS = sorted(p.parent.name for p in MODEL_DIR.glob("*/model.tflite"))
 

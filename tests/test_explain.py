@@ -1,4 +1,4 @@
-"""model/explain.py, each function on its own: the pipeline step by step (and with steps off),
+"""model/explaining/explain.py, each function on its own: the pipeline step by step (and with steps off),
 feature maps against the Keras model's own intermediate outputs, receptive fields, saliency
 (occlusion and integrated gradients) and its faithfulness on real MNIST digits; and the
 shipped sample digits. The Inside page itself is rendered headless at the end.
@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import MODEL_DIR, explain
-from model.artifacts import shipped_archs
-from model.keras_numpy import KerasNumpy, UnsupportedModel
-from model.preprocess import canvas_to_mnist
-from model.samples import SAMPLES_PATH, load_samples, pick_samples
+from model import MODEL_DIR
+from model.data.preprocess import canvas_to_mnist
+from model.data.samples import SAMPLES_PATH, load_samples, pick_samples
+from model.explaining import explain
+from model.serving.artifacts import shipped_archs
+from model.serving.keras_numpy import KerasNumpy, UnsupportedModel
 from tests.drawing import render
 
 ARCHS = shipped_archs(MODEL_DIR)
@@ -449,7 +450,7 @@ sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 import streamlit.testing.v1.app_test as app_test
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
-from model.preprocess import canvas_to_mnist
+from model.data.preprocess import canvas_to_mnist
 from tests.drawing import render
 
 class Routed(PagesManager):

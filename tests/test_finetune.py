@@ -1,4 +1,4 @@
-"""Fine-tuning on a class's drawings (model/finetune.py): the writer split, and a short real run
+"""Fine-tuning on a class's drawings (model/classroom/finetune.py): the writer split, and a short real run
 that writes a loadable model with its base, data and before/after scores on the card."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from model import classdata
-from model.finetune import FinetuneError, finetune, split_by_writer
-from model.inference import load_classifier
-from model.storage import Storage
+from model.classroom import classdata
+from model.classroom.finetune import FinetuneError, finetune, split_by_writer
+from model.classroom.storage import Storage
+from model.serving.inference import load_classifier
 from tests.browser import REPO
 from tests.drawing import class_drawings
 
@@ -86,7 +86,7 @@ def test_bad_requests_are_plain_messages(tmp_path, class_set):
         finetune(url, "cnn", "seed000_cnn", out=tmp_path)
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     progress = tmp_path / "progress.json"
-    done = subprocess.run([sys.executable, "-m", "model.finetune", "--db", empty, "--name", "x_class",
+    done = subprocess.run([sys.executable, "-m", "model.classroom.finetune", "--db", empty, "--name", "x_class",
                            "--out", str(tmp_path), "--progress", str(progress)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "at least 20 drawings" in done.stderr and "Traceback" not in done.stderr

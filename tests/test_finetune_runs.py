@@ -1,4 +1,4 @@
-"""The Class page's fine-tuning in the background (model/finetune_runs.py): one run at a time,
+"""The Class page's fine-tuning in the background (model/classroom/finetune_runs.py): one run at a time,
 however many sessions press at once, and a run whose process ended is not "running" for ever."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from model import finetune_runs, jobs
-from model.finetune import FinetuneError, digits_setting
-from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
-from model.networks import RECIPES
+from model import jobs
+from model.classroom import finetune_runs
+from model.classroom.finetune import FinetuneError, digits_setting
+from model.classroom.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
+from model.training.networks import RECIPES
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from model import MODEL_DIR
-from model.preprocess import DAMAGED_IMAGE, UNREADABLE_DRAWING
+from model.data.preprocess import DAMAGED_IMAGE, UNREADABLE_DRAWING
 from tests.browser import browser_available, streamlit_server
 from tests.drawing import clear_canvas, draw_digit, open_draw_page, read_prediction, wait_idle
 from tests.hostile import canvas_payloads, digit_picture, encode, hostile_files

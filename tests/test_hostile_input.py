@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from model.preprocess import (
+from model.data.preprocess import (
     DAMAGED_IMAGE,
     UNREADABLE_DRAWING,
     ImageError,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from model import MODEL_DIR
-from model.artifacts import load_card, shipped_archs
-from model.inference import ClassifierError, load_classifier
+from model.serving.artifacts import load_card, shipped_archs
+from model.serving.inference import ClassifierError, load_classifier
 
 KERAS_ARCHS = [a for a in shipped_archs() if (MODEL_DIR / a / "model.keras").is_file()]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import MODEL_DIR, artifacts
-from model.inference import ClassifierError, load_classifier
+from model import MODEL_DIR
+from model.serving import artifacts
+from model.serving.inference import ClassifierError, load_classifier
 
 ARCHS = artifacts.shipped_archs(MODEL_DIR)
 pytestmark = pytest.mark.skipif("cnn" not in ARCHS, reason="no shipped cnn")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from model import jobs
-from model.networks import OPTIMIZERS, RECIPES
+from model.training.networks import OPTIMIZERS, RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 240  # s; generous: the machine is shared and the job runs at low priority
@@ -169,7 +169,7 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     mid-training: the job notices, ends, and the next look shows the run as failed, not running;
     the queued run waits for a live server and starts at that server's next look."""
     code = (
-        "import time\nfrom model import jobs\nfrom model.networks import RECIPES\n"
+        "import time\nfrom model import jobs\nfrom model.training.networks import RECIPES\n"
         "jobs.start(jobs.JobSpec(name='mlp-orphan', epochs=30, train_size=5000), list(RECIPES))\n"
         "jobs.enqueue(jobs.JobSpec(name='mlp-after', epochs=1, train_size=500), list(RECIPES))\n"
         "print('started', flush=True)\ntime.sleep(600)\n"
@@ -314,7 +314,7 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
 
 
 def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
-    """The Class page's fine-tuning (model.finetune_runs) takes the same slot through hold_slot:
+    """The Class page's fine-tuning (model.classroom.finetune_runs) takes the same slot through hold_slot:
     no job starts beside it, Stop leaves it alone, and the queue moves on once it has ended."""
     recipes = list(RECIPES)
     tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # its process

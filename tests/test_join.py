@@ -1,11 +1,11 @@
-"""The join panel's address and QR code (model/join.py), without a browser."""
+"""The join panel's address and QR code (model/classroom/join.py), without a browser."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from model.join import PUBLIC_URL_ENV, join_address, qr_png
+from model.classroom.join import PUBLIC_URL_ENV, join_address, qr_png
 
 
 @pytest.fixture(autouse=True)

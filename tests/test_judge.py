@@ -1,4 +1,4 @@
-"""The fair judge between one run and an average of runs (model/judge.py), on constructed runs
+"""The fair judge between one run and an average of runs (model/training/judge.py), on constructed runs
 whose right answers are known."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from model.judge import (
+from model.training.judge import (
     cross_fitted,
     load_epoch_probabilities,
     load_member_runs,

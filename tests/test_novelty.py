@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from model import MODEL_DIR, novelty
-from model.artifacts import shipped_archs
-from model.data import split_validation
-from model.inference import load_classifier
+from model import MODEL_DIR
+from model.data.mnist import split_validation
+from model.explaining import novelty
+from model.serving.artifacts import shipped_archs
+from model.serving.inference import load_classifier
 from tests.outliers import drawn_digits, installed_fonts, random_scribbles, rendered_letters
 
 ARCH = "cnn"
@@ -70,7 +71,7 @@ def test_card_threshold_is_the_validation_quantile(arch, mnist):
 
 
 def test_explain_novelty_is_the_contract(mnist):
-    from model.explain import novelty as explain_novelty
+    from model.explaining.explain import novelty as explain_novelty
 
     digits = mnist.test.images[:5].astype(np.float32) / 255
     scores = explain_novelty(ARCH, digits)
@@ -112,7 +113,7 @@ def test_the_derived_command_remakes_a_models_statistics_and_map(mnist_dir, tmp_
         shutil.copy(MODEL_DIR / arch / name, folder / name)
     shipped = json.loads((MODEL_DIR / arch / "card.json").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "model.derived", "--arch", arch, "--model-dir", str(tmp_path), "--data-dir", mnist_dir],
+        [sys.executable, "-m", "model.explaining.derived", "--arch", arch, "--model-dir", str(tmp_path), "--data-dir", mnist_dir],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -126,6 +127,6 @@ def test_the_derived_command_remakes_a_models_statistics_and_map(mnist_dir, tmp_
 
 
 def test_the_derived_command_names_a_model_it_does_not_have(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "model.derived", "--arch", "nosuch", "--model-dir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "model.explaining.derived", "--arch", "nosuch", "--model-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no trained model named nosuch" in result.stderr

@@ -23,7 +23,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model import MODEL_DIR
-from model.artifacts import load_card, load_evaluation, load_history, shipped_archs
+from model.serving.artifacts import load_card, load_evaluation, load_history, shipped_archs
 from pages.common import MODEL_DIR_ENV, SEARCH_COMMAND
 
 REPO = Path(__file__).resolve().parent.parent
@@ -369,7 +369,7 @@ SEARCH_ROWS = [
         (0.5, 1024, 1e-5, 0.979, 0.08), (1.0, 1024, 1e-4, 0.970, 0.10),
     ]
 ]
-# What python -m model.search writes (model.search.load_search_results checks it).
+# What python -m model.training.search writes (model.training.search.load_search_results checks it).
 SEARCH_RESULTS = {
     "arch": "seed003_numpy",
     "rows": SEARCH_ROWS,

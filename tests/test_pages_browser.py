@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from model import MODEL_DIR
-from model.artifacts import load_evaluation, shipped_archs
+from model.serving.artifacts import load_evaluation, shipped_archs
 from tests.browser import browser_available, streamlit_server, wait_for_app
 
 pytestmark = [

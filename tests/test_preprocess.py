@@ -8,8 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from model.inference import load_classifier
-from model.preprocess import (
+from model.data.preprocess import (
     CENTRE_OF_MASS,
     ImageError,
     canvas_to_mnist,
@@ -17,6 +16,7 @@ from model.preprocess import (
     read_canvas,
     upload_to_mnist,
 )
+from model.serving.inference import load_classifier
 
 SIDE = 280
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from model.robustness import SLIDERS
+from model.explaining.robustness import SLIDERS
 from tests.browser import browser_available, streamlit_server
 from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
                            read_prediction, smooth, wait_idle)

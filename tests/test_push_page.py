@@ -9,7 +9,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from model import MODEL_DIR
-from model.preprocess import read_canvas
+from model.data.preprocess import read_canvas
 from pages.common import DRAWING_KEY, MODEL_DIR_ENV
 from tests.drawing import place, render as render_strokes, smooth
 from tests.test_pages import routed_server  # noqa: F401 - the fixture, used by every test here
@@ -60,7 +60,7 @@ def test_models_without_or_with_damaged_feature_files(tmp_path, monkeypatch):
     at = push_page("cnn")
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Prediction") == "3"
-    assert any("novelty.npz" in w.value and "python -m model.derived --arch cnn" in w.value for w in at.warning)
+    assert any("novelty.npz" in w.value and "python -m model.explaining.derived --arch cnn" in w.value for w in at.warning)
     at = push_page("seed000_numpy")  # no LiteRT export: no check and no map, the sliders work
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Prediction") == "3"

@@ -1,4 +1,4 @@
-"""The Push it transformations and sweeps (model/robustness.py) on real digits."""
+"""The Push it transformations and sweeps (model/explaining/robustness.py) on real digits."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from model.inference import load_classifier
-from model.robustness import SLIDERS, SWEEP_POINTS, Flip, Push, eraser_mask, flips_from, sweep, transform
+from model.explaining.robustness import SLIDERS, SWEEP_POINTS, Flip, Push, eraser_mask, flips_from, sweep, transform
+from model.serving.inference import load_classifier
 
 
 @pytest.fixture(scope="module")

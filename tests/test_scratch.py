@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from model import MODEL_DIR
-from model.data import MnistError, load_mnist
+from model.data.mnist import MnistError, load_mnist
 from model.scratch import (
     SGD,
     Conv2D,
@@ -298,7 +298,7 @@ def test_batches_cover_every_example_once_in_a_seeded_order():
 @pytest.mark.mnist
 @pytest.mark.parametrize("arch", ARCHS)
 def test_short_training_run_lowers_the_loss(arch, digits):
-    from model.data import Split
+    from model.data.mnist import Split
 
     train = Split(digits.train.images[:384], digits.train.labels[:384])
     val = Split(digits.train.images[384:640], digits.train.labels[384:640])
@@ -342,10 +342,10 @@ def test_load_network_rejects_a_file_of_the_wrong_shapes(tmp_path):
 
 
 def test_search_results_reader(tmp_path):
-    from model.artifacts import ArtifactError
-    from model.search import load_search_results
+    from model.serving.artifacts import ArtifactError
+    from model.training.search import load_search_results
 
-    with pytest.raises(ArtifactError, match="python -m model.search") as missing:
+    with pytest.raises(ArtifactError, match="python -m model.training.search") as missing:
         load_search_results(tmp_path)
     assert "missing" in str(missing.value)
 
@@ -365,10 +365,10 @@ def test_search_results_reader(tmp_path):
 
 
 def test_shipped_search_results_are_readable():
-    from model.search import GRID, load_search_results
+    from model.training.search import GRID, load_search_results
 
     if not (MODEL_DIR / "search" / "results.json").is_file():
-        pytest.skip("no search run yet: python -m model.search")
+        pytest.skip("no search run yet: python -m model.training.search")
     results = load_search_results()
     assert len(results["rows"]) == np.prod([len(v) for v in GRID.values()])
     assert results["best"]["val_accuracy"] == max(r["val_accuracy"] for r in results["rows"])

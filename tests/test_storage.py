@@ -1,4 +1,4 @@
-"""The class database (model/storage.py) on a real SQLite file and a real PostgreSQL server."""
+"""The class database (model/classroom/storage.py) on a real SQLite file and a real PostgreSQL server."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from model import storage as st_
-from model.storage import Answer, Storage, StorageError
+from model.classroom import storage as st_
+from model.classroom.storage import Answer, Storage, StorageError
 from tests.drawing import render
 from tests.postgres import PostgresUnavailable, postgres_server
 
@@ -66,7 +66,7 @@ def _answer(rng, label=4, session="s1", **fields) -> Answer:
 
 
 def test_an_answer_comes_back_as_it_was_stored(storage, rng):
-    from model.preprocess import canvas_ink_box
+    from model.data.preprocess import canvas_ink_box
 
     ink = st_.ink_thumbnail(canvas_ink_box(render(7))[0])
     assert max(ink.shape) == st_.INK_SIDE and ink.dtype == np.uint8 and ink.max() > 200
@@ -83,7 +83,7 @@ def test_an_answer_comes_back_as_it_was_stored(storage, rng):
     assert got.created_at[0] == np.datetime64("2026-11-29T10:30:00")
     np.testing.assert_array_equal(storage.ink(answer_id), ink)
     # The ink is enough to run the preprocessing again: the same digit, near enough.
-    from model.preprocess import canvas_to_mnist, ink_to_mnist
+    from model.data.preprocess import canvas_to_mnist, ink_to_mnist
 
     again, original = ink_to_mnist(storage.ink(answer_id) / 255.0), canvas_to_mnist(render(7))
     assert np.corrcoef(again.ravel(), original.ravel())[0, 1] > 0.9

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.artifacts import weights_digests
-from model.networks import RECIPES
-from model.config import TrainConfig
+from model.serving.artifacts import weights_digests
 from model.train import ARTIFACT_FILES, run, write_artifacts_atomically
+from model.training.config import TrainConfig
+from model.training.networks import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +91,7 @@ def test_artifact_set_is_complete_and_consistent(tiny_run):
 def test_evaluate_json_reports_the_same_accuracy(tiny_run, mnist_dir):
     out, card = tiny_run
     result = subprocess.run(
-        [sys.executable, "-m", "model.evaluate", "--arch", "seed000_cnn", "--model-dir", str(out),
+        [sys.executable, "-m", "model.serving.evaluate", "--arch", "seed000_cnn", "--model-dir", str(out),
          "--data-dir", mnist_dir, "--json"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
@@ -105,7 +105,7 @@ def test_evaluate_json_reports_the_same_accuracy(tiny_run, mnist_dir):
 
 def test_evaluate_names_a_wrong_data_dir(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "model.evaluate", "--arch", "cnn", "--data-dir", str(tmp_path / "x"), "--json"],
+        [sys.executable, "-m", "model.serving.evaluate", "--arch", "cnn", "--data-dir", str(tmp_path / "x"), "--json"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert result.returncode == 2
@@ -164,7 +164,7 @@ def _shift(images: np.ndarray, down: int, right: int) -> np.ndarray:
 def test_shift_averaging_averages_the_network_over_moved_copies(mnist, tmp_path):
     import keras
 
-    from model.networks import SHIFTS, shift_averaged
+    from model.training.networks import SHIFTS, shift_averaged
 
     keras.utils.set_random_seed(0)
     network = RECIPES["seed002_cnn"].build()
@@ -175,7 +175,7 @@ def test_shift_averaging_averages_the_network_over_moved_copies(mnist, tmp_path)
     assert wrapped.count_params() == network.count_params()  # no weights of its own
     assert sorted(SHIFTS) == [(-1, 0), (0, -1), (0, 1), (1, 0)]
     # It saves, loads in safe mode and runs on LiteRT like any shipped model.
-    from model.inference import load_forward
+    from model.serving.inference import load_forward
     from model.train import export_litert
 
     wrapped.save(tmp_path / "model.keras")
@@ -203,7 +203,7 @@ def test_training_ships_shift_averaging_only_when_validation_prefers_it(mnist_di
     assert ("Cropping2D" in [layer["type"] for layer in card["layers"]]) == choice["shipped"]
     assert any(isinstance(layer, keras.layers.Cropping2D) for layer in model.layers) == choice["shipped"]
     if choice["shipped"]:
-        from model.networks import SHIFTS
+        from model.training.networks import SHIFTS
 
         network = model.layers[-2]
         x = np.random.default_rng(1).random((4, 28, 28, 1), dtype=np.float32)
@@ -216,9 +216,9 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
 
     import keras
 
-    from model.inference import load_classifier
-    from model.judge import VALIDATION_PROBABILITIES, cross_fitted, load_epoch_probabilities
-    from model.ensemble import MEMBERS_DIR, reusable_member
+    from model.serving.inference import load_classifier
+    from model.training.ensemble import MEMBERS_DIR, reusable_member
+    from model.training.judge import VALIDATION_PROBABILITIES, cross_fitted, load_epoch_probabilities
 
     # Shift averaging is tested on its own above; here the shipped model is the plain average.
     monkeypatch.setitem(RECIPES, "cnn", dataclasses.replace(RECIPES["cnn"], shift_averaging=False))
@@ -302,7 +302,7 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
 
 def test_train_speed_bench_measures_the_real_loop(mnist):
     from bench import train_speed
-    from model.data import Split
+    from model.data.mnist import Split
 
     train = Split(mnist.train.images[:1024], mnist.train.labels[:1024])
     val = Split(mnist.train.images[-256:], mnist.train.labels[-256:])
@@ -334,9 +334,9 @@ def test_published_nets_bench_times_real_training_steps():
 
 
 def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
-    from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities
-    from model.ensemble import MEMBERS_DIR
-    from model.progress import PROGRESS_DIR
+    from model.training.ensemble import MEMBERS_DIR
+    from model.training.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities
+    from model.training.progress import PROGRESS_DIR
 
     # As an ensemble member (under .members), so its artifacts keep every epoch's probabilities.
     tmp_path = tmp_path / MEMBERS_DIR / "seed2"

@@ -158,7 +158,7 @@ def build_seed003(seed: int = 0, dtype=np.float32, hidden: int = 1024) -> Networ
 
 BUILDERS = {"seed000_numpy": build_seed000, "seed003_numpy": build_seed003}
 
-# The Keras model each scratch network mirrors, layer for layer (model/networks.py).
+# The Keras model each scratch network mirrors, layer for layer (model/training/networks.py).
 KERAS_TWINS = {"seed000_numpy": "build_seed000_cnn", "seed003_numpy": "build_seed003_fcn"}
 
 
@@ -211,10 +211,10 @@ def load_network(path: str | Path, dtype=np.float32) -> Network:
 
 
 def to_keras(network: Network):
-    """The matching Keras model (model/networks.py) holding this network's weights."""
-    import model.networks
+    """The matching Keras model (model/training/networks.py) holding this network's weights."""
+    import model.training.networks
 
-    keras_model = getattr(model.networks, KERAS_TWINS[network.arch])()
+    keras_model = getattr(model.training.networks, KERAS_TWINS[network.arch])()
     keras_model.set_weights([w.astype(np.float32) for w in network.get_weights()])
     return keras_model
 

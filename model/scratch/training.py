@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from model.data import Split, unit_pixels
-from model.results import TrainResult, epoch_rank
+from model.data.mnist import Split, unit_pixels
 from model.scratch.layers import softmax_cross_entropy
 from model.scratch.network import MNIST_MEAN, MNIST_STD, Network, build_network, fold_standardize
 from model.scratch.optim import SGD, ExponentialSchedule, batches
+from model.training.results import TrainResult, epoch_rank
 
 
 @dataclass(frozen=True)

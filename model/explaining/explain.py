@@ -7,7 +7,7 @@ computes.
     saliency("cnn", image28, method="occlusion" | "integrated_gradients")  # array[28, 28]
 
 Feature maps and occlusion run on the model's LiteRT export, integrated gradients on its
-Keras file run in numpy (model/keras_numpy.py): no TensorFlow anywhere, which in a Streamlit
+Keras file run in numpy (model/serving/keras_numpy.py): no TensorFlow anywhere, which in a Streamlit
 server would slow every page's every run.
 """
 from __future__ import annotations
@@ -25,10 +25,7 @@ from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
 from model import MODEL_DIR
-from model.inference import load_forward
-from model.keras_numpy import KerasNumpy, read_layers
-from model.novelty import novelty_scores
-from model.preprocess import (
+from model.data.preprocess import (
     CENTRE_OF_MASS,
     DIGIT_BOX,
     FIELD,
@@ -39,6 +36,9 @@ from model.preprocess import (
     canvas_ink_box,
     normalise_stroke_width,
 )
+from model.explaining.novelty import novelty_scores
+from model.serving.inference import load_forward
+from model.serving.keras_numpy import KerasNumpy, read_layers
 
 # --------------------------------------------------------------------------- the pipeline
 
@@ -63,7 +63,7 @@ def _resize_longer_side(ink: np.ndarray, side: int) -> np.ndarray:
 
 def _corrected_stroke(work: np.ndarray, rescale: Callable[[np.ndarray], np.ndarray | None]
                       ) -> tuple[np.ndarray | None, float, int]:
-    """``model.preprocess.ink_to_mnist``'s stroke-width correction, step for step: the image,
+    """``model.data.preprocess.ink_to_mnist``'s stroke-width correction, step for step: the image,
     the measured width's ratio to MNIST's, and how many passes changed it."""
     work_box = DIGIT_BOX * WORK_SCALE
     target = MNIST_STROKE_WIDTH * WORK_SCALE
@@ -149,7 +149,7 @@ def _pipeline(rgba: np.ndarray, off: frozenset[str]):
         top, left = (FIELD - height) // 2, (FIELD - width) // 2
         note = "Switched off: the box sits in the middle of 28x28, however its ink is spread."
     else:
-        # Exactly model.preprocess.ink_to_mnist's placement.
+        # Exactly model.data.preprocess.ink_to_mnist's placement.
         com_row, com_col = ndimage.center_of_mass(small)
         top = int(np.clip(round(CENTRE_OF_MASS - com_row), 0, FIELD - height))
         left = int(np.clip(round(CENTRE_OF_MASS - com_col), 0, FIELD - width))
@@ -165,7 +165,7 @@ def pipeline_steps(rgba: np.ndarray, off=()) -> list[tuple[str, np.ndarray, str]
     """Each step from a canvas drawing (H, W, 4) to the model's 28x28 input, as (name, 2-D
     float image in [0, 1], a one-line why); the last image is what the model reads. ``off``
     names steps of ``SWITCHABLE_STEPS`` to skip. Empty when nothing is drawn. With every step
-    on, the last image is exactly ``model.preprocess.canvas_to_mnist(rgba)``."""
+    on, the last image is exactly ``model.data.preprocess.canvas_to_mnist(rgba)``."""
     return _pipeline(rgba, frozenset(off))[0]
 
 
@@ -440,7 +440,7 @@ def integrated_gradients_maps(network, image28: np.ndarray, targets: list[int],
 
 @functools.lru_cache(maxsize=8)
 def gradient_network(arch: str, model_dir: str = str(MODEL_DIR)) -> KerasNumpy:
-    """``arch``'s Keras model run in numpy (model/keras_numpy.py), cached: its gradients
+    """``arch``'s Keras model run in numpy (model/serving/keras_numpy.py), cached: its gradients
     without TensorFlow. Raises ``ValueError`` for a model without a Keras file it can run."""
     path = Path(model_dir) / arch / "model.keras"
     if not path.is_file():
@@ -522,5 +522,5 @@ def shuffled_weights(network: KerasNumpy, seed: int = 0) -> KerasNumpy:
 
 def novelty(arch: str, images) -> np.ndarray:
     """How unlike any digit each of ``images`` (N, 28, 28) is, as an (N,) array: higher = less
-    like a digit; flagged above the card's ``novelty_threshold`` (see model/novelty.py)."""
+    like a digit; flagged above the card's ``novelty_threshold`` (see model/explaining/novelty.py)."""
     return novelty_scores(arch, images)

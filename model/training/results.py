@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from model.artifacts import DIGESTS_KEY, weights_digests
-from model.data import Split, unit_pixels
+from model.data.mnist import Split, unit_pixels
+from model.serving.artifacts import DIGESTS_KEY, weights_digests
 
 ARTIFACT_FILES = ("history.json", "evaluation.json", "card.json")
 

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from model import data_dir
-from model.privacy import (  # noqa: F401 - the storage layer's callers use them from here too
+from model.classroom.privacy import (  # noqa: F401 - the storage layer's callers use them from here too
     INK_SIDE,
     KEEP_DAYS,
     KEEP_DAYS_ENV,

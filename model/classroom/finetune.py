@@ -1,14 +1,14 @@
 """Teach a shipped model a class's handwriting: train it further on the class's drawings
-(model.storage) mixed with MNIST training digits, so that it forgets nothing it knew.
+(model.classroom.storage) mixed with MNIST training digits, so that it forgets nothing it knew.
 
-    python -m model.finetune --db URL --arch cnn --name cnn_class [--out DIR] [--class-code C]
+    python -m model.classroom.finetune --db URL --arch cnn --name cnn_class [--out DIR] [--class-code C]
 
 A fixed share of the class's writers (``--held-out``, chosen by their anonymous session ids,
 so no writer is on both sides) is kept out of training and scores the model before and after,
 as does the MNIST test set. Writes ``OUT/NAME/`` with the usual artifacts (model.keras,
 model.tflite, card.json, history.json, evaluation.json); the card names the base model, the
 data, and both scores before and after. ``--progress FILE`` keeps a JSON file up to date with
-what the run is doing (``model.finetune_runs``, which starts the Class page's runs, reads it).
+what the run is doing (``model.classroom.finetune_runs``, which starts the Class page's runs, reads it).
 
 ``$DIGITLAB_FINETUNE_MNIST_DIGITS`` and ``$DIGITLAB_FINETUNE_CHECK_DIGITS`` set the defaults of
 ``--mnist-digits`` and ``--check-digits`` (so also the Class page's button): on a slow server,
@@ -29,17 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-import model.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
+import model.serving.quiet_tensorflow  # noqa: F401 - first, before anything imports TensorFlow
 
 # isort: split
 from model import MODEL_DIR
-from model.artifacts import DIGESTS_KEY, ArtifactError, load_card, weights_digests
-from model.data import MnistError, load_splits, unit_pixels
-from model.evaluate import score
-from model.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV, Progress
-from model.inference import Classifier, inference_ms, load_forward
-from model.results import dump_json, export_litert, write_artifacts_atomically
-from model.storage import Answers, Storage, StorageError, database_url
+from model.classroom.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV, Progress
+from model.classroom.storage import Answers, Storage, StorageError, database_url
+from model.data.mnist import MnistError, load_splits, unit_pixels
+from model.serving.artifacts import DIGESTS_KEY, ArtifactError, load_card, weights_digests
+from model.serving.evaluate import score
+from model.serving.inference import Classifier, inference_ms, load_forward
+from model.training.results import dump_json, export_litert, write_artifacts_atomically
 
 HELD_OUT_SHARE = 0.3
 MNIST_DIGITS = 12_000  # MNIST training digits mixed in each epoch
@@ -271,7 +271,7 @@ def finetune(
             "novelty_threshold")},
         "arch": name,
         "summary": f"{arch} fine-tuned on a class's drawings",
-        "source": "Digit Lab (model.finetune)",
+        "source": "Digit Lab (model.classroom.finetune)",
         "published_accuracy": None,
         "base": {"arch": arch, "date": base_card.get("date"),
                  "test_accuracy": base_card.get("test_accuracy")},
@@ -313,7 +313,7 @@ def finetune(
         "versions": {**base_card.get("versions", {}), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m model.finetune " + " ".join(sys.argv[1:]),
+        "command": "python -m model.classroom.finetune " + " ".join(sys.argv[1:]),
     }
 
     progress("running", "Writing the model", 0.93)

@@ -1,6 +1,6 @@
 """A seed-003-style hyperparameter search for the numpy FCN, scored on the validation split.
 
-    python -m model.search --data-dir ../shared/mnist
+    python -m model.training.search --data-dir ../shared/mnist
 
 Sweeps learning rate x hidden size x weight decay with short runs (one epoch each, so the
 whole grid of 18 takes minutes on a laptop CPU) and writes
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import ArtifactError
-from model.data import MnistError, Split, load_splits
-from model.results import epoch_rank
+from model.data.mnist import MnistError, Split, load_splits
 from model.scratch import SCRATCH_RECIPES, build_network, fit
+from model.serving.artifacts import ArtifactError
+from model.training.results import epoch_rank
 
 ARCH = "seed003_numpy"
 GRID = {
@@ -39,7 +39,7 @@ SUBSET = None  # training images per run; None = the whole training split (55,00
 EPOCHS = 1
 SEED = 0
 RESULTS_PATH = Path("search") / "results.json"  # under the model directory
-COMMAND = "python -m model.search --data-dir $MNIST_DIR"
+COMMAND = "python -m model.training.search --data-dir $MNIST_DIR"
 ROW_KEYS = ("learning_rate", "hidden", "weight_decay", "val_accuracy", "val_loss", "seconds")
 
 
@@ -74,7 +74,7 @@ def search(
     data_dir=None, subset: int | None = SUBSET, epochs: int = EPOCHS, grid: dict = GRID, log=print
 ) -> dict:
     train, val, _, mnist = load_splits(data_dir)
-    # The training split is already in a seeded random order (model.data.split_validation),
+    # The training split is already in a seeded random order (model.data.mnist.split_validation),
     # so its first images are a fair, class-balanced-in-expectation sample.
     train = Split(train.images[:subset], train.labels[:subset])
     rows = []
@@ -100,7 +100,7 @@ def search(
         },
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": {"source": mnist.source, "checksums": mnist.checksums},
-        "command": "python -m model.search " + " ".join(sys.argv[1:]),
+        "command": "python -m model.training.search " + " ".join(sys.argv[1:]),
     }
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities, save_epoch_probabilities
-from model.results import dump_json, write_artifacts_atomically
+from model.training.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities, save_epoch_probabilities
+from model.training.results import dump_json, write_artifacts_atomically
 
 PROGRESS_DIR = ".progress"  # under --out
 

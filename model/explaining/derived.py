@@ -3,7 +3,7 @@ the not-a-digit statistics (``novelty.npz``, and its threshold on the card) and 
 the digits (``embedding.npz``). Training makes them; for a model made before, or after its files
 were replaced:
 
-    python -m model.derived --arch cnn --data-dir $MNIST_DIR
+    python -m model.explaining.derived --arch cnn --data-dir $MNIST_DIR
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from model import MODEL_DIR, embedding, novelty
-from model.artifacts import shipped_archs
-from model.data import MnistError, load_splits
-from model.results import update_card
+from model import MODEL_DIR
+from model.data.mnist import MnistError, load_splits
+from model.explaining import embedding, novelty
+from model.serving.artifacts import shipped_archs
+from model.training.results import update_card
 
 
 def write_feature_artifacts(arch: str, splits, model_dir: Path = MODEL_DIR) -> dict:

@@ -18,11 +18,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from model.config import TrainConfig
-from model.data import Split
-from model.judge import judge_members
-from model.networks import Recipe
-from model.results import TrainResult, describe_optimizer, epoch_rank, keras_result, validation_accuracy
+from model.data.mnist import Split
+from model.training.config import TrainConfig
+from model.training.judge import judge_members
+from model.training.networks import Recipe
+from model.training.results import TrainResult, describe_optimizer, epoch_rank, keras_result, validation_accuracy
 
 MEMBERS_DIR = ".members"  # under --out; each member's own artifacts, kept out of git
 

@@ -1,8 +1,8 @@
 """A class's drawings as one ``.npz`` file, to share a class set or load it into another
 installation; the one module that reads and writes that format.
 
-    python -m model.classdata export FILE.npz [--db URL] [--class-code C]
-    python -m model.classdata import FILE.npz [--db URL] [--class-code C]
+    python -m model.classroom.classdata export FILE.npz [--db URL] [--class-code C]
+    python -m model.classroom.classdata import FILE.npz [--db URL] [--class-code C]
 
 Arrays (N drawings):
 
@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from model.storage import Answer, Answers, Storage, StorageError, database_url, valid_class_code
+from model.classroom.storage import Answer, Answers, Storage, StorageError, database_url, valid_class_code
 
 REQUIRED = ("images", "labels", "sessions")
 OPTIONAL = ("predicted", "model", "created_at", "class_codes")

@@ -1,6 +1,6 @@
 """A fair figure for one run and for an average of runs, from the validation digits alone.
 
-    python -m model.judge [--arch cnn] [--members-dir model/.members] [--json]
+    python -m model.training.judge [--arch cnn] [--members-dir model/.members] [--json]
 
 Every run keeps its best epoch on the validation digits, so its validation accuracy is the best
 of ~30 noisy draws and flatters it against an average of runs. Cross-fitting removes that

@@ -1,5 +1,5 @@
 """The Class page's fine-tuning in the background: one run at a time per data folder, in a
-process of its own (``python -m model.finetune``), and the progress file it keeps.
+process of its own (``python -m model.classroom.finetune``), and the progress file it keeps.
 
     start("cnn", "cnn_class", model_dir, out)   # FinetuneBusy while a run or a Train-page job is alive
     status()   # None, or {"state": "running" | "done" | "failed", "message", "fraction", "name", ...}
@@ -26,11 +26,11 @@ from pathlib import Path
 from model import MODEL_DIR, data_dir, jobs
 from model.jobs import file_lock, process_running, process_started, write_json_atomically
 
-RUN_MODULE = "model.finetune"
+RUN_MODULE = "model.classroom.finetune"
 PROGRESS_FILE = "finetune-progress.json"
 NICENESS = 10  # below the lesson's pages on a shared CPU
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# The run's size, for a server too slow for the defaults (the defaults of model.finetune's
+# The run's size, for a server too slow for the defaults (the defaults of model.classroom.finetune's
 # --mnist-digits and --check-digits, so the button's too): fewer digits make a quicker run whose
 # check that MNIST is not forgotten is rougher.
 MNIST_DIGITS_ENV = "DIGITLAB_FINETUNE_MNIST_DIGITS"

@@ -19,10 +19,11 @@ from typing import Callable
 
 import numpy as np
 
-from model import MODEL_DIR, native_stderr
-from model.artifacts import ArtifactError, load_card, retrain_hint, short_path, verify_weights
-from model.results import compiled_forward
+from model import MODEL_DIR
 from model.scratch import load_network
+from model.serving import native_stderr
+from model.serving.artifacts import ArtifactError, load_card, retrain_hint, short_path, verify_weights
+from model.training.results import compiled_forward
 
 
 class ClassifierError(RuntimeError):

@@ -17,7 +17,7 @@ bench/README.md).
 Speed: the features come from the shipped LiteRT export itself, with its graph output moved
 from the softmax to the last layer's input (a 4-byte change to the flatbuffer, in memory), so
 they cost one fast forward pass and no new model file; the fitted statistics live in
-``model/<arch>/novelty.npz`` (``python -m model.derived --arch cnn --data-dir $MNIST_DIR``).
+``model/<arch>/novelty.npz`` (``python -m model.explaining.derived --arch cnn --data-dir $MNIST_DIR``).
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from typing import Callable
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import PerModel, features_command
-from model.data import load_splits, unit_pixels
-from model.inference import batched_forward, litert_interpreter
+from model.data.mnist import load_splits, unit_pixels
+from model.serving.artifacts import PerModel, features_command
+from model.serving.inference import batched_forward, litert_interpreter
 
 STATS_FILE = "novelty.npz"
 METHODS = ("mahalanobis_l2", "mahalanobis", "energy", "max_softmax")
@@ -325,7 +325,7 @@ def fit(arch: str, data_dir: str | None = None, model_dir: Path = MODEL_DIR,
         method: str = SHIPPED_METHOD, splits=None) -> NoveltyStats:
     """Fit the statistics on the training digits and the threshold on the validation digits;
     write ``novelty.npz``. The card's ``novelty_method`` / ``novelty_threshold`` are
-    :meth:`NoveltyStats.card_fields`, which ``model.derived`` puts on the card."""
+    :meth:`NoveltyStats.card_fields`, which ``model.explaining.derived`` puts on the card."""
 
     train, val, _test, _ = splits if splits is not None else load_splits(data_dir)
     model = load_feature_model(arch, model_dir)

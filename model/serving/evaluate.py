@@ -1,6 +1,6 @@
-"""Scoring: the numbers every diagnostics page shows, and the ``model.evaluate`` command.
+"""Scoring: the numbers every diagnostics page shows, and the ``model.serving.evaluate`` command.
 
-    python -m model.evaluate --arch cnn --data-dir ../shared/mnist --json
+    python -m model.serving.evaluate --arch cnn --data-dir ../shared/mnist --json
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
 
 from model import MODEL_DIR
-from model.data import MnistError, load_mnist, unit_pixels
-from model.inference import ClassifierError, inference_ms, load_classifier
+from model.data.mnist import MnistError, load_mnist, unit_pixels
+from model.serving.inference import ClassifierError, inference_ms, load_classifier
 
 # Correctly classified digits kept per class, so the confusion-matrix page can show a
 # diagonal cell too without the dataset.
@@ -81,7 +81,7 @@ def record_inference(card_path: Path, runtime: str, milliseconds: float) -> None
     card = json.loads(card_path.read_text())
     card["runtime"], card["inference_ms"] = runtime, milliseconds
     card["inference_measured"] = {
-        "command": "python -m model.evaluate " + " ".join(sys.argv[1:]),
+        "command": "python -m model.serving.evaluate " + " ".join(sys.argv[1:]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     staging = card_path.with_suffix(".json.tmp")

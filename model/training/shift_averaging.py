@@ -1,11 +1,11 @@
 """Test-time shift averaging: a Keras model's probabilities averaged over the digit and its
-copies moved one pixel each way (``model.networks.shift_averaged``), shipped only when the
+copies moved one pixel each way (``model.training.networks.shift_averaged``), shipped only when the
 validation digits say it reads more of them right."""
 from __future__ import annotations
 
-from model.data import Split
-from model.networks import shift_averaged
-from model.results import TrainResult, keras_result, validation_accuracy
+from model.data.mnist import Split
+from model.training.networks import shift_averaged
+from model.training.results import TrainResult, keras_result, validation_accuracy
 
 
 def choose_shift_averaging(arch: str, result: TrainResult, val: Split) -> TrainResult:

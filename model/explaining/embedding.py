@@ -13,7 +13,7 @@ map may be far apart for the network, so the neighbours shown are searched in th
 space, among 1,000 of the map's digits (100 of each; fewer for layers wider than 256) whose
 features and pixels are stored.
 
-Written as ``model/<arch>/embedding.npz`` (~300 KB) by ``python -m model.derived --arch cnn
+Written as ``model/<arch>/embedding.npz`` (~300 KB) by ``python -m model.explaining.derived --arch cnn
 --data-dir $MNIST_DIR`` and by training.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from model import MODEL_DIR
-from model.artifacts import PerModel, features_command
-from model.data import load_splits, unit_pixels
-from model.novelty import features_in_batches, load_feature_model
+from model.data.mnist import load_splits, unit_pixels
+from model.explaining.novelty import features_in_batches, load_feature_model
+from model.serving.artifacts import PerModel, features_command
 
 EMBEDDING_FILE = "embedding.npz"
 MAP_DIGITS = 5_000

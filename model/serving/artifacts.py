@@ -72,7 +72,7 @@ def train_command(arch: str = "cnn") -> str:
 
 def features_command(arch: str = "cnn") -> str:
     """The command that (re)makes ``arch``'s not-a-digit statistics and map from its own features."""
-    return f"python -m model.derived --arch {arch} --data-dir $MNIST_DIR"
+    return f"python -m model.explaining.derived --arch {arch} --data-dir $MNIST_DIR"
 
 
 def retrain_hint(arch: str) -> str:
@@ -220,7 +220,7 @@ def record_digests(arch: str, model_dir: Path = MODEL_DIR) -> dict[str, str]:
 
 
 def models_table(model_dir: Path = MODEL_DIR) -> list[dict]:
-    """One row per shipped model, from the cards: the README's table (``python -m model.artifacts``)."""
+    """One row per shipped model, from the cards: the README's table (``python -m model.serving.artifacts``)."""
     rows = []
     for arch in shipped_archs(model_dir):
         card = load_card(arch, model_dir)

@@ -1,7 +1,7 @@
 """A few MNIST test digits shipped with the app (``assets/sample_digits.npz``), so the Inside
 page has a digit to show when no drawing is made and MNIST is not on the server.
 
-Written by ``python -m model.samples --data-dir $MNIST_DIR`` (ten of each digit, the first
+Written by ``python -m model.data.samples --data-dir $MNIST_DIR`` (ten of each digit, the first
 ones of the test set; about 18 KB).
 """
 from __future__ import annotations
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import load_mnist
+from model import MODEL_DIR
+from model.data.mnist import load_mnist
 
-SAMPLES_PATH = Path(__file__).resolve().parent.parent / "assets" / "sample_digits.npz"
+SAMPLES_PATH = MODEL_DIR.parent / "assets" / "sample_digits.npz"
 PER_DIGIT = 10
 
 

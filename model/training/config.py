@@ -11,7 +11,7 @@ from model import MODEL_DIR
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "cnn"  # a recipe: model.networks.RECIPES or model.scratch.SCRATCH_RECIPES
+    arch: str = "cnn"  # a recipe: model.training.networks.RECIPES or model.scratch.SCRATCH_RECIPES
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None  # None: the recipe's
     seed: int = 0
