@@ -54,25 +54,26 @@ def background_training(recipe: str | None, log=print):
     import signal
     import tempfile
 
-    from model import jobs
+    from model.jobs import queue, slot
+    from model.jobs.job import FULL_TRAINING_SET, JobSpec
     from model.training.networks import RECIPES
 
     with tempfile.TemporaryDirectory(prefix="bench-training-") as data:
         os.environ["DIGITLAB_DATA_DIR"] = data
-        jobs.start(jobs.JobSpec(name="bench-background", recipe=recipe, epochs=50,
-                                train_size=jobs.FULL_TRAINING_SET), list(RECIPES))
+        queue.start(JobSpec(name="bench-background", recipe=recipe, epochs=50,
+                           train_size=FULL_TRAINING_SET), list(RECIPES))
         try:
             deadline = time.monotonic() + 300
-            while (job := jobs.status()).state != "training":
+            while (job := queue.status()).state != "training":
                 if not job.running or time.monotonic() > deadline:
                     raise RuntimeError(f"the background training did not start: {job.state} {job.message}")
                 time.sleep(0.5)
             log(f"background: {recipe} training (job {job.id})")
             yield
-            job = jobs.status()
+            job = queue.status()
             log(f"background: still {job.state} after {job.progress.get('seen', 0):,} digits")
         finally:
-            pid = jobs.running_pid()
+            pid = slot.running_pid()
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
 

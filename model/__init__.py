@@ -7,7 +7,7 @@
     serving/     a trained model's folder read, checked and run for the pages
     explaining/  looking into a model: the Inside and Push it pages
     classroom/   a class's own drawings: the database, export and import, fine-tuning
-    jobs.py      the Train page's trainings in the background (job_runner.py runs one)
+    jobs/        the Train page's trainings in the background, one at a time, and their queue
 
 The trained models' folders (``cnn/``, ``seed000_cnn/``, ...) and ``search/results.json`` sit
 beside them. Nothing here imports Streamlit, and nothing imports TensorFlow at module import

@@ -14,9 +14,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from sklearn.metrics import confusion_matrix
 
-from model import jobs
 from model.classroom import classdata, finetune_runs
 from model.classroom.privacy import keep_days
+from model.jobs import queue
+from model.jobs.models import models_dir
 from pages.common import (
     digit_grid,
     ensure_router,
@@ -141,7 +142,7 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
     status = finetune_runs.status()
     running = status is not None and status["state"] == "running"
     if arch is not None and not running:
-        training = jobs.running_job()
+        training = queue.running_job()
         if training is not None:
             st.info(f"{training.spec.name} is training on the Train page now. One network trains at a time: "
                     "fine-tune when it has finished.", icon=":material/hourglass_top:")
@@ -152,7 +153,7 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
                 st.error("A new name of lower-case letters, digits and _ please, starting with a letter.")
             else:
                 try:
-                    finetune_runs.start(arch, name, model_dir(arch), jobs.models_dir(), class_code)
+                    finetune_runs.start(arch, name, model_dir(arch), models_dir(), class_code)
                 except finetune_runs.FinetuneBusy as busy:
                     now = finetune_runs.status()
                     if now is None or now["state"] != "running":  # a Train-page job has the slot

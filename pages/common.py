@@ -19,9 +19,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from model import MODEL_DIR, jobs
+from model import MODEL_DIR
 from model.data import preprocess
 from model.data.mnist import unit_pixels
+from model.jobs.models import models_dir
 from model.serving import artifacts, inference
 
 try:  # the seed-003 search; plain JSON and numpy at import, like model.serving.artifacts
@@ -45,11 +46,11 @@ T = TypeVar("T")
 
 def model_dir(arch: str | None = None) -> Path:
     """The folder holding ``<arch>/card.json`` etc.: ``$DIGITLAB_MODEL_DIR``, else ``model/``;
-    for a model trained on the Train page, the folder of those (``model.jobs.models_dir()``)."""
+    for a model trained on the Train page, the folder of those (``model.jobs.models.models_dir()``)."""
     shipped = Path(os.environ.get(MODEL_DIR_ENV) or MODEL_DIR)
     # Decided from the folders' listings only: a name from a client never reaches a path here.
     if arch is not None and arch not in artifacts.shipped_archs(shipped) and arch in user_archs():
-        return jobs.models_dir()
+        return models_dir()
     return shipped
 
 
@@ -72,11 +73,11 @@ def shipped_archs() -> list[str]:
 
 def user_archs() -> list[str]:
     """The models trained on the Train page."""
-    return artifacts.shipped_archs(jobs.models_dir())
+    return artifacts.shipped_archs(models_dir())
 
 
 def trained_here(arch: str) -> bool:
-    return model_dir(arch) == jobs.models_dir()
+    return model_dir(arch) == models_dir()
 
 
 def cardless_archs() -> list[str]:

@@ -8,7 +8,19 @@ import uuid
 import plotly.graph_objects as go
 import streamlit as st
 
-from model import jobs
+from model.jobs import queue, slot
+from model.jobs.job import (
+    CUSTOM,
+    FULL_TRAINING_SET,
+    OPTIMIZERS,
+    Job,
+    JobError,
+    JobSpec,
+    mnist_problem,
+    passcode_ok,
+    teacher_code_required,
+)
+from model.jobs.models import delete_model, recipe_choices
 from pages.common import (
     PALETTE,
     choose_model,
@@ -24,7 +36,7 @@ TEACHER_KEY = "train_teacher_ok"
 WATCHING_KEY = "train_watching"  # the job this session saw running, to notice when it ends
 FINE_TUNING = "fine-tuning"  # what WATCHING_KEY holds while the Class page's fine-tuning has the slot
 OWNER_KEY = "train_owner"  # this browser session, as the owner of the runs it queues
-DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, jobs.FULL_TRAINING_SET]
+DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, FULL_TRAINING_SET]
 BATCH_CHOICES = [32, 64, 128, 256, 512]
 RATE_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
 OPTIMIZER_LABELS = {
@@ -44,7 +56,7 @@ STATE_WORDS = {
 
 
 def teacher_ok() -> bool:
-    return not jobs.teacher_code_required() or bool(st.session_state.get(TEACHER_KEY))
+    return not teacher_code_required() or bool(st.session_state.get(TEACHER_KEY))
 
 
 def passcode_box() -> None:
@@ -53,7 +65,7 @@ def passcode_box() -> None:
     code = st.text_input("Teacher's passcode", type="password",
                          help="In a class, only the teacher starts and stops trainings.")
     if code:
-        if jobs.passcode_ok(code):
+        if passcode_ok(code):
             st.session_state[TEACHER_KEY] = True
             st.rerun()
         st.error("That passcode is not right.")
@@ -73,8 +85,8 @@ def session_owner() -> str:
 
 def taken_names() -> set[str]:
     """Names a new run cannot have: models trained here, the job training now, the queued runs."""
-    taken = set(user_archs()) | {run.spec.name for run in jobs.queued()}
-    running = jobs.running_job()
+    taken = set(user_archs()) | {run.spec.name for run in queue.queued()}
+    running = queue.running_job()
     return taken | {running.spec.name} if running else taken
 
 
@@ -87,16 +99,16 @@ def unused_name(base: str, taken: set[str]) -> str:
 
 def settings_form(choices: dict[str, dict], busy: bool) -> None:
     """The settings and the Start button, which adds the run to the queue while a job runs."""
-    names = list(choices) + [jobs.CUSTOM]
+    names = list(choices) + [CUSTOM]
     default = names.index("seed002_mlp") if "seed002_mlp" in names else 0
     left, right = st.columns(2, gap="large")
     with left:
         recipe = st.selectbox(
             "Network", names, index=default, key="train_recipe",
-            format_func=lambda n: "Build your own" if n == jobs.CUSTOM else f"{n}: {choices[n]['summary']}",
+            format_func=lambda n: "Build your own" if n == CUSTOM else f"{n}: {choices[n]['summary']}",
         )
         knobs = {}
-        if recipe == jobs.CUSTOM:
+        if recipe == CUSTOM:
             knobs["conv_blocks"] = st.slider("Convolution blocks", 0, 3, 2,
                                              help="Each block: a 3x3 convolution, then a 2x2 max-pool.")
             knobs["filters"] = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16,
@@ -107,7 +119,7 @@ def settings_form(choices: dict[str, dict], busy: bool) -> None:
                                  key="train_optimizer")
         rate = None
         if optimizer != "recipe":
-            rate = st.select_slider("Learning rate", RATE_CHOICES, value=jobs.OPTIMIZERS[optimizer],
+            rate = st.select_slider("Learning rate", RATE_CHOICES, value=OPTIMIZERS[optimizer],
                                     format_func=lambda r: f"{r:g}")
     with right:
         train_size = st.select_slider("Training digits", DIGIT_CHOICES, value=5_000,
@@ -132,23 +144,23 @@ def settings_form(choices: dict[str, dict], busy: bool) -> None:
     passcode_box()
     label, icon = ("Add to queue", ":material/queue:") if busy else ("Start", ":material/play_arrow:")
     if st.button(label, type="primary", icon=icon, disabled=not teacher_ok(), key="train_start"):
-        spec = jobs.JobSpec(
+        spec = JobSpec(
             name=name.strip(), recipe=recipe, epochs=int(epochs), batch_size=int(batch_size),
             train_size=int(train_size), optimizer=optimizer, learning_rate=rate,
-            augment=None if augment == recipe_augments and recipe != jobs.CUSTOM else augment, **knobs,
+            augment=None if augment == recipe_augments and recipe != CUSTOM else augment, **knobs,
         )
         try:
             if busy:
-                jobs.enqueue(spec, list(choices), owner=session_owner())
+                queue.enqueue(spec, list(choices), owner=session_owner())
             else:
-                st.session_state[WATCHING_KEY] = jobs.start(spec, list(choices)).id
-        except jobs.JobError as error:
+                st.session_state[WATCHING_KEY] = queue.start(spec, list(choices)).id
+        except JobError as error:
             st.error(str(error))
         else:
             st.rerun()
 
 
-def curves(job: jobs.Job) -> go.Figure:
+def curves(job: Job) -> go.Figure:
     """Loss and accuracy so far: a line through the training points, dots for validation."""
     points, rows = job.progress.get("points", []), job.progress.get("rows", [])
     size = job.spec.train_size
@@ -173,12 +185,12 @@ def curves(job: jobs.Job) -> go.Figure:
     return fig
 
 
-def spec_words(spec: jobs.JobSpec) -> str:
-    what = "its own small network" if spec.recipe == jobs.CUSTOM else spec.recipe
+def spec_words(spec: JobSpec) -> str:
+    what = "its own small network" if spec.recipe == CUSTOM else spec.recipe
     return f"{what}, {spec.train_size:,} training digits, {spec.epochs} epoch(s), batch {spec.batch_size}"
 
 
-def job_panel(job: jobs.Job) -> None:
+def job_panel(job: Job) -> None:
     state = job.state
     spec = job.spec
     st.subheader(f"{spec.name}: {STATE_WORDS.get(state, state)}")
@@ -196,7 +208,7 @@ def job_panel(job: jobs.Job) -> None:
         st.progress(job.fraction_done, text=words)
         if teacher_ok() and st.button("Stop", icon=":material/stop:", key="train_stop",
                                       help="Ends the training now; the best epoch so far is kept."):
-            jobs.stop()
+            queue.stop()
     elif state == "failed":
         st.error(job.message)
     else:
@@ -212,11 +224,11 @@ def job_panel(job: jobs.Job) -> None:
 
 def queue_panel() -> None:
     """The runs waiting for the slot, in order, each with a Remove button for whoever may."""
-    runs = jobs.queued()
+    runs = queue.queued()
     if not runs:
         return
     st.subheader("Waiting to train")
-    if jobs.teacher_code_required():
+    if teacher_code_required():
         st.caption("Each starts by itself when the one before it is done. Only the teacher (with the "
                    "passcode) can remove a waiting run.")
     else:
@@ -231,8 +243,8 @@ def queue_panel() -> None:
         if cells[2].button("Remove", icon=":material/close:", key=f"train_unqueue_{run.id}",
                            disabled=not teacher_ok()):
             try:
-                jobs.dequeue(run.id)
-            except jobs.JobError as error:
+                queue.dequeue(run.id)
+            except JobError as error:
                 st.warning(str(error))
             else:
                 st.rerun(scope="fragment")
@@ -249,8 +261,8 @@ def live_panel() -> None:
     """Polls the slot and the queue once a second while a job or a fine-tuning runs; a full
     rerun when it ends or the next one takes its place, so the model picker lists the new
     model and the button says Start again when nothing is left to train."""
-    job = jobs.status()
-    tuning = jobs.other_training()
+    job = queue.status()
+    tuning = slot.other_training()
     watched = st.session_state.get(WATCHING_KEY)
     if tuning is not None:
         st.session_state[WATCHING_KEY] = FINE_TUNING
@@ -283,8 +295,8 @@ def trained_here_list() -> None:
             if cells[3].button("Delete", icon=":material/delete:", key=f"train_delete_{name}",
                                disabled=not teacher_ok()):
                 try:
-                    jobs.delete_model(name)
-                except jobs.JobError as error:
+                    delete_model(name)
+                except JobError as error:
                     st.error(str(error))
                 else:
                     st.rerun()
@@ -293,13 +305,13 @@ def trained_here_list() -> None:
 ensure_router()
 st.title("Train a network")
 page_help("train")
-problem = jobs.mnist_problem()
+problem = mnist_problem()
 if problem:
     st.error(problem)
     st.stop()
 
-current = jobs.status()
-tuning = jobs.other_training()
+current = queue.status()
+tuning = slot.other_training()
 busy = tuning is not None or (current is not None and current.running)
 if busy:
     st.session_state[WATCHING_KEY] = FINE_TUNING if tuning else current.id
@@ -311,5 +323,5 @@ elif current is not None:
     job_panel(current)
 st.header("A new training")
 with failure_shown("The training settings"):
-    settings_form(jobs.recipe_choices(), busy)
+    settings_form(recipe_choices(), busy)
 trained_here_list()

@@ -234,13 +234,15 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
     import subprocess
     import sys
 
-    from model import jobs
+    from model.jobs import queue, slot
+    from model.jobs.job import JobSpec
+    from model.jobs.models import recipe_choices
 
     monkeypatch.setenv("MNIST_DIR", mnist_dir)
     monkeypatch.delenv("DIGITLAB_TEACHER_CODE", raising=False)
     tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
-        jobs.hold_slot("cnn_class", lambda: tuner.pid)
+        queue.hold_slot("cnn_class", lambda: tuner.pid)
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
         at.run()
         at.switch_page("pages/train.py")
@@ -250,8 +252,8 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
         assert any(s.value == "cnn_class: Fine-tuning for the class" for s in at.subheader)
         labels = [b.label for b in at.button]
         assert "Add to queue" in labels and "Start" not in labels and "Stop" not in labels
-        jobs.enqueue(jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000),
-                     list(jobs.recipe_choices()))
+        queue.enqueue(JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000),
+                      list(recipe_choices()))
     finally:
         tuner.kill()
         tuner.wait()
@@ -260,11 +262,11 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
     _fill(db)
     try:
         at = unlocked_class_page(monkeypatch)
-        assert jobs.queued() == [] and jobs.running_job().spec.name == "mlp-now"
+        assert queue.queued() == [] and queue.running_job().spec.name == "mlp-now"
         assert not at.exception, [e.value for e in at.exception]
         assert any("mlp-now is training on the Train page now" in i.value for i in at.info)
         next(b for b in at.button if b.label == "Fine-tune").click().run()
         assert any("mlp-now is training now" in w.value and "Fine-tune when" in w.value for w in at.warning)
-        assert jobs.other_training() is None
+        assert slot.other_training() is None
     finally:
-        os.kill(jobs.running_pid(), signal.SIGKILL)
+        os.kill(slot.running_pid(), signal.SIGKILL)

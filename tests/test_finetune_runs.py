@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from model import jobs
 from model.classroom import finetune_runs
 from model.classroom.finetune import FinetuneError, digits_setting
 from model.classroom.finetune_runs import CHECK_DIGITS_ENV, MNIST_DIGITS_ENV
+from model.jobs import queue, slot
+from model.jobs.job import JobSpec
 from model.training.networks import RECIPES
 
 
@@ -61,14 +62,14 @@ def test_two_presses_at_once_start_one_run(data):
 
 def test_no_fine_tuning_starts_while_a_train_page_job_trains(data, monkeypatch, mnist_dir):
     monkeypatch.setenv("MNIST_DIR", mnist_dir)
-    spec = jobs.JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000)
-    jobs.start(spec, list(RECIPES))
+    spec = JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000)
+    queue.start(spec, list(RECIPES))
     try:
         with pytest.raises(finetune_runs.FinetuneBusy, match="mlp-now is training now.*Fine-tune when"):
             finetune_runs.start("cnn", "cnn_class")
-        assert finetune_runs.status() is None and jobs.other_training() is None
+        assert finetune_runs.status() is None and slot.other_training() is None
     finally:
-        os.kill(jobs.running_pid(), signal.SIGKILL)
+        os.kill(slot.running_pid(), signal.SIGKILL)
 
 
 def test_a_bad_name_starts_nothing(data):

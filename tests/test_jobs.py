@@ -14,7 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from model import jobs
+from model.jobs import queue, slot
+from model.jobs.job import (
+    CUSTOM,
+    TEACHER_CODE_ENV,
+    Job,
+    JobError,
+    JobSpec,
+    mnist_problem,
+    passcode_ok,
+    teacher_code_required,
+)
+from model.jobs.job import OPTIMIZERS as STARTING_RATES
+from model.jobs.models import delete_model, models_dir, recipe_choices, user_models
+from model.jobs.processes import process_alive
 from model.training.networks import OPTIMIZERS, RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,12 +38,12 @@ WAIT = 240  # s; generous: the machine is shared and the job runs at low priorit
 def data_dir(tmp_path, monkeypatch, mnist_dir):
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MNIST_DIR", mnist_dir)
-    monkeypatch.delenv(jobs.TEACHER_CODE_ENV, raising=False)
+    monkeypatch.delenv(TEACHER_CODE_ENV, raising=False)
     yield tmp_path
-    for run in jobs.queued():  # never leave a training behind, nor one waiting to start
-        jobs.dequeue(run.id)
-    pid = jobs.running_pid()
-    if pid is not None and jobs.process_alive(pid):
+    for run in queue.queued():  # never leave a training behind, nor one waiting to start
+        queue.dequeue(run.id)
+    pid = slot.running_pid()
+    if pid is not None and process_alive(pid):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -40,40 +53,40 @@ def wait_for(condition, what: str, timeout: float = WAIT):
         value = condition()
         if value:
             return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s; last status {jobs.status()}"
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s; last status {queue.status()}"
         time.sleep(0.2)
 
 
-def slot_holder() -> tuple[jobs.Job | None, int | None]:
+def slot_holder() -> tuple[Job | None, int | None]:
     """The job in the slot and its process id, read without starting a queued run (as status() would)."""
-    lock = jobs.read_json(jobs.training_dir() / "lock.json") or {}
-    return (jobs.load_job(lock["job"]) if "job" in lock else None), lock.get("pid")
+    lock = slot.read_json(slot.training_dir() / "lock.json") or {}
+    return (slot.load_job(lock["job"]) if "job" in lock else None), lock.get("pid")
 
 
 def listening_for_stop(job_id: str) -> bool:
     """The job has read its settings, so SIGTERM is a stop request from here on, not a kill."""
-    return "total" in (jobs.read_json(jobs.training_dir() / job_id / "progress.json") or {})
+    return "total" in (slot.read_json(slot.training_dir() / job_id / "progress.json") or {})
 
 
 def training_with_an_epoch_done():
-    job = jobs.status()
+    job = queue.status()
     return job if job is not None and job.state == "training" and job.progress.get("rows") else None
 
 
 def test_the_page_offers_every_keras_recipe_and_optimizer():
-    assert set(jobs.recipe_choices()) == set(RECIPES)
-    assert set(jobs.OPTIMIZERS) - {"recipe"} == set(OPTIMIZERS)
+    assert set(recipe_choices()) == set(RECIPES)
+    assert set(STARTING_RATES) - {"recipe"} == set(OPTIMIZERS)
 
 
 def test_bad_settings_are_refused_in_plain_words(data_dir):
     recipes = list(RECIPES)
-    assert jobs.JobSpec(name="mlp-demo").problems(recipes) == []
-    assert jobs.JobSpec(name="cnn").problems(recipes) == [
+    assert JobSpec(name="mlp-demo").problems(recipes) == []
+    assert JobSpec(name="cnn").problems(recipes) == [
         "cnn is the name of a model that comes with the app; pick another."]
     for bad in ("", "../x", "Big", "a" * 41, "a b"):
-        assert "The name must be" in jobs.JobSpec(name=bad).problems(recipes)[0]
-    problems = jobs.JobSpec(name="x", recipe="nope", epochs=0, train_size=10**6, dropout=2.0, optimizer="adagrad",
-                            learning_rate=5.0, conv_blocks=9).problems(recipes)
+        assert "The name must be" in JobSpec(name=bad).problems(recipes)[0]
+    problems = JobSpec(name="x", recipe="nope", epochs=0, train_size=10**6, dropout=2.0, optimizer="adagrad",
+                       learning_rate=5.0, conv_blocks=9).problems(recipes)
     assert problems == [
         "There is no network called nope.",
         "The epochs must be between 1 and 50.",
@@ -83,53 +96,53 @@ def test_bad_settings_are_refused_in_plain_words(data_dir):
         "There is no optimizer called adagrad.",
         "The learning rate must be between 0.000001 and 2.",
     ]
-    with pytest.raises(jobs.JobError, match="unknown settings: evil"):
-        jobs.JobSpec.from_dict({"name": "x", "evil": 1})
-    with pytest.raises(jobs.JobError, match="There is no network"):
-        jobs.start(jobs.JobSpec(name="x", recipe="nope"), recipes)
-    assert jobs.status() is None  # nothing was started
+    with pytest.raises(JobError, match="unknown settings: evil"):
+        JobSpec.from_dict({"name": "x", "evil": 1})
+    with pytest.raises(JobError, match="There is no network"):
+        queue.start(JobSpec(name="x", recipe="nope"), recipes)
+    assert queue.status() is None  # nothing was started
 
 
 def test_without_mnist_the_message_says_what_to_set(tmp_path):
-    assert "Set MNIST_DIR to a folder" in jobs.mnist_problem({})
-    assert "does not hold them" in jobs.mnist_problem({"MNIST_DIR": str(tmp_path)})
+    assert "Set MNIST_DIR to a folder" in mnist_problem({})
+    assert "does not hold them" in mnist_problem({"MNIST_DIR": str(tmp_path)})
 
 
 def test_with_mnist_there_is_no_problem(mnist_dir):
-    assert jobs.mnist_problem({"MNIST_DIR": mnist_dir}) is None
+    assert mnist_problem({"MNIST_DIR": mnist_dir}) is None
 
 
 def test_teacher_passcode():
-    assert jobs.passcode_ok("anything", {})
-    assert not jobs.teacher_code_required({})
-    env = {jobs.TEACHER_CODE_ENV: "owl-42"}
-    assert jobs.teacher_code_required(env)
-    assert jobs.passcode_ok("owl-42", env)
-    assert not jobs.passcode_ok("owl-4", env) and not jobs.passcode_ok(None, env)
+    assert passcode_ok("anything", {})
+    assert not teacher_code_required({})
+    env = {TEACHER_CODE_ENV: "owl-42"}
+    assert teacher_code_required(env)
+    assert passcode_ok("owl-42", env)
+    assert not passcode_ok("owl-4", env) and not passcode_ok(None, env)
 
 
 def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
-    spec = jobs.JobSpec(name="mlp-stopped", recipe="seed002_mlp", epochs=30, train_size=2000, batch_size=64)
-    job = jobs.start(spec, list(RECIPES))
+    spec = JobSpec(name="mlp-stopped", recipe="seed002_mlp", epochs=30, train_size=2000, batch_size=64)
+    job = queue.start(spec, list(RECIPES))
     assert job.running
-    with pytest.raises(jobs.JobBusy, match="mlp-stopped is training now"):
-        jobs.start(jobs.JobSpec(name="another"), list(RECIPES))
+    with pytest.raises(slot.JobBusy, match="mlp-stopped is training now"):
+        queue.start(JobSpec(name="another"), list(RECIPES))
 
     wait_for(training_with_an_epoch_done, "a first epoch")
-    live = jobs.status()
+    live = queue.status()
     assert live.progress["points"], "no live points on the curves"
     assert 0 < live.fraction_done < 1 and live.eta_seconds() > 0
     asked = time.monotonic()
-    assert jobs.stop().id == job.id
-    wait_for(lambda: jobs.status().state != "training", "training to end after Stop", timeout=60)
+    assert queue.stop().id == job.id
+    wait_for(lambda: queue.status().state != "training", "training to end after Stop", timeout=60)
     print(f"Stop ended training in {time.monotonic() - asked:.1f} s")
-    done = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the job to end")
+    done = wait_for(lambda: (j := queue.status()) and not j.running and j, "the job to end")
 
     assert done.state == "stopped", done.message
     rows = done.progress["rows"]
     assert 1 <= len(rows) < 30
-    assert jobs.user_models() == ["mlp-stopped"]
-    folder = jobs.models_dir() / "mlp-stopped"
+    assert user_models() == ["mlp-stopped"]
+    folder = models_dir() / "mlp-stopped"
     card = json.loads((folder / "card.json").read_text())
     history = json.loads((folder / "history.json").read_text())
     assert card["trained_here"] is True and card["job"]["recipe"] == "seed002_mlp"
@@ -140,28 +153,28 @@ def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
     for name in ("card.json", "history.json", "evaluation.json", "model.keras", "model.tflite"):
         assert (folder / name).is_file(), name
     assert "Saved as mlp-stopped" in done.message
-    wait_for(lambda: not (jobs.training_dir() / "lock.json").exists(), "the job to free the slot", timeout=60)
+    wait_for(lambda: not (slot.training_dir() / "lock.json").exists(), "the job to free the slot", timeout=60)
 
-    jobs.delete_model("mlp-stopped")
-    assert jobs.user_models() == [] and not folder.exists()
-    with pytest.raises(jobs.JobError):
-        jobs.delete_model("cnn")  # a shipped model is never deleted
+    delete_model("mlp-stopped")
+    assert user_models() == [] and not folder.exists()
+    with pytest.raises(JobError):
+        delete_model("cnn")  # a shipped model is never deleted
 
 
 def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
-    spec = jobs.JobSpec(name="mlp-killed", recipe="seed002_mlp", epochs=30, train_size=5000)
-    jobs.start(spec, list(RECIPES))
+    spec = JobSpec(name="mlp-killed", recipe="seed002_mlp", epochs=30, train_size=5000)
+    queue.start(spec, list(RECIPES))
     wait_for(training_with_an_epoch_done, "a first epoch")
-    pid = jobs.running_pid()
+    pid = slot.running_pid()
     os.kill(pid, signal.SIGKILL)
-    job = wait_for(lambda: (j := jobs.status()) and not j.running and j, "the killed job to show as ended")
+    job = wait_for(lambda: (j := queue.status()) and not j.running and j, "the killed job to show as ended")
     assert job.state == "failed" and "Nothing was saved" in job.message
-    assert jobs.user_models() == []
-    leftovers = list(jobs.models_dir().iterdir()) if jobs.models_dir().exists() else []
+    assert user_models() == []
+    leftovers = list(models_dir().iterdir()) if models_dir().exists() else []
     assert [p.name for p in leftovers if not p.name.startswith(".")] == []
     # The slot is free again: a new job may start (the fixture ends it).
-    jobs.start(jobs.JobSpec(name="mlp-next", epochs=1, train_size=1000), list(RECIPES))
-    assert jobs.running_job().spec.name == "mlp-next"
+    queue.start(JobSpec(name="mlp-next", epochs=1, train_size=1000), list(RECIPES))
+    assert queue.running_job().spec.name == "mlp-next"
 
 
 def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
@@ -169,9 +182,10 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     mid-training: the job notices, ends, and the next look shows the run as failed, not running;
     the queued run waits for a live server and starts at that server's next look."""
     code = (
-        "import time\nfrom model import jobs\nfrom model.training.networks import RECIPES\n"
-        "jobs.start(jobs.JobSpec(name='mlp-orphan', epochs=30, train_size=5000), list(RECIPES))\n"
-        "jobs.enqueue(jobs.JobSpec(name='mlp-after', epochs=1, train_size=500), list(RECIPES))\n"
+        "import time\nfrom model.jobs import queue\nfrom model.jobs.job import JobSpec\n"
+        "from model.training.networks import RECIPES\n"
+        "queue.start(JobSpec(name='mlp-orphan', epochs=30, train_size=5000), list(RECIPES))\n"
+        "queue.enqueue(JobSpec(name='mlp-after', epochs=1, train_size=500), list(RECIPES))\n"
         "print('started', flush=True)\ntime.sleep(600)\n"
     )
     server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -181,22 +195,22 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
         orphan, job_pid = slot_holder()
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
-        wait_for(lambda: not jobs.process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
+        wait_for(lambda: not process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
     finally:
         server.kill()
-    job = jobs.load_job(orphan.id)
+    job = slot.load_job(orphan.id)
     assert job.state == "failed" and "Nothing was saved" in job.message
-    assert jobs.user_models() == []
-    assert [run.spec.name for run in jobs.queued()] == ["mlp-after"]  # not started for a dead server
-    assert jobs.status().spec.name == "mlp-after" and jobs.running_job() is not None
-    assert jobs.load_job(orphan.id).state == "failed"
+    assert user_models() == []
+    assert [run.spec.name for run in queue.queued()] == ["mlp-after"]  # not started for a dead server
+    assert queue.status().spec.name == "mlp-after" and queue.running_job() is not None
+    assert slot.load_job(orphan.id).state == "failed"
 
 
 def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
-    from model.job_runner import recipe_for
+    from model.jobs.runner import recipe_for
 
-    spec = jobs.JobSpec(name="mine", recipe=jobs.CUSTOM, conv_blocks=3, filters=8, dense_units=0, dropout=0.0,
-                        augment=True, optimizer="sgd", learning_rate=0.03)
+    spec = JobSpec(name="mine", recipe=CUSTOM, conv_blocks=3, filters=8, dense_units=0, dropout=0.0,
+                   augment=True, optimizer="sgd", learning_rate=0.03)
     recipe = recipe_for(spec)
     model = recipe.build()
     convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
@@ -206,18 +220,18 @@ def test_the_builder_and_the_optimizer_choice_make_what_was_asked_for():
     assert type(optimizer).__name__ == "SGD" and float(optimizer.learning_rate) == pytest.approx(0.03)
     assert recipe.augment and recipe.summary == "conv8-pool, conv16-pool, conv32-pool"
 
-    shipped = recipe_for(jobs.JobSpec(name="x", recipe="seed004_cnn", augment=False))
+    shipped = recipe_for(JobSpec(name="x", recipe="seed004_cnn", augment=False))
     assert shipped.build().count_params() == RECIPES["seed004_cnn"].build().count_params()
     assert not shipped.augment and shipped.optimizer is RECIPES["seed004_cnn"].optimizer
 
 
-def tiny(name: str) -> jobs.JobSpec:
-    return jobs.JobSpec(name=name, recipe="seed002_mlp", epochs=1, train_size=500)
+def tiny(name: str) -> JobSpec:
+    return JobSpec(name=name, recipe="seed002_mlp", epochs=1, train_size=500)
 
 
 def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     recipes = list(RECIPES)
-    first = jobs.start(jobs.JobSpec(name="first", epochs=30, train_size=2000), recipes)
+    first = queue.start(JobSpec(name="first", epochs=30, train_size=2000), recipes)
 
     # Two sessions add runs at the same moment: every run is kept, in one order.
     names = {"a": ["a-1", "a-2"], "b": ["b-1", "b-2"]}
@@ -227,7 +241,7 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
         ready.wait()
         for name in names[who]:
             try:
-                jobs.enqueue(tiny(name), recipes, owner=who)
+                queue.enqueue(tiny(name), recipes, owner=who)
             except Exception as error:  # noqa: BLE001 - reported by the assert below
                 errors.append(error)
 
@@ -237,65 +251,65 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    waiting = jobs.queued()
+    waiting = queue.queued()
     assert sorted(run.spec.name for run in waiting) == ["a-1", "a-2", "b-1", "b-2"]
     assert [run.position for run in waiting] == [1, 2, 3, 4]
     assert {run.owner for run in waiting if run.spec.name.startswith("a")} == {"a"}
 
     # Checked as Start checks, and the name unlike the running and the waiting ones.
-    with pytest.raises(jobs.JobError, match="There is no network called nope"):
-        jobs.enqueue(jobs.JobSpec(name="x", recipe="nope"), recipes)
-    with pytest.raises(jobs.JobError, match="already waiting in the queue"):
-        jobs.enqueue(tiny("a-1"), recipes)
-    with pytest.raises(jobs.JobError, match="first is the name of the network training now"):
-        jobs.enqueue(tiny("first"), recipes)
-    with pytest.raises(jobs.JobBusy, match="first is training now"):
-        jobs.start(tiny("c"), recipes)
-    jobs.enqueue(tiny("fifth"), recipes)
-    with pytest.raises(jobs.QueueFull, match="The queue is full: 5 runs are waiting"):
-        jobs.enqueue(tiny("sixth"), recipes)
+    with pytest.raises(JobError, match="There is no network called nope"):
+        queue.enqueue(JobSpec(name="x", recipe="nope"), recipes)
+    with pytest.raises(JobError, match="already waiting in the queue"):
+        queue.enqueue(tiny("a-1"), recipes)
+    with pytest.raises(JobError, match="first is the name of the network training now"):
+        queue.enqueue(tiny("first"), recipes)
+    with pytest.raises(slot.JobBusy, match="first is training now"):
+        queue.start(tiny("c"), recipes)
+    queue.enqueue(tiny("fifth"), recipes)
+    with pytest.raises(queue.QueueFull, match="The queue is full: 5 runs are waiting"):
+        queue.enqueue(tiny("sixth"), recipes)
 
     # Removing: the rest keep their order; a run already gone says so.
-    keep = next(run for run in jobs.queued() if run.spec.name == "b-1")
-    for run in jobs.queued():
+    keep = next(run for run in queue.queued() if run.spec.name == "b-1")
+    for run in queue.queued():
         if run.id != keep.id:
-            assert jobs.dequeue(run.id).spec == run.spec
-    with pytest.raises(jobs.JobError, match="no longer waiting"):
-        jobs.dequeue(waiting[0].id if waiting[0].id != keep.id else waiting[1].id)
-    assert [(r.spec.name, r.position) for r in jobs.queued()] == [("b-1", 1)]
+            assert queue.dequeue(run.id).spec == run.spec
+    with pytest.raises(JobError, match="no longer waiting"):
+        queue.dequeue(waiting[0].id if waiting[0].id != keep.id else waiting[1].id)
+    assert [(r.spec.name, r.position) for r in queue.queued()] == [("b-1", 1)]
 
     # The first ends (stopped); the job itself starts the next, with no status() call to do it.
     wait_for(lambda: listening_for_stop(first.id), "the first job to read its settings")
-    jobs.stop()
+    queue.stop()
 
     def next_started():
         job, pid = slot_holder()
         return job is not None and job.spec.name == "b-1" and pid is not None and (job, pid)
 
     nxt, pid = wait_for(next_started, "the queued run to start by itself")
-    assert jobs.process_alive(pid) and jobs.queued() == []
-    assert jobs.load_job(first.id).state == "stopped"
-    assert jobs.status().id == nxt.id and jobs.status().running
+    assert process_alive(pid) and queue.queued() == []
+    assert slot.load_job(first.id).state == "stopped"
+    assert queue.status().id == nxt.id and queue.status().running
     # Its parent, the first job, is gone: it still works for this server, and finishes.
-    done = wait_for(lambda: (j := jobs.load_job(nxt.id, jobs.process_alive(pid))) and not j.running and j,
+    done = wait_for(lambda: (j := slot.load_job(nxt.id, process_alive(pid))) and not j.running and j,
                     "the queued run to finish")
     assert done.state == "finished", done.message
-    assert "b-1" in jobs.user_models()
+    assert "b-1" in user_models()
 
 
 def test_a_killed_job_lets_the_queue_move_on(data_dir):
     recipes = list(RECIPES)
-    jobs.start(jobs.JobSpec(name="doomed", epochs=30, train_size=2000), recipes)
-    jobs.enqueue(tiny("next-up"), recipes)
-    doomed_pid = wait_for(jobs.running_pid, "the job's process id")
+    queue.start(JobSpec(name="doomed", epochs=30, train_size=2000), recipes)
+    queue.enqueue(tiny("next-up"), recipes)
+    doomed_pid = wait_for(slot.running_pid, "the job's process id")
     os.kill(doomed_pid, signal.SIGKILL)
-    wait_for(lambda: not jobs.process_alive(doomed_pid), "the killed job to be gone", timeout=30)
+    wait_for(lambda: not process_alive(doomed_pid), "the killed job to be gone", timeout=30)
     # The next look finds the slot free and starts the waiting run, once, however many look at once.
     ready, seen = threading.Barrier(4), []
 
     def look():
         ready.wait()
-        seen.append(jobs.status())
+        seen.append(queue.status())
 
     threads = [threading.Thread(target=look) for _ in range(4)]
     for thread in threads:
@@ -304,12 +318,12 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
         thread.join(timeout=60)
     assert len({job.id for job in seen}) == 1
     job = seen[0]
-    assert job.spec.name == "next-up" and job.running and jobs.queued() == []
-    started = [p for p in jobs.training_dir().iterdir() if p.is_dir() and (p / "spec.json").exists()]
+    assert job.spec.name == "next-up" and job.running and queue.queued() == []
+    started = [p for p in slot.training_dir().iterdir() if p.is_dir() and (p / "spec.json").exists()]
     assert len(started) == 2
-    assert jobs.running_pid() != doomed_pid and jobs.process_alive(jobs.running_pid())
-    with pytest.raises(jobs.JobBusy, match="next-up is training now"):
-        jobs.start(tiny("another"), recipes)
+    assert slot.running_pid() != doomed_pid and process_alive(slot.running_pid())
+    with pytest.raises(slot.JobBusy, match="next-up is training now"):
+        queue.start(tiny("another"), recipes)
 
 
 
@@ -319,27 +333,27 @@ def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
     recipes = list(RECIPES)
     tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # its process
     try:
-        assert jobs.hold_slot("cnn_class", lambda: tuner.pid) == tuner.pid
-        assert jobs.other_training() == "cnn_class"
-        with pytest.raises(jobs.JobBusy, match="cnn_class is being fine-tuned for the class now"):
-            jobs.start(tiny("blocked"), recipes)
-        with pytest.raises(jobs.JobBusy):
-            jobs.hold_slot("other_class", lambda: pytest.fail("a second training was started"))
-        with pytest.raises(jobs.JobError, match="training now"):
-            jobs.enqueue(tiny("cnn_class"), recipes)
-        jobs.enqueue(tiny("after-tuning"), recipes)
-        looked = jobs.status()
+        assert queue.hold_slot("cnn_class", lambda: tuner.pid) == tuner.pid
+        assert slot.other_training() == "cnn_class"
+        with pytest.raises(slot.JobBusy, match="cnn_class is being fine-tuned for the class now"):
+            queue.start(tiny("blocked"), recipes)
+        with pytest.raises(slot.JobBusy):
+            queue.hold_slot("other_class", lambda: pytest.fail("a second training was started"))
+        with pytest.raises(JobError, match="training now"):
+            queue.enqueue(tiny("cnn_class"), recipes)
+        queue.enqueue(tiny("after-tuning"), recipes)
+        looked = queue.status()
         assert looked is None or not looked.running
-        assert [run.spec.name for run in jobs.queued()] == ["after-tuning"]
-        assert jobs.stop() is None and tuner.poll() is None
+        assert [run.spec.name for run in queue.queued()] == ["after-tuning"]
+        assert queue.stop() is None and tuner.poll() is None
     finally:
         tuner.kill()
         tuner.wait()
-    assert jobs.other_training() is None
-    job = jobs.status()  # the slot is free again: the waiting run starts
-    assert job is not None and job.spec.name == "after-tuning" and job.running and jobs.queued() == []
-    with pytest.raises(jobs.JobBusy, match="after-tuning is training now"):
-        jobs.hold_slot("cnn_class", lambda: pytest.fail("a fine-tuning was started beside a job"))
+    assert slot.other_training() is None
+    job = queue.status()  # the slot is free again: the waiting run starts
+    assert job is not None and job.spec.name == "after-tuning" and job.running and queue.queued() == []
+    with pytest.raises(slot.JobBusy, match="after-tuning is training now"):
+        queue.hold_slot("cnn_class", lambda: pytest.fail("a fine-tuning was started beside a job"))
 
 
 def test_a_training_that_cannot_start_leaves_the_slot_free(data_dir):
@@ -347,5 +361,5 @@ def test_a_training_that_cannot_start_leaves_the_slot_free(data_dir):
         raise OSError("no such program")
 
     with pytest.raises(OSError):
-        jobs.hold_slot("cnn_class", broken_spawn)
-    assert jobs.other_training() is None and not (jobs.training_dir() / "lock.json").exists()
+        queue.hold_slot("cnn_class", broken_spawn)
+    assert slot.other_training() is None and not (slot.training_dir() / "lock.json").exists()

@@ -23,8 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from model import MODEL_DIR, data_dir, jobs
-from model.jobs import file_lock, process_running, process_started, write_json_atomically
+from model import MODEL_DIR, data_dir
+from model.jobs import queue
+from model.jobs.models import models_dir
+from model.jobs.processes import process_running, process_started
+from model.jobs.slot import JobBusy, file_lock, write_json_atomically
 
 RUN_MODULE = "model.classroom.finetune"
 PROGRESS_FILE = "finetune-progress.json"
@@ -103,7 +106,7 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
     if not NAME.match(name):
         raise ValueError("a model name is lower-case letters, digits and _, starting with a letter")
     path = path or progress_path()
-    out = out or data_dir() / "models"
+    out = out or models_dir()
     # The database URL reaches the run through the environment ($DIGITLAB_DB), not its
     # command line, where anyone on the machine could read a password.
     command = [sys.executable, "-m", RUN_MODULE, "--arch", arch, "--name", name, "--model-dir",
@@ -123,8 +126,8 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
             raise FinetuneBusy(f"{running.get('name') or 'A model'} is being fine-tuned now; one at a time.")
         # The Train page's slot: a fine-tuning and a Train-page job never share the CPU.
         try:
-            pid = jobs.hold_slot(name, spawn)
-        except jobs.JobBusy as busy:
+            pid = queue.hold_slot(name, spawn)
+        except JobBusy as busy:
             raise FinetuneBusy(f"{busy} Fine-tune when it has finished.") from None
         write_json_atomically(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": pid,
                               "pid_started": process_started(pid), "started": time.time(), "name": name})

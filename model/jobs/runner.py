@@ -1,12 +1,14 @@
-"""One training job from the Train page, run in a process of its own by ``model.jobs.start``.
+"""One training job from the Train page, run in a process of its own by
+``model.jobs.queue.start``.
 
-    python -m model.job_runner DATA/training/<job id> [SERVER_PID]
+    python -m model.jobs.runner DATA/training/<job id> [SERVER_PID]
 
 It trains with ``model.train.run`` (the same artifacts and card as the command line, marked as
-trained here) into ``model.jobs.models_dir()``, and keeps ``progress.json`` in the job's folder
-up to date: a point on the live curves every few hundred digits, a row per epoch, and its
-state. SIGTERM (``model.jobs.stop``) ends training at the next batch, keeping the best epoch so
-far; if the server it works for (SERVER_PID, else its parent) goes away, it ends without saving.
+trained here) into ``model.jobs.models.models_dir()``, and keeps ``progress.json`` in the job's
+folder up to date: a point on the live curves every few hundred digits, a row per epoch, and its
+state. SIGTERM (``model.jobs.queue.stop``) ends training at the next batch, keeping the best
+epoch so far; if the server it works for (SERVER_PID, else its parent) goes away, it ends
+without saving.
 As it exits it gives the slot back and starts the next queued run, for that same server: a job
 started by an ending job has that job, not the server, as its parent.
 """
@@ -24,8 +26,13 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from model import jobs
 from model.data.mnist import MnistError
+from model.jobs import queue
+from model.jobs.job import CUSTOM, JobError, JobSpec
+from model.jobs.job import OPTIMIZERS as STARTING_RATES  # optimizer -> the learning rate it starts from
+from model.jobs.models import models_dir
+from model.jobs.processes import process_running, process_started
+from model.jobs.slot import read_json, write_json_atomically
 from model.train import TrainingStopped, run
 from model.training.config import TrainConfig
 from model.training.networks import OPTIMIZERS, RECIPES, Recipe, build_custom, custom_summary
@@ -35,20 +42,20 @@ WRITE_EVERY_SECONDS = 0.5  # progress.json at most this often between points and
 SERVER_CHECK_SECONDS = 0.5  # how often a job whose parent is not the server asks after the server
 
 
-def recipe_for(spec: jobs.JobSpec) -> Recipe:
+def recipe_for(spec: JobSpec) -> Recipe:
     """The spec's network and training recipe: a shipped recipe, or the small builder, with the
     optimizer and augmentation the student chose."""
-    if spec.recipe == jobs.CUSTOM:
+    if spec.recipe == CUSTOM:
         knobs = dict(conv_blocks=spec.conv_blocks, filters=spec.filters, dense_units=spec.dense_units,
                      dropout=spec.dropout)
         recipe = Recipe(partial(build_custom, **knobs, name=spec.name.replace("-", "_")),
-                        lambda steps: OPTIMIZERS["adam"](jobs.OPTIMIZERS["adam"]), custom_summary(**knobs),
+                        lambda steps: OPTIMIZERS["adam"](STARTING_RATES["adam"]), custom_summary(**knobs),
                         epochs=spec.epochs, source="built on the Train page")
     else:
         recipe = RECIPES[spec.recipe]
     if spec.optimizer != "recipe" or spec.learning_rate is not None:
         name = "adam" if spec.optimizer == "recipe" else spec.optimizer
-        rate = spec.learning_rate or jobs.OPTIMIZERS[name]
+        rate = spec.learning_rate or STARTING_RATES[name]
         recipe = replace(recipe, optimizer=lambda steps: OPTIMIZERS[name](rate))
     if spec.augment is not None:
         recipe = replace(recipe, augment=spec.augment)
@@ -64,7 +71,7 @@ class ProgressWriter:
     def update(self, force: bool = True, **changes) -> None:
         self.state.update(changes, updated=time.time())
         if force or time.time() - self.written >= WRITE_EVERY_SECONDS:
-            jobs.write_json_atomically(self.path, self.state)
+            write_json_atomically(self.path, self.state)
             self.written = time.time()
 
 
@@ -77,7 +84,7 @@ class Server:
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.started = jobs.process_started(pid)
+        self.started = process_started(pid)
         self.checked = 0.0
 
     def alive(self) -> bool:
@@ -86,13 +93,13 @@ class Server:
         if time.monotonic() - self.checked < SERVER_CHECK_SECONDS:
             return True
         self.checked = time.monotonic()
-        return jobs.process_running(self.pid, self.started)
+        return process_running(self.pid, self.started)
 
 
 class Watcher(keras.callbacks.Callback):
     """Reports progress to ``progress.json`` and ends training when asked to."""
 
-    def __init__(self, writer: ProgressWriter, spec: jobs.JobSpec, stop_requested, server: Server):
+    def __init__(self, writer: ProgressWriter, spec: JobSpec, stop_requested, server: Server):
         super().__init__()
         self.writer, self.spec, self.stop_requested, self.server = writer, spec, stop_requested, server
         self.epoch = 0
@@ -144,17 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         stop["requested"] = True
 
     signal.signal(signal.SIGTERM, request_stop)
-    os.nice(max(0, jobs.NICENESS - os.nice(0)))  # a job started by a job inherits its niceness
+    os.nice(max(0, queue.NICENESS - os.nice(0)))  # a job started by a job inherits its niceness
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     writer = ProgressWriter(folder)
     try:
-        spec = jobs.JobSpec.from_dict(jobs.read_json(folder / "spec.json") or {})
+        spec = JobSpec.from_dict(read_json(folder / "spec.json") or {})
         writer.update(epochs=spec.epochs, total=spec.epochs * spec.train_size, seen=0)
         recipe = recipe_for(spec)
         config = TrainConfig(arch=spec.recipe, name=spec.name, epochs=spec.epochs, batch_size=spec.batch_size,
-                             seed=spec.seed, out=jobs.models_dir(), train_size=spec.train_size, resumable=False)
+                             seed=spec.seed, out=models_dir(), train_size=spec.train_size, resumable=False)
         watcher = Watcher(writer, spec, lambda: stop["requested"], server)
         card = run(config, recipe, callbacks=(watcher,), card_fields={
             "trained_here": True,
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     except ServerGone:
         writer.update(state="failed", message="The app's server stopped while this was training. Nothing was saved.")
         return 1
-    except (MnistError, jobs.JobError) as error:
+    except (MnistError, JobError) as error:
         writer.update(state="failed", message=str(error))
         return 1
     except Exception as error:  # noqa: BLE001 - the page shows a plain message; the log has the rest
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.update(state="failed", message=f"Training failed ({type(error).__name__}). Nothing was saved.")
         return 1
     finally:
-        jobs.release(job_id, server.pid, server.started)
+        queue.release(job_id, server.pid, server.started)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""The server's one training slot, and the files it is kept in.
+
+``training/lock.json`` says what holds the slot: a Train-page job (``{"job": id, "pid": ...}``)
+or, through ``model.jobs.queue.hold_slot``, another kind of training, the Class page's
+fine-tuning (``{"other": name, "pid": ..., "pid_started": ...}``); its liveness comes from the
+process id in it (``model.jobs.processes``). Every change to the lock or the queue happens under
+one file lock (:func:`slot_guard`), and every JSON file here is replaced atomically, so a
+reader sees the old file or the new one, never half of one. A job's folder
+(``training/<job id>/``: its spec and progress) is read back here too.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from model import data_dir
+from model.jobs.job import Job, JobError, JobSpec
+from model.jobs.processes import process_alive, process_running
+
+STARTING_GRACE_SECONDS = 60  # a lock without a process id yet is a job being started, for this long
+
+
+class JobBusy(JobError):
+    """Another training holds the server's one slot."""
+
+
+def training_dir() -> Path:
+    return data_dir() / "training"
+
+
+def lock_path() -> Path:
+    return training_dir() / "lock.json"
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made if need be) for the block, between threads
+    and processes alike: each call opens the file anew, so two threads of one server exclude
+    each other too. Not re-entrant."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def slot_guard():
+    """Held around every read-modify-write of the lock and the queue; functions named
+    ``*_guarded`` expect their caller to hold it."""
+    return file_lock(training_dir() / ".slot.flock")
+
+
+def write_json_atomically(path: Path, obj) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object from ``path``; None when missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_job(job_id: str, alive: bool = False) -> Job | None:
+    folder = training_dir() / job_id
+    raw = read_json(folder / "spec.json")
+    if raw is None:
+        return None
+    try:
+        spec = JobSpec.from_dict(raw)
+    except (JobError, TypeError):
+        return None
+    return Job(job_id, folder, spec, read_json(folder / "progress.json") or {}, alive)
+
+
+def read_lock() -> dict | None:
+    return read_json(lock_path())
+
+
+def running_pid() -> int | None:
+    """The process id of whatever holds the training slot, if it has one."""
+    pid = (read_lock() or {}).get("pid")
+    return pid if isinstance(pid, int) else None
+
+
+def lock_alive(lock: dict) -> bool:
+    if lock.get("pid") is None:
+        return time.time() - float(lock.get("created", 0)) < STARTING_GRACE_SECONDS
+    if isinstance(lock.get("job"), str):
+        return process_alive(lock["pid"])
+    return process_running(lock["pid"], lock.get("pid_started"))  # another kind of training
+
+
+def holder_words(lock: dict) -> str:
+    """What holds the slot, e.g. "mlp-2 is training now" (call only while it does)."""
+    if isinstance(lock.get("other"), str):
+        return f"{lock['other']} is being fine-tuned for the class now"
+    job = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
+    return f"{job.spec.name if job else 'Another network'} is training now"
+
+
+def other_training() -> str | None:
+    """The model a training other than a Train-page job (the Class page's fine-tuning) is
+    making in the slot now, or None."""
+    lock = read_lock()
+    if lock is None or not isinstance(lock.get("other"), str) or not lock_alive(lock):
+        return None
+    return lock["other"]
+
+
+def slot_free(lock: dict | None) -> bool:
+    """No job holds the slot: no lock, its process gone, or its job over (and about to exit)."""
+    if lock is None:
+        return True
+    if not lock_alive(lock):
+        return True
+    if not isinstance(lock.get("job"), str):
+        return False  # another kind of training, alive
+    job = load_job(lock["job"], True)
+    return job is None or not job.running
