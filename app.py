@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import fold_sidebar_on_tablets, mark_framed, model_picker, style
+from pages.common_frame import fold_sidebar_on_tablets, mark_framed, style
+from pages.common_models import model_picker
 
 # The sidebar starts folded on phones (Streamlit's "auto") and on touch tablets
 # (fold_sidebar_on_tablets).

@@ -18,19 +18,12 @@ from model.classroom import classdata, finetune_runs
 from model.classroom.privacy import keep_days
 from model.jobs import queue
 from model.jobs.models import models_dir
-from pages.common import (
-    digit_grid,
-    ensure_router,
-    failure_shown,
-    load_evaluation,
-    model_dir,
-    projector_layout,
-    selected_arch,
-    serving_classifier,
-    shipped_archs,
-    show_failure,
-)
+from pages.common_artifacts import load_evaluation, model_dir, shipped_archs
+from pages.common_errors import failure_shown, show_failure
 from pages.common_feedback import storage
+from pages.common_figures import digit_grid, projector_layout
+from pages.common_frame import ensure_router
+from pages.common_models import selected_arch, serving_classifier
 
 TEACHER_CODE_ENV = "DIGITLAB_TEACHER_CODE"
 UNLOCKED_KEY = "class_unlocked"

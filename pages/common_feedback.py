@@ -18,7 +18,7 @@ import streamlit as st
 # with the first answer stored, not on the Draw page's first prediction.
 from model.classroom.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
 from model.data.preprocess import canvas_ink_box
-from pages.common import current_drawing
+from pages.common_drawing import current_drawing
 
 SHARE_KEY = "feedback_share"
 WRITER_KEY = "feedback_writer"  # the anonymous session id

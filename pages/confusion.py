@@ -7,16 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import (
-    digit_grid,
-    ensure_router,
-    failure_shown,
-    load_evaluation,
-    open_selected,
-    page_help,
-    projector_layout,
-    style,
-)
+from pages.common_artifacts import load_evaluation
+from pages.common_errors import failure_shown
+from pages.common_figures import digit_grid, projector_layout
+from pages.common_frame import ensure_router, page_help, style
+from pages.common_models import open_selected
 
 DIGITS = list(range(10))
 CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"

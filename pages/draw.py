@@ -15,22 +15,12 @@ from model.data.preprocess import ImageError, Reading, upload_to_mnist
 from model.explaining.explain import novelty
 from model.explaining.novelty import NoveltyError
 from model.serving.inference import Classifier, ClassifierError
-from pages.common import (
-    NO_MODEL_YET,
-    asset_text,
-    drawing_canvas,
-    friendly_name,
-    page_help,
-    pixel_grid,
-    probability_figure,
-    read_drawing,
-    remember_drawing,
-    selected_arch,
-    serving_classifier,
-    show_failure,
-    style,
-)
+from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
+from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
+from pages.common_figures import pixel_grid, probability_figure
+from pages.common_frame import asset_text, page_help, style
+from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width

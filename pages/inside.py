@@ -16,18 +16,12 @@ from model.data.mnist import unit_pixels
 from model.data.preprocess import canvas_ink_box
 from model.data.samples import load_samples
 from model.explaining import explain
-from pages.common import (
-    asset_text,
-    current_drawing,
-    ensure_router,
-    failure_shown,
-    model_dir,
-    open_selected,
-    page_help,
-    pixel_grid,
-    probability_figure,
-    style,
-)
+from pages.common_artifacts import model_dir
+from pages.common_drawing import current_drawing
+from pages.common_errors import failure_shown
+from pages.common_figures import pixel_grid, probability_figure
+from pages.common_frame import asset_text, ensure_router, page_help, style
+from pages.common_models import open_selected
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
 STEP_SIDE = 168  # px of each pipeline picture

@@ -7,19 +7,11 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import (
-    FONT_SIZE,
-    digit_figure,
-    digit_image,
-    ensure_router,
-    failure_shown,
-    friendly_name,
-    load_evaluation,
-    open_selected,
-    page_help,
-    probability_figure,
-    projector_layout,
-)
+from pages.common_artifacts import load_evaluation
+from pages.common_errors import failure_shown
+from pages.common_figures import FONT_SIZE, digit_figure, digit_image, probability_figure, projector_layout
+from pages.common_frame import ensure_router, page_help
+from pages.common_models import friendly_name, open_selected
 
 PER_PAGE = 20
 COLUMNS = 5

@@ -10,28 +10,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from model.serving.artifacts import ArtifactError
-from pages.common import (
-    FONT_SIZE,
-    PALETTE,
-    SEARCH_COMMAND,
+from pages.common_artifacts import (
     cardless_archs,
-    ensure_router,
-    failure_shown,
-    friendly_name,
     load_card,
-    load_each,
     load_search_results,
-    model_color,
-    model_description,
     model_dir,
-    open_selected,
-    page_help,
-    projector_layout,
     search_results_path,
     shipped_archs,
-    show_failure,
-    shown_path,
 )
+from pages.common_errors import SEARCH_COMMAND, failure_shown, show_failure, shown_path
+from pages.common_figures import FONT_SIZE, PALETTE, model_color, projector_layout
+from pages.common_frame import ensure_router, page_help
+from pages.common_models import friendly_name, load_each, model_description, open_selected
 
 
 def number(value) -> float | None:

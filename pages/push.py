@@ -18,21 +18,12 @@ from model.explaining.novelty import NoveltyError, feature_model, scorer
 from model.explaining.robustness import SLIDERS, Push, eraser_mask, sweep, transform
 from model.serving.artifacts import features_command
 from model.serving.inference import Classifier
-from pages.common import (
-    ensure_router,
-    failure_shown,
-    model_dir,
-    open_selected,
-    page_help,
-    pixel_grid,
-    probability_figure,
-    current_drawing,
-    digit_image,
-    shipped_archs,
-    serving_classifier,
-    shown_path,
-    style,
-)
+from pages.common_artifacts import model_dir, shipped_archs
+from pages.common_drawing import current_drawing
+from pages.common_errors import failure_shown, shown_path
+from pages.common_figures import digit_image, pixel_grid, probability_figure
+from pages.common_frame import ensure_router, page_help, style
+from pages.common_models import open_selected, serving_classifier
 
 ensure_router()
 

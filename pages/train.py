@@ -21,16 +21,11 @@ from model.jobs.job import (
     teacher_code_required,
 )
 from model.jobs.models import delete_model, recipe_choices
-from pages.common import (
-    PALETTE,
-    choose_model,
-    ensure_router,
-    failure_shown,
-    load_card,
-    page_help,
-    projector_layout,
-    user_archs,
-)
+from pages.common_artifacts import load_card, user_archs
+from pages.common_errors import failure_shown
+from pages.common_figures import PALETTE, projector_layout
+from pages.common_frame import ensure_router, page_help
+from pages.common_models import choose_model
 
 TEACHER_KEY = "train_teacher_ok"
 WATCHING_KEY = "train_watching"  # the job this session saw running, to notice when it ends

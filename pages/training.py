@@ -6,19 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import (
-    ensure_router,
-    failure_shown,
-    friendly_name,
-    load_card,
-    load_each,
-    load_history,
-    model_color,
-    open_selected,
-    page_help,
-    projector_layout,
-    shipped_archs,
-)
+from pages.common_artifacts import load_card, load_history, shipped_archs
+from pages.common_errors import failure_shown
+from pages.common_figures import model_color, projector_layout
+from pages.common_frame import ensure_router, page_help
+from pages.common_models import friendly_name, load_each, open_selected
 
 # Legends go under the charts, clear of the titles and the x axis's label.
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0)

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from model.serving.artifacts import shipped_archs
-from pages.common import friendly_name
+from pages.common_models import friendly_name
 from tests.browser import browser_available, streamlit_server
 from tests.drawing import (
     CANVAS,

@@ -76,7 +76,7 @@ def test_fuzz_ends_in_a_message_or_a_reading_with_bounded_memory():
 
 
 def test_the_canvas_result_still_carries_its_data_url():
-    # pages.common.read_drawing reads the canvas's PNG data URL itself (the component's own
+    # pages.common_drawing.read_drawing reads the canvas's PNG data URL itself (the component's own
     # image_data decodes any PNG unchecked); an upgrade that renamed the attribute would make
     # every drawing fail. Located, not imported: importing registers a component.
     import importlib.util

@@ -97,41 +97,43 @@ def test_an_unknown_name_never_reaches_the_filesystem(tmp_path, monkeypatch):
 
     sys.addaudithook(audit)  # cannot be removed; it stops recording at the end of the test
     try:
-        from pages import common
+        from pages import common_artifacts, common_models
 
         hostile = [f"../../../{outside}", str(outside), "cnn/../seed000_cnn", "..", "", "cnn\x00", None, 3]
         for name in hostile:
             assert not artifacts.is_known_arch(name)
-            assert not common.is_known_arch(name)
-            assert common.arch_label(name) == "(not a shipped model)"
+            assert not common_artifacts.is_known_arch(name)
+            assert common_models.arch_label(name) == "(not a shipped model)"
         with pytest.raises(artifacts.ArtifactError, match="not the name of a model"):
             artifacts.load_card(f"../../../{outside}")
         with pytest.raises(ClassifierError, match="not the name of a model"):
             load_classifier(str(outside))
         for name in (f"../../../{outside}", "not_a_model"):
             with pytest.raises(artifacts.ArtifactError, match="not a shipped model"):
-                common.load_history(name)
+                common_artifacts.load_history(name)
     finally:
         watching[0] = False
     assert not [p for p in opened if p.endswith(("card.json", "history.json")) or str(outside) in p], opened
-    assert artifacts.is_known_arch("cnn") and common.arch_label("cnn").startswith(f"{common.friendly_name('cnn')} — ")
+    assert artifacts.is_known_arch("cnn")
+    assert common_models.arch_label("cnn").startswith(f"{common_models.friendly_name('cnn')} — ")
 
 
 def test_the_draw_page_serves_the_next_good_model_when_one_cannot_be_used(tmp_path, monkeypatch):
-    from pages import common
+    from pages import common_artifacts, common_models
 
     broken = copy_model("seed002_cnn", tmp_path)
     for name in ("model.tflite", "model.keras"):
         truncate(broken / name)
     copy_model("seed000_numpy", tmp_path)
-    monkeypatch.setenv(common.MODEL_DIR_ENV, str(tmp_path))
-    assert common.shipped_archs() == ["seed002_cnn", "seed000_numpy"]
-    assert common.arch_label("seed002_cnn") == f"{common.friendly_name('seed002_cnn')} (damaged, cannot be used)"
-    assert common.default_arch(common.shipped_archs()) == "seed000_numpy"
-    classifier = common.serving_classifier("seed002_cnn")
+    monkeypatch.setenv(common_artifacts.MODEL_DIR_ENV, str(tmp_path))
+    assert common_artifacts.shipped_archs() == ["seed002_cnn", "seed000_numpy"]
+    damaged = f"{common_models.friendly_name('seed002_cnn')} (damaged, cannot be used)"
+    assert common_models.arch_label("seed002_cnn") == damaged
+    assert common_models.default_arch(common_artifacts.shipped_archs()) == "seed000_numpy"
+    classifier = common_models.serving_classifier("seed002_cnn")
     assert (classifier.arch, classifier.runtime) == ("seed000_numpy", "numpy")
     # Repaired: the next load sees the new files (the cache is keyed on their mtime and size).
     for name in ("model.tflite", "model.keras"):
         shutil.copy(MODEL_DIR / "seed002_cnn" / name, broken / name)
-    assert common.arch_label("seed002_cnn").startswith(f"{common.friendly_name('seed002_cnn')} — ")
-    assert common.serving_classifier("seed002_cnn").arch == "seed002_cnn"
+    assert common_models.arch_label("seed002_cnn").startswith(f"{common_models.friendly_name('seed002_cnn')} — ")
+    assert common_models.serving_classifier("seed002_cnn").arch == "seed002_cnn"

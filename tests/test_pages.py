@@ -5,7 +5,7 @@ history.json / card.json; a missing or corrupt artifact gives a message naming t
 command that regenerates it, and never a traceback, while the other pages keep working.
 
 The fault tests break a *copy* of the artifacts: the pages read ``$DIGITLAB_MODEL_DIR``
-(``pages.common.model_dir()``), which the ``artifacts`` fixture points at a temporary folder.
+(``pages.common_artifacts.model_dir()``), which the ``artifacts`` fixture points at a temporary folder.
 
 Run: ``.venv/bin/python -m pytest tests/test_pages.py``  (about 30 seconds)
 """
@@ -24,7 +24,8 @@ from streamlit.testing.v1 import AppTest
 
 from model import MODEL_DIR
 from model.serving.artifacts import load_card, load_evaluation, load_history, shipped_archs
-from pages.common import MODEL_DIR_ENV, SEARCH_COMMAND
+from pages.common_artifacts import MODEL_DIR_ENV
+from pages.common_errors import SEARCH_COMMAND
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -47,7 +48,7 @@ def routed_server(monkeypatch):
     """Run every AppTest as a server that has already routed through app.py once.
 
     A folder named pages/ makes Streamlit start each server in its old multipage mode until
-    st.navigation first runs; pages.common.ensure_router() then reruns through app.py. AppTest
+    st.navigation first runs; pages.common_frame.ensure_router() then reruns through app.py. AppTest
     starts *every* run as a fresh server, so each would take that rerun, and a rerun drops a
     button's click. This subclass marks the server as routed (what one real run of app.py does);
     the fresh-server path itself is tested in the browser (test_pages_browser.py).
@@ -432,7 +433,7 @@ def test_the_canvas_still_has_what_the_draw_page_relies_on():
 
 
 def test_pixel_grid_shows_every_pixel_enlarged_with_lines_between(mnist):
-    from pages.common import pixel_grid
+    from pages.common_figures import pixel_grid
 
     digit = mnist.test.images[0]
     grid = pixel_grid(digit, cell=10)
@@ -448,7 +449,7 @@ def test_pixel_grid_shows_every_pixel_enlarged_with_lines_between(mnist):
 def test_probability_figure_is_what_plotly_validation_would_make(height):
     import plotly.graph_objects as go
 
-    from pages.common import ACCENT, MUTED, probability_figure, projector_layout
+    from pages.common_figures import ACCENT, MUTED, probability_figure, projector_layout
 
     probabilities = np.array([0.01, 0.002, 0.05, 0.8, 0.0, 0.1, 0.02, 0.008, 0.006, 0.004])
     figure = probability_figure(probabilities, height=height)

@@ -107,8 +107,8 @@ def test_clicking_a_confusion_cell_shows_its_digits(server, page):
 def test_a_direct_link_on_a_fresh_server_goes_through_the_router(browser):
     """Streamlit takes the folder pages/ beside app.py for an old-style multipage app until
     st.navigation has run once in the server, so a fresh server's first visitor on /confusion
-    would get pages/confusion.py alone (no model picker, pages/common.py listed as a page).
-    pages.common.ensure_router() sends such a run through app.py."""
+    would get pages/confusion.py alone (no model picker, the helper modules listed as pages).
+    pages.common_frame.ensure_router() sends such a run through app.py."""
     with streamlit_server() as base_url:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from model import MODEL_DIR
 from model.data.preprocess import read_canvas
-from pages.common import DRAWING_KEY, MODEL_DIR_ENV
+from pages.common_artifacts import MODEL_DIR_ENV
+from pages.common_drawing import DRAWING_KEY
 from tests.drawing import place, render as render_strokes, smooth
 from tests.test_pages import routed_server  # noqa: F401 - the fixture, used by every test here
 

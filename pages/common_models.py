@@ -1,0 +1,175 @@
+"""The sidebar's model picker and the model it chose: what students see a model called, the
+picker itself (shared by every page through session state), the chosen model opened for a page
+with a message when it cannot be, and the classifier the pages run (another one that works when
+it is damaged). A helper module, not a page."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import streamlit as st
+
+from model.serving import artifacts, inference
+from pages.common_artifacts import (
+    is_known_arch,
+    is_usable,
+    load_card,
+    model_dir,
+    model_stamps,
+    shipped_archs,
+    trained_here,
+)
+from pages.common_errors import show_failure
+
+ARCH_KEY = "arch"
+CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take on its next run
+NO_MODEL_YET = f"No trained model yet. Train one: `{artifacts.train_command()}`"
+T = TypeVar("T")
+
+
+# What students see instead of the folder names: a name and one line on what the network is.
+# The folder name (the "technical name") stays one click away: the picker's help, the Models
+# page's table. A model not listed here shows its folder name and its card's summary.
+MODEL_NAMES = {
+    "cnn": ("Digit Lab CNN", "Our own convolutional network: three layers of pattern finders, "
+            "trained on shifted and tilted digits."),
+    "seed004_cnn": ("Deep CNN", "Four layers of pattern finders with large windows, then a big plain layer."),
+    "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on "
+                    "shifted digits."),
+    "seed000_cnn": ("Small CNN", "One layer of 28 pattern finders, then a plain layer of 128 neurons."),
+    "seed000_numpy": ("Small CNN, from scratch", "The Small CNN written in plain numpy, without a "
+                      "deep-learning library."),
+    "seed002_mlp": ("Plain network", "No pattern finders: every pixel wired to 512 neurons."),
+    "seed003_fcn": ("Wide plain network", "No pattern finders: every pixel wired to 1,024 neurons."),
+    "seed003_numpy": ("Wide plain network, from scratch", "The Wide plain network written in plain numpy."),
+}
+
+
+def friendly_name(arch: str) -> str:
+    return MODEL_NAMES.get(arch, (arch, ""))[0]
+
+
+def model_description(arch: str) -> str:
+    """One line on what the model is, for students."""
+    if arch in MODEL_NAMES:
+        return MODEL_NAMES[arch][1]
+    try:
+        return str(load_card(arch).get("summary", ""))
+    except artifacts.ArtifactError:
+        return ""
+
+
+def arch_label(arch: str) -> str:
+    if not is_known_arch(arch):
+        return "(not a shipped model)"
+    try:
+        card = load_card(arch)
+    except artifacts.ArtifactError:
+        return f"{friendly_name(arch)} (files damaged)"
+    if not is_usable(arch):
+        return f"{friendly_name(arch)} (damaged, cannot be used)"
+    mark = " (trained here)" if trained_here(arch) else ""
+    return f"{friendly_name(arch)}{mark} — {card.get('test_accuracy', 0):.2%}"
+
+
+def default_arch(archs: list[str]) -> str | None:
+    """The first model that can be used (else the first one, to say what is wrong with it)."""
+    return next((a for a in archs if is_usable(a)), archs[0] if archs else None)
+
+
+def model_picker() -> str | None:
+    """The sidebar's model choice, shared by every page through session state."""
+    archs = shipped_archs()
+    if not archs:
+        st.sidebar.error(NO_MODEL_YET)
+        return None
+    if st.session_state.get(CHOSEN_KEY) in archs:
+        st.session_state[ARCH_KEY] = st.session_state.pop(CHOSEN_KEY)
+    if st.session_state.get(ARCH_KEY) not in archs:
+        st.session_state[ARCH_KEY] = default_arch(archs)
+    current = st.session_state[ARCH_KEY]
+    return st.sidebar.selectbox(
+        "Model", archs, key=ARCH_KEY, format_func=arch_label,
+        help=f"{model_description(current)} Technical name: `{current}`. The percentage is how many of "
+        "10,000 test digits it reads right.",
+    )
+
+
+def choose_model(arch: str) -> None:
+    """Make ``arch`` the picker's choice from the next run on (the picker has already been
+    drawn in this one, so its value cannot change now)."""
+    st.session_state[CHOSEN_KEY] = arch
+
+
+def selected_arch() -> str | None:
+    archs = shipped_archs()
+    arch = st.session_state.get(ARCH_KEY)
+    return arch if arch in archs else default_arch(archs)
+
+
+def open_selected(
+    load: Callable[[str], T] | None = None, what: str = "The model {arch}"
+) -> tuple[str, T | None]:
+    """The sidebar's model and ``load(arch)`` (None without ``load``), for a page that has
+    nothing to show without them: when there is no model, or ``load`` fails, the page says why
+    (``what`` names the missing part, ``{arch}`` filled in) and stops there."""
+    arch = selected_arch()
+    if arch is None:
+        st.info(NO_MODEL_YET)
+        st.stop()
+    if load is None:
+        return arch, None
+    try:
+        return arch, load(arch)
+    except (artifacts.ArtifactError, inference.ClassifierError) as error:
+        show_failure(error, what.format(arch=arch))
+        st.stop()
+
+
+def load_each(names: list[str], load: Callable[[str], T], what: str) -> dict[str, T]:
+    """``load(name)`` for each name that loads; each that fails gets its own message (``what``
+    names the part, ``{arch}`` filled in) and the page goes on with the rest."""
+    loaded: dict[str, T] = {}
+    for name in names:
+        try:
+            loaded[name] = load(name)
+        except artifacts.ArtifactError as error:
+            show_failure(error, what.format(arch=name))
+    return loaded
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def _classifier(arch: str, folder: str, stamps: tuple) -> inference.Classifier:
+    # One classifier per version of a model's files per server, shared by every session.
+    return inference.load_classifier(arch, Path(folder))
+
+
+def serving_classifier(arch: str) -> inference.Classifier:
+    """``arch``'s classifier; if it is damaged, the other format of the same model or else the
+    next model that works, with a message naming the damaged one. Raises
+    :class:`model.serving.inference.ClassifierError` only when no model works at all."""
+    archs = shipped_archs()
+    failures = []
+    for candidate in [arch] + [a for a in archs if a != arch]:
+        try:
+            classifier = _classifier(candidate, str(model_dir(candidate)), model_stamps(candidate))
+        except inference.ClassifierError as error:
+            failures.append(error)
+            print(f"[digit-lab] model {candidate}: {error}", file=sys.stderr)
+            continue
+        for problem in classifier.problems:
+            st.warning(
+                f"**The model {candidate} is damaged:** {problem}. Digit Lab runs the same model "
+                f"from its {inference.RUNTIMES[classifier.runtime][0]} file instead.",
+                icon=":material/warning:",
+            )
+        if failures:
+            st.warning(
+                f"**The model {arch} is damaged and cannot be used.** Digit Lab is using "
+                f"**{candidate}** instead. ({failures[0]})",
+                icon=":material/warning:",
+            )
+        return classifier
+    raise failures[0] if failures else inference.ClassifierError("No model is shipped.")
