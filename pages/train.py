@@ -8,7 +8,7 @@ import uuid
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.jobs import queue, slot
+from model.jobs import queue
 from model.jobs.job import (
     CUSTOM,
     FULL_TRAINING_SET,
@@ -256,12 +256,11 @@ def live_panel() -> None:
     """Polls the slot and the queue once a second while a job or a fine-tuning runs; a full
     rerun when it ends or the next one takes its place, so the model picker lists the new
     model and the button says Start again when nothing is left to train."""
-    job = queue.status()
-    tuning = slot.other_training()
+    job = queue.slot_holder()
     watched = st.session_state.get(WATCHING_KEY)
-    if tuning is not None:
+    if isinstance(job, str):  # the Class page's fine-tuning, making the model of that name
         st.session_state[WATCHING_KEY] = FINE_TUNING
-        fine_tuning_panel(tuning)
+        fine_tuning_panel(job)
         queue_panel()
         return
     if job is not None:
@@ -305,8 +304,8 @@ if problem:
     st.error(problem)
     st.stop()
 
-current = queue.status()
-tuning = slot.other_training()
+current = queue.slot_holder()  # a job, or the name of the model the Class page's fine-tuning makes
+tuning = current if isinstance(current, str) else None
 busy = tuning is not None or (current is not None and current.running)
 if busy:
     st.session_state[WATCHING_KEY] = FINE_TUNING if tuning else current.id

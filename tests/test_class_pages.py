@@ -267,6 +267,6 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
         assert any("mlp-now is training on the Train page now" in i.value for i in at.info)
         next(b for b in at.button if b.label == "Fine-tune").click().run()
         assert any("mlp-now is training now" in w.value and "Fine-tune when" in w.value for w in at.warning)
-        assert slot.other_training() is None
+        assert queue.slot_holder().spec.name == "mlp-now"  # no fine-tuning took the slot
     finally:
         os.kill(slot.running_pid(), signal.SIGKILL)

@@ -67,7 +67,7 @@ def test_no_fine_tuning_starts_while_a_train_page_job_trains(data, monkeypatch, 
     try:
         with pytest.raises(finetune_runs.FinetuneBusy, match="mlp-now is training now.*Fine-tune when"):
             finetune_runs.start("cnn", "cnn_class")
-        assert finetune_runs.status() is None and slot.other_training() is None
+        assert finetune_runs.status() is None and queue.slot_holder().spec.name == "mlp-now"
     finally:
         os.kill(slot.running_pid(), signal.SIGKILL)
 

@@ -57,7 +57,7 @@ def wait_for(condition, what: str, timeout: float = WAIT):
         time.sleep(0.2)
 
 
-def slot_holder() -> tuple[Job | None, int | None]:
+def lock_holder() -> tuple[Job | None, int | None]:
     """The job in the slot and its process id, read without starting a queued run (as status() would)."""
     lock = slot.read_json(slot.training_dir() / "lock.json") or {}
     return (slot.load_job(lock["job"]) if "job" in lock else None), lock.get("pid")
@@ -192,7 +192,7 @@ def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     try:
         assert server.stdout.readline().strip() == "started"
         wait_for(training_with_an_epoch_done, "a first epoch")
-        orphan, job_pid = slot_holder()
+        orphan, job_pid = lock_holder()
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
         wait_for(lambda: not process_alive(job_pid), "the orphaned job's process to exit", timeout=60)
@@ -283,7 +283,7 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     queue.stop()
 
     def next_started():
-        job, pid = slot_holder()
+        job, pid = lock_holder()
         return job is not None and job.spec.name == "b-1" and pid is not None and (job, pid)
 
     nxt, pid = wait_for(next_started, "the queued run to start by itself")
@@ -334,7 +334,7 @@ def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
     tuner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # its process
     try:
         assert queue.hold_slot("cnn_class", lambda: tuner.pid) == tuner.pid
-        assert slot.other_training() == "cnn_class"
+        assert queue.slot_holder() == "cnn_class"
         with pytest.raises(slot.JobBusy, match="cnn_class is being fine-tuned for the class now"):
             queue.start(tiny("blocked"), recipes)
         with pytest.raises(slot.JobBusy):
@@ -349,9 +349,8 @@ def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
     finally:
         tuner.kill()
         tuner.wait()
-    assert slot.other_training() is None
-    job = queue.status()  # the slot is free again: the waiting run starts
-    assert job is not None and job.spec.name == "after-tuning" and job.running and queue.queued() == []
+    job = queue.slot_holder()  # the fine-tuning has ended, so the slot is free: the waiting run starts
+    assert isinstance(job, Job) and job.spec.name == "after-tuning" and job.running and queue.queued() == []
     with pytest.raises(slot.JobBusy, match="after-tuning is training now"):
         queue.hold_slot("cnn_class", lambda: pytest.fail("a fine-tuning was started beside a job"))
 
@@ -362,4 +361,4 @@ def test_a_training_that_cannot_start_leaves_the_slot_free(data_dir):
 
     with pytest.raises(OSError):
         queue.hold_slot("cnn_class", broken_spawn)
-    assert slot.other_training() is None and not (slot.training_dir() / "lock.json").exists()
+    assert queue.slot_holder() is None and not (slot.training_dir() / "lock.json").exists()

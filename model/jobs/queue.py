@@ -36,7 +36,9 @@ from model.jobs.models import clear_staging_leftovers, user_models
 from model.jobs.processes import JOB_MODULE, process_running, process_started, remember
 from model.jobs.slot import (
     JobBusy,
+    holder,
     holder_words,
+    latest_job,
     load_job,
     lock_alive,
     lock_path,
@@ -76,26 +78,26 @@ class QueuedRun:
     position: int = 0  # 1 for the next to start
 
 
-def status() -> Job | None:
-    """The job holding the training slot if any (alive or not: a dead one shows as failed),
-    else the most recent job; None before the first. When the slot is free and runs are
-    queued, the first of them starts first (for this process's server)."""
+def slot_holder() -> Job | str | None:
+    """What the Train page shows, from one read of the lock: the name of the model a training
+    other than a Train-page job (the Class page's fine-tuning) is making in the slot now; else
+    the job holding the slot (alive or not: a dead one shows as failed); else the most recent
+    job; None before the first. When the slot is free and runs are queued, the first of them
+    starts first (for this process's server)."""
     lock = read_lock()
     if (lock is not None or _queue_entries()) and slot_free(lock):
         promote()  # also waits out another session starting a job, so its half-made start is never seen
-    lock = read_lock()
-    if lock is not None and isinstance(lock.get("job"), str):
-        job = load_job(lock["job"], lock_alive(lock))
-        if job is not None:
-            return job
-    folder = training_dir()
-    ids = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if folder.is_dir() else []
-    for job_id in reversed(ids):
-        job = load_job(job_id)
-        if job is not None:
-            return job
-    return None
+        lock = read_lock()
+    held = holder(lock)
+    return latest_job() if held is None else held
+
+
+def status() -> Job | None:
+    """The job holding the training slot if any (alive or not: a dead one shows as failed),
+    else the most recent job; None before the first. Starts the first queued run when the
+    slot is free, as :func:`slot_holder` does."""
+    held = slot_holder()
+    return latest_job() if isinstance(held, str) else held
 
 
 def running_job() -> Job | None:
@@ -122,8 +124,8 @@ def _check_name_guarded(name: str, lock: dict | None, skip_run: str | None = Non
     if name in user_models():
         raise JobError(f"There is already a model called {name}. Pick another name or delete it first.")
     if lock is not None and not slot_free(lock):
-        holder = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
-        if name in (holder.spec.name if holder else None, lock.get("other")):
+        held = holder(lock)
+        if name == (held.spec.name if isinstance(held, Job) else held):
             raise JobError(f"{name} is the name of the network training now; pick another.")
     if any(run.spec.name == name and run.id != skip_run for run in _queue_entries()):
         raise JobError(f"A run called {name} is already waiting in the queue; pick another name.")

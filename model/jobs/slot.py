@@ -93,6 +93,18 @@ def load_job(job_id: str, alive: bool = False) -> Job | None:
     return Job(job_id, folder, spec, read_json(folder / "progress.json") or {}, alive)
 
 
+def latest_job() -> Job | None:
+    """The most recent job started here, whatever its state; None before the first."""
+    folder = training_dir()
+    ids = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
+    for job_id in reversed(ids):
+        job = load_job(job_id)
+        if job is not None:
+            return job
+    return None
+
+
 def read_lock() -> dict | None:
     return read_json(lock_path())
 
@@ -111,21 +123,25 @@ def lock_alive(lock: dict) -> bool:
     return process_running(lock["pid"], lock.get("pid_started"))  # another kind of training
 
 
+def holder(lock: dict | None) -> Job | str | None:
+    """What ``lock`` says holds the slot: the Train-page job (alive or not: a dead one shows as
+    failed), the name of the model another kind of training (the Class page's fine-tuning) is
+    making while it runs, or None."""
+    if lock is None:
+        return None
+    if isinstance(lock.get("other"), str):
+        return lock["other"] if lock_alive(lock) else None
+    if isinstance(lock.get("job"), str):
+        return load_job(lock["job"], lock_alive(lock))
+    return None
+
+
 def holder_words(lock: dict) -> str:
     """What holds the slot, e.g. "mlp-2 is training now" (call only while it does)."""
-    if isinstance(lock.get("other"), str):
-        return f"{lock['other']} is being fine-tuned for the class now"
-    job = load_job(lock["job"], True) if isinstance(lock.get("job"), str) else None
-    return f"{job.spec.name if job else 'Another network'} is training now"
-
-
-def other_training() -> str | None:
-    """The model a training other than a Train-page job (the Class page's fine-tuning) is
-    making in the slot now, or None."""
-    lock = read_lock()
-    if lock is None or not isinstance(lock.get("other"), str) or not lock_alive(lock):
-        return None
-    return lock["other"]
+    held = holder(lock)
+    if isinstance(held, str):
+        return f"{held} is being fine-tuned for the class now"
+    return f"{held.spec.name if held else 'Another network'} is training now"
 
 
 def slot_free(lock: dict | None) -> bool:
