@@ -18,6 +18,7 @@ from model.classroom import classdata, finetune_runs
 from model.classroom.privacy import keep_days
 from model.jobs import queue
 from model.jobs.models import models_dir
+from model.jobs.slot import SlotTaken
 from pages.common_artifacts import load_evaluation, model_dir, shipped_archs
 from pages.common_errors import failure_shown, show_failure
 from pages.common_feedback import storage
@@ -147,12 +148,11 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
             else:
                 try:
                     finetune_runs.start(arch, name, model_dir(arch), models_dir(), class_code)
-                except finetune_runs.FinetuneBusy as busy:
-                    now = finetune_runs.status()
-                    if now is None or now["state"] != "running":  # a Train-page job has the slot
-                        st.warning(str(busy), icon=":material/hourglass_top:")
-                        return
-                    # else pressed in another session a moment before: the rerun shows that run
+                except SlotTaken as taken:  # a Train-page job has the slot
+                    st.warning(f"{taken} Fine-tune when it has finished.", icon=":material/hourglass_top:")
+                    return
+                except finetune_runs.FinetuneBusy:
+                    pass  # pressed in another session a moment before: the rerun shows that run
                 except OSError as error:
                     show_failure(error, "Starting the fine-tuning")
                     return

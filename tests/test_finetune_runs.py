@@ -65,7 +65,7 @@ def test_no_fine_tuning_starts_while_a_train_page_job_trains(data, monkeypatch, 
     spec = JobSpec(name="mlp-now", recipe="seed002_mlp", epochs=30, train_size=2000)
     queue.start(spec, list(RECIPES))
     try:
-        with pytest.raises(finetune_runs.FinetuneBusy, match="mlp-now is training now.*Fine-tune when"):
+        with pytest.raises(slot.SlotTaken, match="mlp-now is training now"):
             finetune_runs.start("cnn", "cnn_class")
         assert finetune_runs.status() is None and queue.slot_holder().spec.name == "mlp-now"
     finally:

@@ -125,7 +125,7 @@ def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
     spec = JobSpec(name="mlp-stopped", recipe="seed002_mlp", epochs=30, train_size=2000, batch_size=64)
     job = queue.start(spec, list(RECIPES))
     assert job.running
-    with pytest.raises(slot.JobBusy, match="mlp-stopped is training now"):
+    with pytest.raises(slot.SlotTaken, match="mlp-stopped is training now"):
         queue.start(JobSpec(name="another"), list(RECIPES))
 
     wait_for(training_with_an_epoch_done, "a first epoch")
@@ -263,7 +263,7 @@ def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
         queue.enqueue(tiny("a-1"), recipes)
     with pytest.raises(JobError, match="first is the name of the network training now"):
         queue.enqueue(tiny("first"), recipes)
-    with pytest.raises(slot.JobBusy, match="first is training now"):
+    with pytest.raises(slot.SlotTaken, match="first is training now"):
         queue.start(tiny("c"), recipes)
     queue.enqueue(tiny("fifth"), recipes)
     with pytest.raises(queue.QueueFull, match="The queue is full: 5 runs are waiting"):
@@ -322,7 +322,7 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
     started = [p for p in slot.training_dir().iterdir() if p.is_dir() and (p / "spec.json").exists()]
     assert len(started) == 2
     assert slot.running_pid() != doomed_pid and process_alive(slot.running_pid())
-    with pytest.raises(slot.JobBusy, match="next-up is training now"):
+    with pytest.raises(slot.SlotTaken, match="next-up is training now"):
         queue.start(tiny("another"), recipes)
 
 
@@ -335,9 +335,9 @@ def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
     try:
         assert queue.hold_slot("cnn_class", lambda: tuner.pid) == tuner.pid
         assert queue.slot_holder() == "cnn_class"
-        with pytest.raises(slot.JobBusy, match="cnn_class is being fine-tuned for the class now"):
+        with pytest.raises(slot.SlotTaken, match="cnn_class is being fine-tuned for the class now"):
             queue.start(tiny("blocked"), recipes)
-        with pytest.raises(slot.JobBusy):
+        with pytest.raises(slot.SlotTaken):
             queue.hold_slot("other_class", lambda: pytest.fail("a second training was started"))
         with pytest.raises(JobError, match="training now"):
             queue.enqueue(tiny("cnn_class"), recipes)
@@ -351,7 +351,7 @@ def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
         tuner.wait()
     job = queue.slot_holder()  # the fine-tuning has ended, so the slot is free: the waiting run starts
     assert isinstance(job, Job) and job.spec.name == "after-tuning" and job.running and queue.queued() == []
-    with pytest.raises(slot.JobBusy, match="after-tuning is training now"):
+    with pytest.raises(slot.SlotTaken, match="after-tuning is training now"):
         queue.hold_slot("cnn_class", lambda: pytest.fail("a fine-tuning was started beside a job"))
 
 

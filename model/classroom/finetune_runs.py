@@ -1,7 +1,7 @@
 """The Class page's fine-tuning in the background: one run at a time per data folder, in a
 process of its own (``python -m model.classroom.finetune``), and the progress file it keeps.
 
-    start("cnn", "cnn_class", model_dir, out)   # FinetuneBusy while a run or a Train-page job is alive
+    start("cnn", "cnn_class", model_dir, out)   # FinetuneBusy while a run is alive, SlotTaken while a job trains
     status()   # None, or {"state": "running" | "done" | "failed", "message", "fraction", "name", ...}
 
 ``data_dir()/finetune-progress.json`` says what the run is doing; the run rewrites it
@@ -27,7 +27,7 @@ from model import MODEL_DIR, data_dir
 from model.jobs import queue
 from model.jobs.models import models_dir
 from model.jobs.processes import process_running, process_started
-from model.jobs.slot import JobBusy, file_lock, write_json_atomically
+from model.jobs.slot import file_lock, write_json_atomically
 
 RUN_MODULE = "model.classroom.finetune"
 PROGRESS_FILE = "finetune-progress.json"
@@ -101,8 +101,9 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
           class_code: str | None = None, path: Path | None = None) -> int:
     """Start fine-tuning ``model_dir/arch`` into ``out/name`` (default: the models trained here)
     on the class's drawings ($DIGITLAB_DB) in the background; its process id. It holds the Train
-    page's training slot while it runs. Raises :class:`FinetuneBusy` while a run is alive or a
-    Train-page job trains, ``ValueError`` for a name that cannot be one."""
+    page's training slot while it runs. Raises :class:`FinetuneBusy` while a run is alive,
+    ``model.jobs.slot.SlotTaken`` while a Train-page job trains, ``ValueError`` for a name that
+    cannot be one."""
     if not NAME.match(name):
         raise ValueError("a model name is lower-case letters, digits and _, starting with a letter")
     path = path or progress_path()
@@ -125,10 +126,7 @@ def start(arch: str, name: str, model_dir: Path = MODEL_DIR, out: Path | None = 
         if running is not None and running.get("state") == "running":
             raise FinetuneBusy(f"{running.get('name') or 'A model'} is being fine-tuned now; one at a time.")
         # The Train page's slot: a fine-tuning and a Train-page job never share the CPU.
-        try:
-            pid = queue.hold_slot(name, spawn)
-        except JobBusy as busy:
-            raise FinetuneBusy(f"{busy} Fine-tune when it has finished.") from None
+        pid = queue.hold_slot(name, spawn)
         write_json_atomically(path, {"state": "running", "message": "Starting", "fraction": 0.0, "pid": pid,
                               "pid_started": process_started(pid), "started": time.time(), "name": name})
     return pid

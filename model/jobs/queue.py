@@ -35,7 +35,7 @@ from model.jobs.job import Job, JobError, JobSpec, mnist_problem
 from model.jobs.models import clear_staging_leftovers, user_models
 from model.jobs.processes import JOB_MODULE, process_running, process_started, remember
 from model.jobs.slot import (
-    JobBusy,
+    SlotTaken,
     holder,
     holder_words,
     latest_job,
@@ -166,7 +166,7 @@ def _spawn_guarded(spec: JobSpec, server_pid: int) -> Job:
 
 
 def start(spec: JobSpec, recipes: list[str]) -> Job:
-    """Start training ``spec`` in a process of its own. JobBusy while another job runs (or a
+    """Start training ``spec`` in a process of its own. SlotTaken while another job runs (or a
     queued run takes the free slot first), JobError for bad settings, missing MNIST or a name
     already taken."""
     _check_new(spec, recipes)
@@ -174,7 +174,7 @@ def start(spec: JobSpec, recipes: list[str]) -> Job:
         _promote_guarded(os.getpid())
         lock = read_lock()
         if not slot_free(lock):
-            raise JobBusy(f"{holder_words(lock)}; one training at a time.")
+            raise SlotTaken(f"{holder_words(lock)}; one training at a time.")
         _check_name_guarded(spec.name, lock)
         return _spawn_guarded(spec, os.getpid())
 
@@ -183,13 +183,13 @@ def hold_slot(name: str, spawn: Callable[[], int]) -> int:
     """Run ``spawn``, which starts another kind of training making the model ``name`` and
     returns its process id, in the free slot; that process holds the slot until it ends, so a
     Train-page job waits for it in the queue (started by whoever next asks for ``status()``).
-    Queued runs go first. JobBusy while a job trains; whatever ``spawn`` raises, with the slot
+    Queued runs go first. SlotTaken while a job trains; whatever ``spawn`` raises, with the slot
     left free."""
     with slot_guard():
         _promote_guarded(os.getpid())
         lock = read_lock()
         if not slot_free(lock):
-            raise JobBusy(f"{holder_words(lock)}; one training at a time.")
+            raise SlotTaken(f"{holder_words(lock)}; one training at a time.")
         write_json_atomically(lock_path(), {"other": name, "pid": None, "created": time.time()})
         try:
             pid = spawn()

@@ -26,8 +26,9 @@ from model.jobs.processes import process_alive, process_running
 STARTING_GRACE_SECONDS = 60  # a lock without a process id yet is a job being started, for this long
 
 
-class JobBusy(JobError):
-    """Another training holds the server's one slot."""
+class SlotTaken(JobError):
+    """Another training holds the server's one slot, a job or the Class page's fine-tuning; the
+    message says which. Raised by ``model.jobs.queue.start`` and ``hold_slot``."""
 
 
 def training_dir() -> Path:
