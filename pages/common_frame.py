@@ -28,11 +28,14 @@ def page_help(page: str, expanded: bool = False) -> None:
         st.markdown(asset_text(f"help/{page}.md"))
 
 
+# Declared once, when the module is first imported; mounted on every run.
+_FOLD_SIDEBAR = st.components.v2.component("digitlab.fold_sidebar", js=asset_text("fold_sidebar.js"))
+
+
 def fold_sidebar_on_tablets() -> None:
     """The sidebar starts folded on touch screens narrower than a laptop's (see the script)."""
-    fold = st.components.v2.component("digitlab.fold_sidebar", js=asset_text("fold_sidebar.js"))
     with st.sidebar, st.container(key="fold-sidebar"):
-        fold(key="fold-sidebar-script")
+        _FOLD_SIDEBAR(key="fold-sidebar-script")
 
 
 # Set by app.py in every run it frames, so a page knows it runs inside app.py's navigation.
