@@ -43,8 +43,6 @@ def teacher_code() -> str | None:
     return str(code) if code else None
 
 
-
-
 def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
     shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
     figure = go.Figure(go.Heatmap(

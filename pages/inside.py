@@ -208,7 +208,6 @@ def _samples():
 # --------------------------------------------------------------------------- the views
 
 
-
 def choose_digit(arch: str) -> dict | None:
     """The digit to look inside: the current drawing, or a shipped MNIST test digit."""
     drawing = current_drawing()

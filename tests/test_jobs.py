@@ -326,7 +326,6 @@ def test_a_killed_job_lets_the_queue_move_on(data_dir):
         queue.start(tiny("another"), recipes)
 
 
-
 def test_a_fine_tuning_holds_the_slot_and_queued_runs_wait_for_it(data_dir):
     """The Class page's fine-tuning (model.classroom.finetune_runs) takes the same slot through hold_slot:
     no job starts beside it, Stop leaves it alone, and the queue moves on once it has ended."""
