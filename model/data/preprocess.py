@@ -167,7 +167,7 @@ def normalise_stroke_width(ink: np.ndarray, target: float, box: float) -> tuple[
     return (outside <= -depth).astype(np.float32), ratio
 
 
-def _scaled_to_box(ink: np.ndarray, box: int, margin: int) -> np.ndarray | None:
+def scaled_to_box(ink: np.ndarray, box: int, margin: int) -> np.ndarray | None:
     """Crop to the ink and scale so the longer side is ``box`` pixels, with a blank margin."""
     bounds = _bounding_box(ink)
     if bounds is None:
@@ -186,17 +186,17 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
     # First at 4x the final size, where the stroke width is measured and corrected.
     work_box, margin = DIGIT_BOX * WORK_SCALE, WORK_SCALE * 2
     target = MNIST_STROKE_WIDTH * WORK_SCALE
-    work = _scaled_to_box(ink, work_box, margin)
+    work = scaled_to_box(ink, work_box, margin)
     if work is None:
         return None
     corrected, ratio = normalise_stroke_width(work, target, work_box)
     if corrected is not work:
-        work = _scaled_to_box(corrected, work_box, margin)
+        work = scaled_to_box(corrected, work_box, margin)
         if work is not None and ratio > SECOND_PASS_ABOVE:
             corrected, _ = normalise_stroke_width(work, target, work_box)
             if corrected is not work:
-                work = _scaled_to_box(corrected, work_box, margin)
-    small = _scaled_to_box(work, DIGIT_BOX, 0) if work is not None else None
+                work = scaled_to_box(corrected, work_box, margin)
+    small = scaled_to_box(work, DIGIT_BOX, 0) if work is not None else None
     if small is None or small.sum() <= 0:
         return None
     out_h, out_w = small.shape

@@ -32,9 +32,9 @@ from model.data.preprocess import (
     MNIST_STROKE_WIDTH,
     SECOND_PASS_ABOVE,
     WORK_SCALE,
-    _scaled_to_box,
     canvas_ink_box,
     normalise_stroke_width,
+    scaled_to_box,
 )
 from model.explaining.novelty import novelty_scores
 from model.serving.inference import load_forward
@@ -114,13 +114,13 @@ def _pipeline(rgba: np.ndarray, off: frozenset[str]):
         source, region = crop, box
 
         def to_work(image):
-            return _scaled_to_box(image, work_box, margin)
+            return scaled_to_box(image, work_box, margin)
 
         def to_box(image):
-            return _scaled_to_box(image, DIGIT_BOX, 0)
+            return scaled_to_box(image, DIGIT_BOX, 0)
 
         def rescale(image):
-            return _scaled_to_box(image, work_box, margin)
+            return scaled_to_box(image, work_box, margin)
 
     work = to_work(source)
     if work is None:
