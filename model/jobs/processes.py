@@ -18,6 +18,17 @@ def remember(process: subprocess.Popen) -> None:
     _children[process.pid] = process
 
 
+def _exists(pid: int) -> bool:
+    """Whether there is a process ``pid`` (ended ones not reaped yet included), ours or not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    return True
+
+
 def process_alive(pid: object) -> bool:
     """Whether ``pid`` is a running job process (not ended, not a zombie, not a reused id)."""
     if not isinstance(pid, int) or pid <= 0:
@@ -26,12 +37,8 @@ def process_alive(pid: object) -> bool:
     if child is not None and child.poll() is not None:
         _children.pop(pid, None)
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _exists(pid):
         return False
-    except PermissionError:
-        pass  # alive, someone else's
     proc = Path("/proc") / str(pid)
     if proc.is_dir():
         try:
@@ -66,14 +73,8 @@ def process_running(pid: object, started: object = None) -> bool:
     """Whether process ``pid`` still runs and is the one that started at ``started`` (from
     :func:`process_started`; any start when not an int): not ended, not a zombie, not a later
     process given the same id. For a process whatever its command (a job's server, a fine-tune)."""
-    if not isinstance(pid, int) or pid <= 0:
+    if not isinstance(pid, int) or pid <= 0 or not _exists(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     if not Path("/proc").is_dir():
         return True
     now = process_started(pid)
