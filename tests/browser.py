@@ -125,3 +125,67 @@ def launch_chromium(playwright, **kwargs):
 def wait_for_app(page, timeout: float = 30_000) -> None:
     """Wait until the app has run its script and settled (the first run included)."""
     page.wait_for_selector(APP_IDLE, timeout=timeout)
+
+
+class WebsocketLog:
+    """Every message between one page and the app server, decoded, for a failing test's record:
+    which widget values the page sent with each rerun request, and what the server said back
+    (session status, script finished, how many elements). ``save(path)`` writes one JSON line
+    per message. Attach before ``page.goto``: ``log = WebsocketLog(page)``."""
+
+    def __init__(self, page):
+        self.rows: list[dict] = []
+        self._start = time.monotonic()
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        if "_stcore/stream" not in ws.url:
+            return
+        ws.on("framesent", lambda payload: self._add("sent", payload))
+        ws.on("framereceived", lambda payload: self._add("received", payload))
+
+    def _add(self, direction: str, payload) -> None:
+        row = {"t": round(time.monotonic() - self._start, 3), "dir": direction}
+        try:
+            row.update(_describe(direction, payload))
+        except Exception as e:  # noqa: BLE001 - a log must never fail the test it records
+            row["undecoded"] = f"{type(e).__name__}: {e}"
+        self.rows.append(row)
+
+    def save(self, path: Path) -> None:
+        import json
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
+
+
+def _describe(direction: str, payload) -> dict:
+    if isinstance(payload, str):
+        return {"text": payload[:200]}
+    if direction == "sent":
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        out = {"type": kind}
+        if kind == "rerun_script":
+            state = msg.rerun_script
+            out["fragment"] = state.fragment_id or None
+            out["widgets"] = {
+                w.id.rsplit("-", 1)[-1][:40]: str(getattr(w, w.WhichOneof("value") or "id"))[:60]
+                for w in state.widget_states.widgets
+            }
+        return out
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    msg = ForwardMsg.FromString(payload)
+    kind = msg.WhichOneof("type")
+    out = {"type": kind}
+    if kind == "session_status_changed":
+        out["running"] = msg.session_status_changed.script_is_running
+    elif kind == "script_finished":
+        out["status"] = msg.script_finished
+    elif kind == "new_session":
+        out["script_run_id"] = msg.new_session.script_run_id[:8]
+        out["fragments"] = list(msg.new_session.fragment_ids_this_run)
+    return out

@@ -16,9 +16,8 @@ import pytest
 from model import MODEL_DIR
 from model.artifacts import shipped_archs
 from model.join import join_address
-from tests.browser import REPO, browser_available, streamlit_server, wait_for_app
+from tests.browser import REPO, WebsocketLog, browser_available, streamlit_server, wait_for_app
 from tests.drawing import (
-    APP_IDLE,
     CANVAS,
     canvas_box,
     clear_canvas,
@@ -73,6 +72,24 @@ LIT_BANDS_JS = """(upper) => {
 }"""
 
 
+def painted(page, timeout: float = 5_000) -> dict | None:
+    """The canvas's lit pixels once the finished stroke is on it, or None if it never is.
+
+    When the pen lifts, Fabric clears the stroke from its upper canvas at once and paints the
+    finished path on the lower one at the next animation frame: read in between (2 times in 30
+    here, straight after a touchEnd), the lower canvas is still empty though the student sees
+    the stroke a frame later."""
+    try:
+        handle = page.locator(CANVAS).last.evaluate_handle(
+            f"(upper) => new Promise(resolve => {{ const start = performance.now(); const look = () => {{"
+            f" const lit = ({LIT_BANDS_JS})(upper);"
+            f" if (lit.total > 0) resolve(lit); else if (performance.now() - start > {timeout}) resolve(null);"
+            f" else requestAnimationFrame(look); }}; look(); }})")
+        return handle.json_value()
+    except Exception:  # noqa: BLE001 - the caller's assertion says what was not drawn
+        return None
+
+
 @pytest.fixture(scope="module")
 def base_url():
     with streamlit_server() as url:
@@ -85,12 +102,14 @@ def device(browser, name: str, options: dict):
     context = browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)
+    messages = WebsocketLog(page)
     try:
         yield page
     except BaseException:
         RESULTS.mkdir(exist_ok=True)
         with contextlib.suppress(Exception):
             page.screenshot(path=str(RESULTS / f"devices-{name}.png"))
+        messages.save(RESULTS / f"devices-{name}.websocket.jsonl")
         raise
     finally:
         context.close()
@@ -220,11 +239,13 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
             for point in edge_points(box).values():
                 assert page.evaluate(HITS_CANVAS_JS, list(point))
             assert box["width"] < 400  # shown smaller than its pixels: the case under test
+            scrolled = page_scroll(page)
             draw(page, strokes, box)
-            page.wait_for_selector(APP_IDLE, timeout=TIMEOUT)
-            lit = page.locator(CANVAS).last.evaluate(LIT_BANDS_JS)
+            lit = painted(page)
+            assert lit is not None, (
+                f"a stroke along the {edge} edge drew nothing: canvas at {box} (scroll {scrolled}) "
+                f"when measured, at {page.locator(CANVAS).last.bounding_box()} (scroll {page_scroll(page)}) now")
             w, h = lit["w"], lit["h"]
-            assert lit["total"] > 0, f"a stroke along the {edge} edge drew nothing"
             near = {"left": lit["minX"] / w, "right": 1 - (lit["maxX"] + 1) / w,
                     "top": lit["minY"] / h, "bottom": 1 - (lit["maxY"] + 1) / h}
             assert near[edge] <= 0.01, f"{edge} stroke: lit pixels start {near[edge]:.1%} from that edge"
