@@ -6,9 +6,10 @@
 
 The canvas (Fabric.js free drawing in streamlit-drawable-canvas) paints each stroke as a white,
 anti-aliased line with round caps and joins, ``pen`` px wide, on a black 400x400 square, and
-sends those pixels to the server. OpenCV's thick anti-aliased polylines have the same round
-ends and joins, so a stroke rendered here and one drawn in Chromium differ only in the
-anti-aliased rim (tests/test_handwriting.py compares the two).
+sends those pixels to the server. Fabric smooths the pen's path through the midpoints between
+the points it was given (``as_fabric_draws``); OpenCV's thick anti-aliased polylines have the
+same round ends and joins, so a stroke rendered here and one drawn in Chromium differ by about a
+pixel at the anti-aliased rim (tests/test_draw_browser.py compares the two).
 
 Strokes are lists of (x, y) points; ``render`` takes them in canvas pixels, ``place`` takes them
 in any units (a source's tablet coordinates, the unit square of a style) with y pointing down.
@@ -32,10 +33,27 @@ _SUBPIXEL_BITS = 4  # cv2 draws with 1/16 px precision
 Stroke = np.ndarray  # (n, 2) float32, x to the right, y down
 
 
+def as_fabric_draws(points: np.ndarray, samples: int = 4) -> np.ndarray:
+    """The path Fabric's pencil paints through ``points``: from each point's midpoint with the
+    one before to its midpoint with the one after, a quadratic curve bent towards the point
+    itself, so corners are rounded off the way the canvas rounds them (sampled ``samples`` times
+    a curve), then a straight line to the last point."""
+    points = np.asarray(points, np.float64)
+    if len(points) < 3:
+        return points
+    controls = points[1:-1]
+    starts = np.vstack([points[:1], (points[1:-2] + points[2:-1]) / 2])
+    ends = (points[1:-1] + points[2:]) / 2
+    t = (np.arange(1, samples + 1) / samples)[None, :, None]
+    curves = (1 - t) ** 2 * starts[:, None] + 2 * (1 - t) * t * controls[:, None] + t ** 2 * ends[:, None]
+    return np.vstack([points[:1], curves.reshape(-1, 2), points[-1:]])
+
+
 def render(strokes: list[Stroke], pen: int = DEFAULT_PEN, side: int = CANVAS_SIDE) -> np.ndarray:
     """The canvas's pixels after drawing ``strokes`` (canvas pixels): (side, side, 4) RGBA uint8."""
     ink = np.zeros((side, side), np.uint8)
     scale = 1 << _SUBPIXEL_BITS
+    strokes = [as_fabric_draws(s) for s in strokes]
     lengths = [len(s) for s in strokes]
     if not strokes:
         return _rgba(ink)

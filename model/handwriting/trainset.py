@@ -37,7 +37,7 @@ PEN_REPEATS = 3  # each real training sample, drawn at this many sizes, places a
 # The share of each source's writers kept for the benchmark only. UCI's pendigits file is that
 # set's own writer-independent test half, so all of it; UNIPEN's 268 writers are split.
 BENCHMARK_SHARE = {"uci_pendigits": 1.0, "unipen_1a": 0.5}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: strokes smoothed the way Fabric paints them
 
 
 @dataclass
