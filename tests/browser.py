@@ -189,3 +189,36 @@ def _describe(direction: str, payload) -> dict:
         out["script_run_id"] = msg.new_session.script_run_id[:8]
         out["fragments"] = list(msg.new_session.fragment_ids_this_run)
     return out
+
+
+# Resolves once the element's box has kept its place and size for ``frames`` animation frames
+# (a scroll, a sliding sidebar or a reflow has finished), or rejects after ``timeout`` ms.
+_STILL_JS = """(element, [frames, timeout]) => new Promise((resolve, reject) => {
+  let last = null, same = 0;
+  const start = performance.now();
+  const look = () => {
+    const r = element.getBoundingClientRect();
+    const now = [r.x, r.y, r.width, r.height].join();
+    same = now === last ? same + 1 : 0;
+    last = now;
+    if (same >= frames) return resolve(true);
+    if (performance.now() - start > timeout) return reject(new Error('still moving: ' + now));
+    requestAnimationFrame(look);
+  };
+  look();
+})"""
+
+
+def box_when_still(locator, frames: int = 3, timeout: float = 30_000) -> dict:
+    """The element's bounding box once it has stopped moving (instead of a fixed wait after a
+    scroll or a layout change)."""
+    locator.evaluate(_STILL_JS, [frames, timeout])
+    return locator.bounding_box()
+
+
+def wait_for_page_scroll(page, beyond: float, timeout: float = 5_000) -> None:
+    """Wait until the app's main area (Streamlit scrolls it, not the window) is scrolled beyond
+    ``beyond`` px; a TimeoutError if it never is."""
+    page.wait_for_function(
+        "(beyond) => (document.querySelector('[data-testid=stMain]') || {}).scrollTop + window.scrollY > beyond",
+        arg=beyond, timeout=timeout, polling="raf")

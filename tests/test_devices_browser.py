@@ -16,7 +16,15 @@ import pytest
 from model import MODEL_DIR
 from model.artifacts import shipped_archs
 from model.join import join_address
-from tests.browser import REPO, WebsocketLog, browser_available, streamlit_server, wait_for_app
+from tests.browser import (
+    REPO,
+    WebsocketLog,
+    box_when_still,
+    browser_available,
+    streamlit_server,
+    wait_for_app,
+    wait_for_page_scroll,
+)
 from tests.drawing import (
     CANVAS,
     canvas_box,
@@ -132,8 +140,7 @@ def centred_canvas_box(page) -> dict:
     student holds it while drawing."""
     settled_canvas_box(page)
     page.locator(CANVAS).last.evaluate("c => c.scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(100)
-    return page.locator(CANVAS).last.bounding_box()
+    return box_when_still(page.locator(CANVAS).last)
 
 
 # True once the sidebar is folded out of sight (or open and still) and the canvas has kept one
@@ -265,12 +272,13 @@ def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
         chart = page.locator(".js-plotly-plot").first
         chart.wait_for()
         chart.evaluate("c => c.scrollIntoView({block: 'center'})")
-        page.wait_for_timeout(300)
-        box = chart.bounding_box()
+        box = box_when_still(chart)
         before = page_scroll(page)
         swipe_up(page, page.context.new_cdp_session(page), box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75)
-        page.wait_for_timeout(500)
-        assert page_scroll(page) > before + 50, "the chart kept the swipe: the page did not scroll"
+        try:
+            wait_for_page_scroll(page, before + 50)
+        except Exception:  # noqa: BLE001 - said plainly below
+            pytest.fail(f"the chart kept the swipe: the page did not scroll ({before} -> {page_scroll(page)})")
 
 
 # Each visible table toolbar against the element above it: [toolbar top, that element's bottom].

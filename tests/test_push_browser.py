@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from model.robustness import SLIDERS
-from tests.browser import WebsocketLog, browser_available, streamlit_server
+from tests.browser import WebsocketLog, box_when_still, browser_available, streamlit_server
 from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
                            read_prediction, smooth, wait_idle)
 
@@ -112,7 +112,7 @@ def go_to(page, title: str) -> None:
         expand.first.click()
     link = page.get_by_role("link", name=title)
     link.wait_for(state="visible", timeout=TIMEOUT)
-    page.wait_for_timeout(500)  # the sidebar slides in
+    box_when_still(link)  # the sidebar has slid in
     link.click()
     wait_idle(page, TIMEOUT)
     if page.viewport_size["width"] < 600:  # on a phone the open sidebar covers the page
