@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make run    installs the app into .venv and serves it on http://localhost:8501
-#   make test   installs the app and the test tools, makes sure a Chromium exists, runs every test
+#   make test   installs the app and the test tools, makes sure a Chromium exists, runs the tests
+#               (all but the long end-to-end runs marked slow: make test-slow runs those; CI runs both)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,13 +10,16 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
 export MNIST_DIR
 
-.PHONY: run test chromium clean
+.PHONY: run test test-slow chromium clean
 
 run: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py
 
 test: $(VENV)/.dev-installed chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(VENV)/.dev-installed chromium
+	$(PY) -m pytest -m slow
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)

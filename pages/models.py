@@ -49,9 +49,11 @@ def model_rows(cards: dict[str, dict]) -> pd.DataFrame:
         published = number(card.get("published_accuracy"))
         known = accuracy is not None and published is not None
         seconds = number(card.get("train_seconds"))
+        pen = number((card.get("pen_benchmark") or {}).get("accuracy"))
         rows.append({
             "name": friendly_name(name),
             "test accuracy": accuracy * 100 if accuracy is not None else None,
+            "pen accuracy": pen * 100 if pen is not None else None,
             "about": model_description(name),
             "model": name,
             "layers": card.get("summary", ""),
@@ -79,6 +81,9 @@ def model_table(table: pd.DataFrame) -> None:
                 help="How many numbers the model learned"),
             "test accuracy": st.column_config.NumberColumn("accuracy", format="%.2f%%",
                 help="Accuracy on the 10,000 MNIST test digits"),
+            "pen accuracy": st.column_config.NumberColumn("pen handwriting", format="%.2f%%",
+                help="Accuracy on digits drawn with a pen by writers it never saw, as the canvas draws "
+                "them (bench/penbench.py); blank until measured"),
             "errors": st.column_config.NumberColumn("errors", format="%d",
                 help="Test digits misread, out of 10,000"),
             "epochs": st.column_config.TextColumn("epochs", help="The epoch whose weights were kept / "

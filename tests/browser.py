@@ -125,3 +125,100 @@ def launch_chromium(playwright, **kwargs):
 def wait_for_app(page, timeout: float = 30_000) -> None:
     """Wait until the app has run its script and settled (the first run included)."""
     page.wait_for_selector(APP_IDLE, timeout=timeout)
+
+
+class WebsocketLog:
+    """Every message between one page and the app server, decoded, for a failing test's record:
+    which widget values the page sent with each rerun request, and what the server said back
+    (session status, script finished, how many elements). ``save(path)`` writes one JSON line
+    per message. Attach before ``page.goto``: ``log = WebsocketLog(page)``."""
+
+    def __init__(self, page):
+        self.rows: list[dict] = []
+        self._start = time.monotonic()
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        if "_stcore/stream" not in ws.url:
+            return
+        ws.on("framesent", lambda payload: self._add("sent", payload))
+        ws.on("framereceived", lambda payload: self._add("received", payload))
+
+    def _add(self, direction: str, payload) -> None:
+        row = {"t": round(time.monotonic() - self._start, 3), "dir": direction}
+        try:
+            row.update(_describe(direction, payload))
+        except Exception as e:  # noqa: BLE001 - a log must never fail the test it records
+            row["undecoded"] = f"{type(e).__name__}: {e}"
+        self.rows.append(row)
+
+    def save(self, path: Path) -> None:
+        import json
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
+
+
+def _describe(direction: str, payload) -> dict:
+    if isinstance(payload, str):
+        return {"text": payload[:200]}
+    if direction == "sent":
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        out = {"type": kind}
+        if kind == "rerun_script":
+            state = msg.rerun_script
+            out["fragment"] = state.fragment_id or None
+            out["widgets"] = {
+                w.id.rsplit("-", 1)[-1][:40]: str(getattr(w, w.WhichOneof("value") or "id"))[:60]
+                for w in state.widget_states.widgets
+            }
+        return out
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    msg = ForwardMsg.FromString(payload)
+    kind = msg.WhichOneof("type")
+    out = {"type": kind}
+    if kind == "session_status_changed":
+        out["running"] = msg.session_status_changed.script_is_running
+    elif kind == "script_finished":
+        out["status"] = msg.script_finished
+    elif kind == "new_session":
+        out["script_run_id"] = msg.new_session.script_run_id[:8]
+        out["fragments"] = list(msg.new_session.fragment_ids_this_run)
+    return out
+
+
+# Resolves once the element's box has kept its place and size for ``frames`` animation frames
+# (a scroll, a sliding sidebar or a reflow has finished), or rejects after ``timeout`` ms.
+_STILL_JS = """(element, [frames, timeout]) => new Promise((resolve, reject) => {
+  let last = null, same = 0;
+  const start = performance.now();
+  const look = () => {
+    const r = element.getBoundingClientRect();
+    const now = [r.x, r.y, r.width, r.height].join();
+    same = now === last ? same + 1 : 0;
+    last = now;
+    if (same >= frames) return resolve(true);
+    if (performance.now() - start > timeout) return reject(new Error('still moving: ' + now));
+    requestAnimationFrame(look);
+  };
+  look();
+})"""
+
+
+def box_when_still(locator, frames: int = 3, timeout: float = 30_000) -> dict:
+    """The element's bounding box once it has stopped moving (instead of a fixed wait after a
+    scroll or a layout change)."""
+    locator.evaluate(_STILL_JS, [frames, timeout])
+    return locator.bounding_box()
+
+
+def wait_for_page_scroll(page, beyond: float, timeout: float = 5_000) -> None:
+    """Wait until the app's main area (Streamlit scrolls it, not the window) is scrolled beyond
+    ``beyond`` px; a TimeoutError if it never is."""
+    page.wait_for_function(
+        "(beyond) => (document.querySelector('[data-testid=stMain]') || {}).scrollTop + window.scrollY > beyond",
+        arg=beyond, timeout=timeout, polling="raf")

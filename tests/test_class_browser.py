@@ -163,6 +163,7 @@ def progress_seen(page) -> tuple[float, str] | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 def test_the_fine_tune_button_trains_one_model_that_the_class_page_then_uses(server, browser, page, mnist_dir):
     from playwright.sync_api import expect

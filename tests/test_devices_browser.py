@@ -16,9 +16,16 @@ import pytest
 from model import MODEL_DIR
 from model.classroom.join import join_address
 from model.serving.artifacts import shipped_archs
-from tests.browser import REPO, browser_available, streamlit_server, wait_for_app
+from tests.browser import (
+    REPO,
+    WebsocketLog,
+    box_when_still,
+    browser_available,
+    streamlit_server,
+    wait_for_app,
+    wait_for_page_scroll,
+)
 from tests.drawing import (
-    APP_IDLE,
     CANVAS,
     canvas_box,
     clear_canvas,
@@ -73,6 +80,24 @@ LIT_BANDS_JS = """(upper) => {
 }"""
 
 
+def painted(page, timeout: float = 5_000) -> dict | None:
+    """The canvas's lit pixels once the finished stroke is on it, or None if it never is.
+
+    When the pen lifts, Fabric clears the stroke from its upper canvas at once and paints the
+    finished path on the lower one at the next animation frame: read in between (2 times in 30
+    here, straight after a touchEnd), the lower canvas is still empty though the student sees
+    the stroke a frame later."""
+    try:
+        handle = page.locator(CANVAS).last.evaluate_handle(
+            f"(upper) => new Promise(resolve => {{ const start = performance.now(); const look = () => {{"
+            f" const lit = ({LIT_BANDS_JS})(upper);"
+            f" if (lit.total > 0) resolve(lit); else if (performance.now() - start > {timeout}) resolve(null);"
+            f" else requestAnimationFrame(look); }}; look(); }})")
+        return handle.json_value()
+    except Exception:  # noqa: BLE001 - the caller's assertion says what was not drawn
+        return None
+
+
 @pytest.fixture(scope="module")
 def base_url():
     with streamlit_server() as url:
@@ -85,12 +110,14 @@ def device(browser, name: str, options: dict):
     context = browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)
+    messages = WebsocketLog(page)
     try:
         yield page
     except BaseException:
         RESULTS.mkdir(exist_ok=True)
         with contextlib.suppress(Exception):
             page.screenshot(path=str(RESULTS / f"devices-{name}.png"))
+        messages.save(RESULTS / f"devices-{name}.websocket.jsonl")
         raise
     finally:
         context.close()
@@ -113,8 +140,7 @@ def centred_canvas_box(page) -> dict:
     student holds it while drawing."""
     settled_canvas_box(page)
     page.locator(CANVAS).last.evaluate("c => c.scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(100)
-    return page.locator(CANVAS).last.bounding_box()
+    return box_when_still(page.locator(CANVAS).last)
 
 
 # True once the sidebar is folded out of sight (or open and still) and the canvas has kept one
@@ -220,11 +246,13 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
             for point in edge_points(box).values():
                 assert page.evaluate(HITS_CANVAS_JS, list(point))
             assert box["width"] < 400  # shown smaller than its pixels: the case under test
+            scrolled = page_scroll(page)
             draw(page, strokes, box)
-            page.wait_for_selector(APP_IDLE, timeout=TIMEOUT)
-            lit = page.locator(CANVAS).last.evaluate(LIT_BANDS_JS)
+            lit = painted(page)
+            assert lit is not None, (
+                f"a stroke along the {edge} edge drew nothing: canvas at {box} (scroll {scrolled}) "
+                f"when measured, at {page.locator(CANVAS).last.bounding_box()} (scroll {page_scroll(page)}) now")
             w, h = lit["w"], lit["h"]
-            assert lit["total"] > 0, f"a stroke along the {edge} edge drew nothing"
             near = {"left": lit["minX"] / w, "right": 1 - (lit["maxX"] + 1) / w,
                     "top": lit["minY"] / h, "bottom": 1 - (lit["maxY"] + 1) / h}
             assert near[edge] <= 0.01, f"{edge} stroke: lit pixels start {near[edge]:.1%} from that edge"
@@ -244,12 +272,13 @@ def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
         chart = page.locator(".js-plotly-plot").first
         chart.wait_for()
         chart.evaluate("c => c.scrollIntoView({block: 'center'})")
-        page.wait_for_timeout(300)
-        box = chart.bounding_box()
+        box = box_when_still(chart)
         before = page_scroll(page)
         swipe_up(page, page.context.new_cdp_session(page), box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75)
-        page.wait_for_timeout(500)
-        assert page_scroll(page) > before + 50, "the chart kept the swipe: the page did not scroll"
+        try:
+            wait_for_page_scroll(page, before + 50)
+        except Exception:  # noqa: BLE001 - said plainly below
+            pytest.fail(f"the chart kept the swipe: the page did not scroll ({before} -> {page_scroll(page)})")
 
 
 # Each visible table toolbar against the element above it: [toolbar top, that element's bottom].

@@ -180,3 +180,50 @@ def test_model_picker_switches_the_model(page):
     clear_canvas(page, TIMEOUT)
     draw_digit(page, 3)
     assert read_prediction(page, timeout=TIMEOUT) == "3"
+
+
+# The red channel of the canvas's own pixels, what the app receives (white ink on black).
+CANVAS_PIXELS_JS = """(upper) => {
+  const lower = upper.parentElement.querySelector('canvas.lower-canvas');
+  const d = lower.getContext('2d').getImageData(0, 0, lower.width, lower.height).data;
+  const red = new Array(lower.width * lower.height);
+  for (let i = 0; i < red.length; i++) red[i] = d[i * 4];
+  return { w: lower.width, h: lower.height, red };
+}"""
+
+
+def test_the_offline_renderer_draws_what_the_canvas_draws(page):
+    # The pen benchmark and the training drawings (model.handwriting.canvas) stand in for this
+    # canvas: the same strokes must give the same picture, and the same 28x28 digit.
+    import numpy as np
+
+    from model.handwriting.canvas import DEFAULT_PEN, render
+    from model.data.preprocess import canvas_to_mnist
+
+    strokes = [[(0.2, 0.15), (0.75, 0.15), (0.45, 0.85)], [(0.3, 0.5), (0.65, 0.5)]]
+    clear_canvas(page, TIMEOUT)
+    draw_strokes(page, strokes, steps=8)
+    read_prediction(page, timeout=TIMEOUT)
+    pixels = page.locator(CANVAS).last.evaluate(CANVAS_PIXELS_JS)
+    side = pixels["w"]
+    assert (side, pixels["h"]) == (400, 400)
+    browser_ink = np.array(pixels["red"], np.uint8).reshape(side, side)
+    offline = render([as_mouse_moves(s, steps=8) * side for s in strokes], pen=DEFAULT_PEN)[..., 0]
+    ink_a, ink_b = browser_ink > 127, offline > 127
+    overlap = (ink_a & ink_b).sum() / (ink_a | ink_b).sum()
+    # Measured 88.6%: the two anti-alias the stroke's rim differently, a pixel of a 22 px pen.
+    assert overlap > 0.85, f"the offline stroke covers {overlap:.1%} of the same pixels as the canvas's"
+    as_read = [canvas_to_mnist(np.dstack([im] * 3 + [np.full_like(im, 255)])) for im in (browser_ink, offline)]
+    gap = np.abs(as_read[0] - as_read[1])
+    # Measured: 0.0034 on average, 0.27 at the worst pixel (the anti-aliased rim, a pixel's shift).
+    assert gap.mean() < 0.02 and gap.max() < 0.5, f"the 28x28 digits differ by {gap.mean():.3f} on average"
+
+
+def as_mouse_moves(stroke, steps: int):
+    """The points Playwright's mouse passes through along a stroke (``steps`` moves a segment)."""
+    import numpy as np
+
+    points = [stroke[0]]
+    for a, b in zip(stroke, stroke[1:]):
+        points += [(a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps) for k in range(1, steps + 1)]
+    return np.array(points, np.float32)

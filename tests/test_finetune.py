@@ -49,6 +49,7 @@ def test_the_held_out_writers_are_a_fixed_share_and_on_one_side_only(tmp_path, c
     storage.close()
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 def test_a_short_finetune_writes_a_model_with_both_scores(tmp_path, class_set, mnist_dir):
     url = _database(tmp_path / "c.sqlite3", class_set)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import browser_available, streamlit_server
+from tests.browser import box_when_still, browser_available, streamlit_server, wait_for_page_scroll
 from tests.drawing import canvas_box, digit_strokes, draw_digit, open_draw_page, read_prediction, wait_idle
 
 pytestmark = [
@@ -119,8 +119,7 @@ def first_grid(page):
     picture = page.locator(".st-key-inside-grid-1 .js-plotly-plot image").first
     picture.wait_for(timeout=TIMEOUT)
     picture.evaluate("p => p.scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(300)
-    return picture.bounding_box()
+    return box_when_still(picture)
 
 
 def click_a_filter(page, row: int, column: int) -> None:
@@ -169,8 +168,10 @@ def swipe_over_the_grid_scrolls(page, cdp) -> None:
         cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
         page.wait_for_timeout(16)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    page.wait_for_timeout(500)
-    assert page.evaluate(scrolled) > before + 50, "the grid kept the swipe: the page did not scroll"
+    try:
+        wait_for_page_scroll(page, before + 50)
+    except Exception:  # noqa: BLE001 - said plainly below
+        pytest.fail(f"the grid kept the swipe: the page did not scroll ({before} -> {page.evaluate(scrolled)})")
 
 
 def test_inside_with_the_mouse_on_a_projector_screen(browser, base_url):

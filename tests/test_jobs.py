@@ -121,6 +121,7 @@ def test_teacher_passcode():
     assert not passcode_ok("owl-4", env) and not passcode_ok(None, env)
 
 
+@pytest.mark.slow
 def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
     spec = JobSpec(name="mlp-stopped", recipe="seed002_mlp", epochs=30, train_size=2000, batch_size=64)
     job = queue.start(spec, list(RECIPES))
@@ -161,6 +162,7 @@ def test_stop_keeps_the_best_epoch_and_one_job_at_a_time(data_dir):
         delete_model("cnn")  # a shipped model is never deleted
 
 
+@pytest.mark.slow
 def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
     spec = JobSpec(name="mlp-killed", recipe="seed002_mlp", epochs=30, train_size=5000)
     queue.start(spec, list(RECIPES))
@@ -177,6 +179,7 @@ def test_a_killed_job_shows_as_failed_and_leaves_no_model(data_dir):
     assert queue.running_job().spec.name == "mlp-next"
 
 
+@pytest.mark.slow
 def test_a_job_whose_server_is_killed_ends_without_saving(data_dir):
     """The server (here a stand-in process that starts the job and queues another) is SIGKILLed
     mid-training: the job notices, ends, and the next look shows the run as failed, not running;
@@ -229,6 +232,7 @@ def tiny(name: str) -> JobSpec:
     return JobSpec(name=name, recipe="seed002_mlp", epochs=1, train_size=500)
 
 
+@pytest.mark.slow
 def test_queued_runs_wait_their_turn_and_start_when_the_slot_frees(data_dir):
     recipes = list(RECIPES)
     first = queue.start(JobSpec(name="first", epochs=30, train_size=2000), recipes)

@@ -105,6 +105,7 @@ def test_flags_most_letters_and_scribbles(mnist):
     assert novelty.auroc(digits, novelty.novelty_scores(ARCH, everything)) >= 0.95
 
 
+@pytest.mark.slow
 def test_the_derived_command_remakes_a_models_statistics_and_map(mnist_dir, tmp_path):
     arch = "seed002_mlp"  # the quickest LiteRT model to fit: the command is the same for all
     folder = tmp_path / arch

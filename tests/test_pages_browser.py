@@ -88,7 +88,8 @@ def test_clicking_a_confusion_cell_shows_its_digits(server, page):
         [predicted, true],
     )
     page.mouse.move(x, y)
-    page.wait_for_timeout(200)  # let Plotly register the hover before the click
+    # Plotly picks the point under the pointer on hover and clicks that one: wait for its label.
+    chart.locator(".hoverlayer .hovertext").first.wait_for(state="visible")
     page.mouse.click(x, y)
 
     heading = f"a {true} the model read as {predicted}"

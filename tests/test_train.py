@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|XNNPACK|Saved artifact", re.M)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(RECIPES))
 def test_every_architecture_builds_and_learns(arch, mnist):
     import keras
@@ -136,6 +137,7 @@ def test_a_failing_write_leaves_old_artifacts_intact(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cnn"]
 
 
+@pytest.mark.slow
 def test_killed_training_leaves_old_artifacts_intact(tiny_run, mnist_dir, tmp_path):
     out, _ = tiny_run
     before = _snapshot(out / "seed000_cnn")
@@ -211,6 +213,7 @@ def test_training_ships_shift_averaging_only_when_validation_prefers_it(mnist_di
         np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
     import dataclasses
 
@@ -317,6 +320,7 @@ def test_train_speed_bench_measures_the_real_loop(mnist):
     assert reached["seconds"] == pytest.approx(sum(r["seconds"] for r in rows[: first["epoch"]]))
 
 
+@pytest.mark.slow
 def test_published_nets_bench_times_real_training_steps():
     from bench import published_nets
 
@@ -333,6 +337,7 @@ def test_published_nets_bench_times_real_training_steps():
         assert row["published_run_hours"] == pytest.approx(row["epoch_minutes"] * 300 / 60)
 
 
+@pytest.mark.slow
 def test_an_interrupted_training_resumes_after_its_last_finished_epoch(mnist_dir, tmp_path):
     from model.training.ensemble import MEMBERS_DIR
     from model.training.judge import VALIDATION_PROBABILITIES, load_epoch_probabilities

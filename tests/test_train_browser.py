@@ -106,6 +106,7 @@ def new_page(browser):
     return page
 
 
+@pytest.mark.slow
 def test_train_watch_draw_stop(server, browser):
     teacher, student = new_page(browser), new_page(browser)
     try:
