@@ -14,7 +14,7 @@ from pathlib import Path
 from model import MODEL_DIR
 from model.data.mnist import MnistError, load_splits
 from model.explaining import embedding, novelty
-from model.serving.artifacts import shipped_archs
+from model.serving.artifacts import load_card, shipped_archs
 from model.training.results import update_card
 
 
@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     for arch in archs:
+        if "novelty_calibrated_on" in load_card(arch, args.model_dir):
+            # Set on drawn digits: an MNIST-only refit would undo that.
+            print(f"{arch}: left as it is; its not-a-digit check is set on drawn digits. Remake it with: "
+                  f"python -m model.handwriting.calibrate --arch {arch} --data-dir $MNIST_DIR", file=sys.stderr)
+            continue
         added = write_feature_artifacts(arch, splits, args.model_dir)
         made = [name for name in (novelty.STATS_FILE, embedding.EMBEDDING_FILE) if (args.model_dir / arch / name).is_file()]
         threshold = f", not-a-digit threshold {added['novelty_threshold']:.2f}" if added else ""

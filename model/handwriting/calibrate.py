@@ -1,6 +1,7 @@
 """The not-a-digit check of a network for the canvas, set on digits drawn on the canvas.
 
     fit_and_write("cnn_pen", splits, train_drawings, validation_drawings)
+    python -m model.handwriting.calibrate --arch cnn_pen --data-dir $MNIST_DIR   # remake them
 
 The shipped check (``model.explaining.novelty``) fits its class clouds on MNIST's training digits and flags
 the top 2% of MNIST's validation digits; it then told 7% of real pen-drawn digits that they did
@@ -12,13 +13,17 @@ digits and to letters and scribbles.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from model import MODEL_DIR
 from model.explaining import embedding, novelty
-from model.data.mnist import unit_pixels
+from model.data.mnist import MnistError, load_splits, unit_pixels
+from model.handwriting.trainset import drawings_for_run
+from model.serving.artifacts import ArtifactError, load_card
 from model.training.results import update_card
 
 
@@ -38,3 +43,30 @@ def fit_and_write(arch: str, splits, train_drawings, validation_drawings, model_
     update_card(Path(model_dir) / arch, fields)
     embedding.fit(arch, model_dir=model_dir, splits=splits)
     return fields
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Remake a pen model's not-a-digit statistics, set on drawn digits.")
+    parser.add_argument("--arch", default="cnn_pen")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
+    parser.add_argument("--pen-dir", type=Path, default=None, help="pen stroke data (default: $DIGITLAB_PEN_DIR)")
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
+    args = parser.parse_args(argv)
+    try:
+        card = load_card(args.arch, args.model_dir)
+        train, val, test, mnist = load_splits(args.data_dir)
+    except (ArtifactError, MnistError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    limit = card.get("limit")
+    if limit:
+        train, val, test = (s.head(limit) for s in (train, val, test))
+    # The same drawings the run trained on: the cache is keyed by the seed, the limit and the data.
+    drawings, val_drawn, _used = drawings_for_run(train, val, mnist.checksums, args.pen_dir, card.get("seed", 0), limit)
+    fields = fit_and_write(args.arch, (train, val, test, mnist), drawings, val_drawn, args.model_dir)
+    print(f"{args.arch}: not-a-digit threshold {fields['novelty_threshold']} ({fields['novelty_calibrated_on']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,10 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model import MODEL_DIR, data_dir
+from model import MODEL_DIR
 from model.data.mnist import MnistError, load_splits, unit_pixels
-from model.handwriting import calibrate, sources
-from model.handwriting.trainset import STYLE_DRAWINGS, cache_key, cached, pen_drawings, split_writers
+from model.handwriting import calibrate
+from model.handwriting.trainset import drawings_for_run
 from model.serving.evaluate import score
 from model.serving.inference import Classifier, inference_ms, load_forward
 from model.train import Recorder, augmenter
@@ -41,24 +41,6 @@ from model.training.results import cpu_name, describe_optimizer, keras_result, l
 EPOCHS = 4
 BATCH_SIZE = 128
 LEARNING_RATE = 5e-4  # the start of a cosine decay to 0; the base ended its own run near 0
-VALIDATION_DRAWINGS = 3000  # of MNIST's validation digits, also drawn with a pen to pick the epoch
-
-
-def training_pen_samples(pen_dir: Path | None) -> tuple[list, dict]:
-    """Every available source's digits by training writers, and what was used (for the card)."""
-    samples, used = [], {}
-    for name in sources.SOURCES:
-        try:
-            kept, _benchmark = split_writers(sources.load_strokes(name, pen_dir))
-        except sources.PenDataError as e:
-            print(f"note: {name} not used: {e}", file=sys.stderr)
-            continue
-        if not kept:
-            continue
-        samples += kept
-        used[name] = {"samples": len(kept), "writers": len({s.writer for s in kept}),
-                      "licence": sources.SOURCES[name].licence}
-    return samples, used
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,19 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     except MnistError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    pen_samples, used = training_pen_samples(args.pen_dir)
-    style_drawings, validation_drawings = STYLE_DRAWINGS, VALIDATION_DRAWINGS
     if args.limit:
         train, val, test = (s.head(args.limit) for s in (train, val, test))
-        pen_samples, style_drawings, validation_drawings = pen_samples[:args.limit], 5, args.limit
     started = time.perf_counter()
-    key = cache_key(mnist.checksums, args.seed, args.limit, sorted((n, u["samples"]) for n, u in used.items()))
-    drawings = cached(data_dir() / "pen" / f"trainset-{key}.npz",
-                      lambda: pen_drawings(train.images, train.labels, pen_samples, seed=args.seed,
-                                           style_drawings=style_drawings))
-    val_drawn = cached(data_dir() / "pen" / f"valset-{key}.npz",
-                       lambda: pen_drawings(val.images[:validation_drawings], val.labels[:validation_drawings],
-                                            [], seed=args.seed + 1, style_drawings=max(5, style_drawings // 15)))
+    drawings, val_drawn, used = drawings_for_run(train, val, mnist.checksums, args.pen_dir, args.seed, args.limit)
     print(f"pen drawings: {len(drawings):,} to train on, {len(val_drawn):,} to validate "
           f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 

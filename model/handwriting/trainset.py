@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from model import data_dir
+from model.handwriting import sources
 from model.handwriting.canvas import draw_like_a_student
 from model.handwriting.redraw import centre_lines, warp
 from model.handwriting.styles import STYLES, Hand
@@ -33,6 +36,7 @@ from model.data.preprocess import canvas_to_mnist
 
 KINDS = ("mnist-redrawn", "styles", "pen")
 STYLE_DRAWINGS = 600  # per style
+VALIDATION_DRAWINGS = 3000  # of MNIST's validation digits, also drawn with a pen to pick the epoch
 PEN_REPEATS = 3  # each real training sample, drawn at this many sizes, places and pens
 # The share of each source's writers kept for the benchmark only. UCI's pendigits file is that
 # set's own writer-independent test half, so all of it; UNIPEN's 268 writers are split.
@@ -158,3 +162,39 @@ def cached(path: Path, build) -> Drawings:
 
 def cache_key(*parts) -> str:
     return hashlib.sha256(repr((CACHE_VERSION, *parts)).encode()).hexdigest()[:16]
+
+
+def training_pen_samples(pen_dir: Path | None) -> tuple[list, dict]:
+    """Every available source's digits by training writers, and what was used (for the card)."""
+    samples, used = [], {}
+    for name in sources.SOURCES:
+        try:
+            kept, _benchmark = split_writers(sources.load_strokes(name, pen_dir))
+        except sources.PenDataError as e:
+            print(f"note: {name} not used: {e}", file=sys.stderr)
+            continue
+        if kept:
+            samples += kept
+            used[name] = {"samples": len(kept), "writers": len({s.writer for s in kept}),
+                          "licence": sources.SOURCES[name].licence}
+    return samples, used
+
+
+def drawings_for_run(train, val, mnist_checksums: dict, pen_dir: Path | None, seed: int,
+                     limit: int | None = None) -> tuple[Drawings, Drawings, dict]:
+    """A training run's pen drawings (from MNIST's ``train`` split, the styles and the training
+    writers) and its validation drawings (``val`` redrawn, the styles from other seeds), cached in
+    the data folder; and which pen sources went in. ``limit``: a smoke run's few drawings."""
+    pen_samples, used = training_pen_samples(pen_dir)
+    style_drawings, validation_drawings = STYLE_DRAWINGS, VALIDATION_DRAWINGS
+    if limit:
+        pen_samples, style_drawings, validation_drawings = pen_samples[:limit], 5, limit
+    key = cache_key(mnist_checksums, seed, limit, sorted((n, u["samples"]) for n, u in used.items()))
+    folder = data_dir() / "pen"
+    drawings = cached(folder / f"trainset-{key}.npz",
+                      lambda: pen_drawings(train.images, train.labels, pen_samples, seed=seed,
+                                           style_drawings=style_drawings))
+    val_drawn = cached(folder / f"valset-{key}.npz",
+                       lambda: pen_drawings(val.images[:validation_drawings], val.labels[:validation_drawings],
+                                            [], seed=seed + 1, style_drawings=max(5, style_drawings // 15)))
+    return drawings, val_drawn, used
