@@ -25,6 +25,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from model.handwriting.styles import Hand, smooth  # noqa: F401 - smooth is imported from here too
+
 Point = tuple[float, float]
 Stroke = list[Point]
 
@@ -99,26 +101,6 @@ PREDICTION_JS = """() => {
 
 
 # --------------------------------------------------------------------------- geometry
-
-
-def smooth(points: Stroke, per_segment: int = 4) -> Stroke:
-    """A Catmull-Rom curve through ``points``: a hand draws curves, not polygons."""
-    if len(points) < 3 or per_segment <= 1:
-        return list(points)
-    padded = [points[0], *points, points[-1]]
-    out: Stroke = []
-    for i in range(1, len(padded) - 2):
-        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
-        for k in range(per_segment):
-            t = k / per_segment
-            t2, t3 = t * t, t * t * t
-            out.append(tuple(  # type: ignore[arg-type]
-                0.5 * (2 * p1[j] + (-p0[j] + p2[j]) * t + (2 * p0[j] - 5 * p1[j] + 4 * p2[j] - p3[j]) * t2
-                       + (-p0[j] + 3 * p1[j] - 3 * p2[j] + p3[j]) * t3)
-                for j in (0, 1)
-            ))
-    out.append(points[-1])
-    return out
 
 
 def place(strokes: list[Stroke], scale: float = 0.6, offset: Point | None = None) -> list[Stroke]:
@@ -487,19 +469,7 @@ def random_writer(rng) -> Writer:
 
 def written(strokes: list[Stroke], writer: Writer, rng) -> list[Stroke]:
     """Strokes in the unit square as ``writer`` would write them, with fresh jitter."""
-    import math
-
-    c, s = math.cos(writer.rotation), math.sin(writer.rotation)
-    out = []
-    for stroke in strokes:
-        points = []
-        for x, y in stroke:
-            x, y = x + rng.normal(0, writer.wobble), y + rng.normal(0, writer.wobble)
-            x = 0.5 + (x - 0.5) * writer.width + writer.slant * (0.5 - y)
-            x, y = 0.5 + c * (x - 0.5) - s * (y - 0.5), 0.5 + s * (x - 0.5) + c * (y - 0.5)
-            points.append((x, y))
-        out.append(points)
-    return out
+    return Hand(writer.slant, writer.width, writer.rotation, writer.wobble).apply(strokes, rng)
 
 
 def class_drawings(writers: int, per_digit: int, seed: int = 0,
