@@ -35,6 +35,8 @@ T = TypeVar("T")
 MODEL_NAMES = {
     "cnn": ("Digit Lab CNN", "Our own convolutional network: three layers of pattern finders, "
             "trained on shifted and tilted digits."),
+    "cnn_pen": ("Digit Lab CNN for pens", "The Digit Lab CNN trained further on digits drawn with a pen: "
+                "MNIST's digits redrawn, continental 1s, crossed 7s, slashed zeros, and 140 more writers."),
     "seed004_cnn": ("Deep CNN", "Four layers of pattern finders with large windows, then a big plain layer."),
     "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on "
                     "shifted digits."),
