@@ -17,8 +17,9 @@ not-a-digit check. Three sets:
 
 Reports accuracy per digit and per style, the share of real digits the not-a-digit check flags,
 per digit, and of letters and scribbles. ``--record`` puts the figures on each model's card
-(``pen_benchmark``), where the Models page shows them. Goals (issue 27): >= 99% of real pen
-digits, no digit below 97%; <= 1% flagged (<= 3% per digit); >= 80% of letters and scribbles.
+(``pen_benchmark``), where the Models page shows them. Goals (issue 27), judged for the first
+``--arch`` (PASS/FAIL; the exit status is 1 on a FAIL): >= 99% of real pen digits, no digit below
+97%; <= 1% flagged (<= 3% per digit); >= 80% of drawn letters and of scribbles flagged.
 """
 from __future__ import annotations
 
@@ -164,6 +165,23 @@ def print_tables(reports: dict[str, dict]) -> None:
         print(f"| {name} | " + " | ".join(_pct(reports[a]["not_digits"].get(name)) for a in archs) + " |")
 
 
+def verdicts(report: dict) -> list[tuple[str, bool]]:
+    """The issue's goals for one model: (what, met)."""
+    real = report.get("real_all")
+    if real is None:
+        return []
+    out = [(f"pen digits {_pct(real['accuracy'])} >= 99%", real["accuracy"] >= 0.99),
+           (f"every digit >= 97% (lowest {_pct(min(a for a in real['accuracy_per_digit'] if a is not None))})",
+            all(a >= 0.97 for a in real["accuracy_per_digit"] if a is not None))]
+    if real["flagged"] is not None:
+        worst = max(f for f in real["flagged_per_digit"] if f is not None)
+        out += [(f"real digits flagged {_pct(real['flagged'])} <= 1%", real["flagged"] <= 0.01),
+                (f"any digit flagged {_pct(worst)} <= 3%", worst <= 0.03)]
+        out += [(f"{name} flagged {_pct(v)} >= 80%", v >= 0.8) for name, v in report["not_digits"].items()
+                if name != "font letters"]
+    return out
+
+
 def card_summary(report: dict) -> dict:
     """What the card keeps: the headline figures, per digit."""
     real = report.get("real_all") or {}
@@ -195,13 +213,17 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr)
     reports = {arch: measure(arch, real, styled, others) for arch in archs}
     print_tables(reports)
+    judged = verdicts(reports[archs[0]])
+    print(f"\n### Goals, for {archs[0]} (the first --arch)\n")
+    for what, met in judged:
+        print(f"- {'PASS' if met else 'FAIL'}: {what}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(reports, indent=1))
     if args.record:
         for arch in archs:
             update_card(MODEL_DIR / arch, {"pen_benchmark": card_summary(reports[arch])})
-    return 0
+    return 0 if all(met for _, met in judged) else 1
 
 
 if __name__ == "__main__":

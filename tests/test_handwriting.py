@@ -124,3 +124,25 @@ def test_the_drawn_threshold_flags_few_digits_in_all_and_of_each_digit():
         assert flagged[labels == d].mean() <= 1 - DRAWN_PER_DIGIT_QUANTILE + 1e-3
     # ...and it is the lowest such threshold: the far-out digit's own quantile sets it.
     assert threshold == pytest.approx(np.quantile(scores[labels == 9], DRAWN_PER_DIGIT_QUANTILE))
+
+
+def test_the_pen_benchmark_measures_a_model_end_to_end(mnist):
+    # bench/penbench.py on a few inputs: MNIST test digits stand in for the pen sources here.
+    import sys
+
+    from tests.browser import REPO
+    from tests.outliers import random_scribbles
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import penbench
+
+    real = {"mnist": (mnist.test.images[:200].astype(np.float32) / 255, mnist.test.labels[:200].astype(np.int64))}
+    styled = penbench.styled_digits(3)
+    others = {"scribbles": random_scribbles(30, np.random.default_rng(0))}
+    report = penbench.measure("cnn_pen", real, styled, others)
+    assert report["real_all"]["n"] == 200 and report["real_all"]["accuracy"] >= 0.97
+    assert len(report["real_all"]["accuracy_per_digit"]) == 10 and set(report["styles"]) == set(STYLES)
+    assert 0 <= report["not_digits"]["scribbles"] <= 1
+    summary = penbench.card_summary(report)
+    assert summary["accuracy"] == report["real_all"]["accuracy"] and summary["digits"] == 200
+    assert [met for _, met in penbench.verdicts(report)][0] == (report["real_all"]["accuracy"] >= 0.99)
