@@ -31,7 +31,9 @@ def recipe_choices() -> dict[str, dict]:
     choices = {}
     for arch in shipped_archs(MODEL_DIR):
         card = read_json(MODEL_DIR / arch / "card.json") or {}
-        if not str(card.get("framework", "")).startswith("keras") or card.get("members", 1) != 1:
+        # A model trained further from another (cnn_pen, a class's fine-tuning) is no recipe.
+        if (not str(card.get("framework", "")).startswith("keras") or card.get("members", 1) != 1
+                or "base" in card):
             continue
         digits = (card.get("train_size") or 0) * (card.get("epochs") or 0)
         choices[arch] = {

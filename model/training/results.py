@@ -166,6 +166,9 @@ def update_card(folder: Path, fields: dict) -> dict:
     card_path = Path(folder) / "card.json"
     card = json.loads(card_path.read_text())
     card.update(fields)
+    # The digests stay the card's last entry, where recording them puts it.
+    if DIGESTS_KEY in card:
+        card[DIGESTS_KEY] = card.pop(DIGESTS_KEY)
     dump_json(card_path, card)
     return card
 
