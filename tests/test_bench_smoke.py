@@ -11,11 +11,11 @@ from tests.browser import browser_available
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # whole benchmark runs, with their own servers and browsers
     pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
 ]
 
 
-@pytest.mark.slow
 def test_load_three_sessions_without_errors():
     import os
 

@@ -51,6 +51,7 @@ def tiny_run(tmp_path_factory, mnist_dir):
     return out, card
 
 
+@pytest.mark.slow
 def test_artifact_set_is_complete_and_consistent(tiny_run):
     out, card = tiny_run
     folder = out / "seed000_cnn"
@@ -89,6 +90,7 @@ def test_artifact_set_is_complete_and_consistent(tiny_run):
     assert card["train_seconds"] > 0 and card["date"].startswith("20")
 
 
+@pytest.mark.slow
 def test_evaluate_json_reports_the_same_accuracy(tiny_run, mnist_dir):
     out, card = tiny_run
     result = subprocess.run(
@@ -189,6 +191,7 @@ def test_shift_averaging_averages_the_network_over_moved_copies(mnist, tmp_path)
     np.testing.assert_allclose(forward(x[..., 0]), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_ships_shift_averaging_only_when_validation_prefers_it(mnist_dir, tmp_path, monkeypatch):
     import dataclasses
 
@@ -303,6 +306,7 @@ def test_an_ensemble_ships_the_average_of_its_members_and_resumes(mnist_dir, tmp
     assert reusable_member(folder, member, RECIPES["cnn"], {**checksums, "t10k-labels-idx1-ubyte.gz": "0"}) is None
 
 
+@pytest.mark.slow
 def test_train_speed_bench_measures_the_real_loop(mnist):
     from bench import train_speed
     from model.data.mnist import Split
