@@ -8,6 +8,7 @@
     explaining/  looking into a model: the Inside and Push it pages
     classroom/   a class's own drawings: the database, export and import, fine-tuning
     jobs/        the Train page's trainings in the background, one at a time, and their queue
+    files.py     files several processes share: a lock, and JSON replaced atomically
 
 The trained models' folders (``cnn/``, ``seed000_cnn/``, ...) and ``search/results.json`` sit
 beside them. Nothing here imports Streamlit, and nothing imports TensorFlow at module import
