@@ -14,6 +14,8 @@ The trained models' folders (``cnn/``, ``seed000_cnn/``, ...) and ``search/resul
 beside them. Nothing here imports Streamlit, and nothing imports TensorFlow at module import
 time unless it needs it, so the diagnostics pages (which only read JSON) start fast.
 """
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -23,5 +25,5 @@ MODEL_DIR = Path(__file__).resolve().parent
 DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")
+def data_dir(environ: dict | None = None) -> Path:
+    return Path((os.environ if environ is None else environ).get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")
