@@ -159,13 +159,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
     folder's copy, whichever holds it first, else download it into the data folder's copy."""
     if data_dir:
         return _load_from(Path(data_dir).expanduser())
-    found = find_mnist()
-    if found is not None:
-        return _load_from(found)
     given = mnist_dir_setting()
-    if given is not None:
+    if given is not None and holds_mnist(given) is None:
         print(f"{MNIST_ENV}={given} does not hold MNIST; looking in the data folder instead.", file=sys.stderr)
-    return _download_into_data_copy()
+    found = find_mnist()
+    return _load_from(found) if found is not None else _download_into_data_copy()
 
 
 def split_validation(train: Split) -> tuple[Split, Split]:
