@@ -6,7 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # The MNIST files that training (the Train page, fine-tuning) and the tests read: $MNIST_DIR, else
-# the copy beside the checkout when there is one.
+# the copy beside the checkout when there is one. Without either, the app reads data/mnist, which
+# the Train page's Get MNIST fills (python -m model.data.mnist --download from a terminal).
 MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
 export MNIST_DIR
 

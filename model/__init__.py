@@ -8,11 +8,14 @@
     explaining/  looking into a model: the Inside and Push it pages
     classroom/   a class's own drawings: the database, export and import, fine-tuning
     jobs/        the Train page's trainings in the background, one at a time, and their queue
+    files.py     files several processes share: a lock, and JSON replaced atomically
 
 The trained models' folders (``cnn/``, ``seed000_cnn/``, ...) and ``search/results.json`` sit
 beside them. Nothing here imports Streamlit, and nothing imports TensorFlow at module import
 time unless it needs it, so the diagnostics pages (which only read JSON) start fast.
 """
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -22,5 +25,5 @@ MODEL_DIR = Path(__file__).resolve().parent
 DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")
+def data_dir(environ: dict | None = None) -> Path:
+    return Path((os.environ if environ is None else environ).get(DATA_DIR_ENV) or MODEL_DIR.parent / "data")

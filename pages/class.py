@@ -24,6 +24,7 @@ from pages.common_errors import failure_shown, show_failure
 from pages.common_feedback import storage
 from pages.common_figures import digit_grid, projector_layout
 from pages.common_frame import ensure_router
+from pages.common_mnist import mnist_here, mnist_offer
 from pages.common_models import selected_arch, serving_classifier
 
 TEACHER_CODE_ENV = "DIGITLAB_TEACHER_CODE"
@@ -133,7 +134,10 @@ def finetune_section(class_code: str | None, arch: str | None) -> None:
         "the new model then appears in the model picker.")
     status = finetune_runs.status()
     running = status is not None and status["state"] == "running"
-    if arch is not None and not running:
+    if arch is not None and not running and not mnist_here():
+        mnist_offer("Fine-tuning mixes MNIST digits in with the class's drawings, so the model forgets nothing it "
+                    "knew, and they are not on this computer yet.", key="class_mnist")
+    elif arch is not None and not running:
         training = queue.running_job()
         if training is not None:
             st.info(f"{training.spec.name} is training on the Train page now. One network trains at a time: "

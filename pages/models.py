@@ -1,15 +1,18 @@
 """Models: every shipped model side by side with the published figures of the projects they
-come from, the selected model's layers, and the seed-003 hyperparameter search. All from the
-``card.json`` files (and ``model/search/results.json``)."""
+come from, a Download of each model to take home, the selected model's layers, and the seed-003
+hyperparameter search. All from the ``card.json`` files (and ``model/search/results.json``);
+the zips are ``model.serving.export``'s."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from model.serving.artifacts import ArtifactError
+from model.serving.artifacts import MODEL_FILES, ArtifactError, damaged_files
+from model.serving.export import take_home_zip, zip_file_name
 from pages.common_artifacts import (
     cardless_archs,
     load_card,
@@ -17,6 +20,7 @@ from pages.common_artifacts import (
     model_dir,
     search_results_path,
     shipped_archs,
+    trained_here,
 )
 from pages.common_errors import SEARCH_COMMAND, failure_shown, show_failure, shown_path
 from pages.common_figures import FONT_SIZE, PALETTE, model_color, projector_layout
@@ -138,6 +142,35 @@ def every_model(archs: list[str]) -> dict[str, dict]:
             model_table(table)
             st.plotly_chart(accuracy_chart(table, archs), width="stretch", config={"displayModeBar": False})
     return cards
+
+
+def take_home(cards: dict[str, dict]) -> None:
+    """A Download for every model whose card could be read: its zip, to run at home."""
+    st.header("Take a model home")
+    st.markdown(
+        "Each model as a zip: the model, its card, and `predict.py`, a small program that reads a photo "
+        "of a handwritten digit the way Digit Lab does and prints the ten probabilities. Its `README.md` "
+        "says how to run it on any computer with Python."
+    )
+    for arch in cards:
+        with failure_shown(f"The download of {arch}"):
+            folder = model_dir(arch)
+            cells = st.columns([5, 2, 2], vertical_alignment="center")
+            mark = " (trained here)" if trained_here(arch) else ""
+            cells[0].markdown(f"**{friendly_name(arch)}**{mark}  \n`{arch}`")
+            damaged = damaged_files(arch, folder)
+            if damaged:
+                cells[1].warning(f"Damaged: {', '.join(damaged)}", icon=":material/warning:")
+                continue
+            size = sum((folder / arch / name).stat().st_size for name in MODEL_FILES
+                       if (folder / arch / name).is_file())
+            cells[1].markdown(f"model files {size / 2**20:.1f} MB")
+            # Zipped when pressed, on a thread of its own: the page never waits for it.
+            cells[2].download_button(
+                "Download", partial(take_home_zip, arch, folder, friendly_name(arch), model_description(arch)),
+                file_name=zip_file_name(arch), mime="application/zip", icon=":material/download:",
+                key=f"models_download_{arch}", on_click="ignore",
+            )
 
 
 def layer_table(arch: str, card: dict) -> None:
@@ -276,5 +309,6 @@ ensure_router()
 introduction()
 arch, _ = open_selected()
 cards = every_model(shipped_archs())
+take_home(cards)
 inside_model(arch, cards)
 the_search()

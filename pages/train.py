@@ -16,7 +16,6 @@ from model.jobs.job import (
     Job,
     JobError,
     JobSpec,
-    mnist_problem,
     passcode_ok,
     teacher_code_required,
 )
@@ -25,6 +24,7 @@ from pages.common_artifacts import load_card, user_archs
 from pages.common_errors import failure_shown
 from pages.common_figures import PALETTE, projector_layout
 from pages.common_frame import ensure_router, page_help
+from pages.common_mnist import mnist_here, mnist_offer
 from pages.common_models import choose_model
 
 TEACHER_KEY = "train_teacher_ok"
@@ -299,9 +299,11 @@ def trained_here_list() -> None:
 ensure_router()
 st.title("Train a network")
 page_help("train")
-problem = mnist_problem()
-if problem:
-    st.error(problem)
+if not mnist_here():
+    mnist_offer("Training needs the MNIST digits (60,000 handwritten digits to learn from, 10,000 to test "
+                "on), and they are not on this computer yet.", allowed=teacher_ok(), key="train_mnist")
+    passcode_box()
+    trained_here_list()
     st.stop()
 
 current = queue.slot_holder()  # a job, or the name of the model the Class page's fine-tuning makes

@@ -191,10 +191,11 @@ def unlocked_class_page(monkeypatch) -> AppTest:
     return at
 
 
-def test_the_fine_tuning_progress_is_shown(db, monkeypatch, tmp_path):
+def test_the_fine_tuning_progress_is_shown(db, monkeypatch, tmp_path, mnist_dir):
     import json
     import os
 
+    monkeypatch.setenv("MNIST_DIR", mnist_dir)  # else the page offers to get MNIST in the button's place
     _fill(db)
     progress = tmp_path / "data" / "finetune-progress.json"
     progress.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The MNIST loader: real files verified, every broken input named in the error."""
+"""The MNIST loader: real files verified, every broken input named in the error. Where it looks,
+and the download when MNIST is nowhere: tests/test_mnist_download.py."""
 from __future__ import annotations
 
 import gzip
@@ -102,18 +103,6 @@ def test_npz_with_wrong_checksum_is_refused(tmp_path):
     np.savez(fake, x_train=np.zeros((1, 28, 28)), y_train=[0], x_test=np.zeros((1, 28, 28)), y_test=[0])
     with pytest.raises(MnistError, match="mnist.npz: bad checksum"):
         load_mnist(fake)
-
-
-def test_no_directory_and_no_network_gives_clear_advice(monkeypatch):
-    import keras.utils
-
-    def offline(*args, **kwargs):
-        raise OSError("Name or service not known")
-
-    monkeypatch.delenv("MNIST_DIR", raising=False)
-    monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(MnistError, match=r"No MNIST directory given \(--data-dir or MNIST_DIR\).*download failed"):
-        load_mnist(None)
 
 
 def test_environment_variable_is_used(monkeypatch, mnist_dir):

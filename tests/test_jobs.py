@@ -103,13 +103,16 @@ def test_bad_settings_are_refused_in_plain_words(data_dir):
     assert queue.status() is None  # nothing was started
 
 
-def test_without_mnist_the_message_says_what_to_set(tmp_path):
-    assert "Set MNIST_DIR to a folder" in mnist_problem({})
-    assert "does not hold them" in mnist_problem({"MNIST_DIR": str(tmp_path)})
+def test_without_mnist_the_message_says_how_to_get_it(tmp_path):
+    fresh = {"DIGITLAB_DATA_DIR": str(tmp_path / "data")}
+    for environ in (fresh, {**fresh, "MNIST_DIR": str(tmp_path)}):
+        problem = mnist_problem(environ)
+        assert "Press Get MNIST on the Train page" in problem and "t10k-labels-idx1-ubyte.gz" in problem
+        assert str(tmp_path) not in problem  # no server path on a page
 
 
-def test_with_mnist_there_is_no_problem(mnist_dir):
-    assert mnist_problem({"MNIST_DIR": mnist_dir}) is None
+def test_with_mnist_there_is_no_problem(mnist_dir, tmp_path):
+    assert mnist_problem({"MNIST_DIR": mnist_dir, "DIGITLAB_DATA_DIR": str(tmp_path)}) is None
 
 
 def test_teacher_passcode():

@@ -264,6 +264,23 @@ def test_models_page_lists_every_model():
         assert search["val_accuracy"].iloc[0] == max(r["val_accuracy"] for r in rows)
 
 
+def test_models_page_offers_every_model_to_take_home(tmp_path, monkeypatch):
+    """A Download per model, the models trained here included; a damaged one says so instead."""
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
+    mine, broken = tmp_path / "models" / "mlp-mine", tmp_path / "models" / "mlp-broken"
+    for folder in (mine, broken):
+        shutil.copytree(MODEL_DIR / "seed002_mlp", folder)
+    tflite = broken / "model.tflite"
+    tflite.write_bytes(tflite.read_bytes()[:-10] + bytes(10))
+    at = render("models", ARCHS[0])
+    assert not at.exception, [e.value for e in at.exception]
+    keys = [button.proto.id.split("-", 2)[-1] for button in at.get("download_button")]  # $$ID-<hash>-<key>
+    assert keys == [f"models_download_{arch}" for arch in [*ARCHS, "mlp-mine"]]
+    assert all(button.label == "Download" for button in at.get("download_button"))
+    assert any("mlp-mine" in m.value and "(trained here)" in m.value for m in at.markdown)
+    assert any("Damaged: model.tflite" in w.value for w in at.warning)
+
+
 def test_pages_do_not_import_tensorflow():
     """The diagnostics pages only read JSON: no TensorFlow (seconds of start-up) behind them."""
     script = f"""

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from model import MODEL_DIR, data_dir
+from model.files import file_lock, write_json_atomically
 from model.jobs import queue
 from model.jobs.models import models_dir
 from model.jobs.processes import process_running, process_started
-from model.jobs.slot import file_lock, write_json_atomically
 
 RUN_MODULE = "model.classroom.finetune"
 PROGRESS_FILE = "finetune-progress.json"

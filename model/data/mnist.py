@@ -2,37 +2,52 @@
 
     train, val, test = load_splits("../shared/mnist")
 
-The directory comes from the argument, else ``$MNIST_DIR``; with neither, the standard Keras
-download is tried. Every failure raises :class:`MnistError` naming the path and the problem.
+Where from, in this order: the argument (``--data-dir``), else ``$MNIST_DIR``, else the data
+folder's copy (``data/mnist``), else the four files are downloaded into that copy
+(``model.data.mnist_download``, from ``$DIGITLAB_MNIST_URL``). Every failure raises
+:class:`MnistError` naming the path and the problem. From the command line:
+
+    python -m model.data.mnist                          # where MNIST is, or that it is not here
+    python -m model.data.mnist --download [--to DIR]    # fetch the four files (default: data/mnist)
 """
 from __future__ import annotations
 
+import argparse
 import gzip
-import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-# The checksums published with the original files (yann.lecun.com/exdb/mnist, MD5SUMS).
-IDX_MD5 = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-}
-# The SHA-256 Keras pins for its own copy (keras.datasets.mnist).
-NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+from model.data.mnist_download import (
+    MNIST_URL_ENV,
+    TOTAL_BYTES,
+    DownloadError,
+    by_hand,
+    download_mnist,
+    megabytes,
+    mnist_url,
+    source_words,
+)
+from model.data.mnist_sources import (
+    IDX_MD5,
+    MNIST_ENV,
+    NPZ_NAME,
+    NPZ_SHA256,
+    MnistError,
+    data_copy_dir,
+    file_digest,
+    find_mnist,
+    holds_mnist,
+    mnist_dir_setting,
+)
 
 # The validation split is the same for every model and every training seed, so that
 # validation numbers of different models are comparable; the test set is never used to choose.
 VALIDATION_SIZE = 5_000
 VALIDATION_SEED = 1998
-
-
-class MnistError(RuntimeError):
-    """MNIST could not be loaded; the message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +74,6 @@ class Mnist:
     test: Split
     source: str  # the directory or file it came from
     checksums: dict[str, str]  # file name -> verified digest
-
-
-def file_digest(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -125,36 +132,38 @@ def _load_npz(path: Path) -> Mnist:
     )
 
 
-def _download_with_keras() -> Mnist:
+def _download_into_data_copy() -> Mnist:
+    folder = data_copy_dir()
+    print(f"MNIST is not on this computer yet: downloading the four files ({megabytes(TOTAL_BYTES)}) from "
+          f"{source_words(mnist_url())} into {folder}", file=sys.stderr)
     try:
-        from keras.utils import get_file
+        download_mnist(folder)
+    except DownloadError as error:
+        unset = "" if mnist_dir_setting() else f"No MNIST folder given (--data-dir or {MNIST_ENV}) and "
+        raise MnistError(f"{unset}the download did not finish: {error} {by_hand(str(folder))}") from None
+    return _load_idx_dir(folder)
 
-        path = get_file(
-            "mnist.npz",
-            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-            file_hash=NPZ_SHA256,
-        )
-    except Exception as e:  # any network or cache failure ends in the same advice
-        raise MnistError(
-            "No MNIST directory given (--data-dir or MNIST_DIR) and the Keras download failed "
-            f"({type(e).__name__}: {e}). Point MNIST_DIR at a folder holding the four IDX .gz files."
-        ) from e
-    return _load_npz(Path(path))
+
+def _load_from(where: Path) -> Mnist:
+    if where.is_file() and where.suffix == ".npz":
+        return _load_npz(where)
+    if not where.is_dir():
+        raise MnistError(f"{where}: no such directory")
+    if (where / NPZ_NAME).is_file() and not (where / next(iter(IDX_MD5))).exists():
+        return _load_npz(where / NPZ_NAME)
+    return _load_idx_dir(where)
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
-    """Load and verify MNIST from ``data_dir``, ``$MNIST_DIR`` or the Keras download."""
-    data_dir = data_dir or os.environ.get("MNIST_DIR") or None
-    if data_dir is None:
-        return _download_with_keras()
-    path = Path(data_dir).expanduser()
-    if path.is_file() and path.suffix == ".npz":
-        return _load_npz(path)
-    if not path.is_dir():
-        raise MnistError(f"{path}: no such directory")
-    if (path / "mnist.npz").is_file() and not (path / next(iter(IDX_MD5))).exists():
-        return _load_npz(path / "mnist.npz")
-    return _load_idx_dir(path)
+    """Load and verify MNIST from ``data_dir``; without one, from ``$MNIST_DIR`` or the data
+    folder's copy, whichever holds it first, else download it into the data folder's copy."""
+    if data_dir:
+        return _load_from(Path(data_dir).expanduser())
+    given = mnist_dir_setting()
+    if given is not None and holds_mnist(given) is None:
+        print(f"{MNIST_ENV}={given} does not hold MNIST; looking in the data folder instead.", file=sys.stderr)
+    found = find_mnist()
+    return _load_from(found) if found is not None else _download_into_data_copy()
 
 
 def split_validation(train: Split) -> tuple[Split, Split]:
@@ -172,3 +181,39 @@ def load_splits(data_dir: str | os.PathLike | None = None) -> tuple[Split, Split
     mnist = load_mnist(data_dir)
     train, val = split_validation(mnist.train)
     return train, val, mnist.test, mnist
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Where MNIST is on this computer; with --download, fetch the four original files.")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch those of the four files that are not there whole, checked against their MD5")
+    parser.add_argument("--to", type=Path, default=None, help=f"into this folder (default: {data_copy_dir()})")
+    parser.add_argument("--url", default=None,
+                        help=f"the folder URL holding the four .gz files (default: ${MNIST_URL_ENV}, "
+                        f"else {mnist_url({})})")
+    args = parser.parse_args(argv)
+    if not args.download:
+        found = find_mnist()
+        if found is None:
+            print("MNIST is not on this computer yet. Fetch it: python -m model.data.mnist --download\n"
+                  + by_hand(str(data_copy_dir())).replace("`", ""))
+            return 1
+        print(f"MNIST: {found} (the four files, verified)" if found.is_dir() else f"MNIST: {found} (verified)")
+        return 0
+    folder, url = args.to or data_copy_dir(), args.url or mnist_url()
+    if holds_mnist(folder) is not None:
+        print(f"{folder} holds MNIST already; nothing to download.")
+        return 0
+    print(f"Downloading the MNIST files from {source_words(url)} into {folder}", flush=True)
+    try:
+        download_mnist(folder, url, on_file=lambda name: print(f"  {name}: checked", flush=True))
+    except DownloadError as error:
+        print(f"{error}\n{by_hand(str(folder)).replace('`', '')}", file=sys.stderr)
+        return 1
+    print(f"Done: {folder} holds MNIST.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

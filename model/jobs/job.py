@@ -1,6 +1,6 @@
 """What a training job is: its settings (:class:`JobSpec`), checked in words a student
 understands; its state as the pages see it (:class:`Job`); and what stops one from starting
-whatever the slot (missing MNIST, the teacher's passcode). No files, no processes here."""
+whatever the slot (missing MNIST, the teacher's passcode). No processes here."""
 from __future__ import annotations
 
 import hmac
@@ -11,11 +11,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from model import MODEL_DIR
-from model.data.mnist import IDX_MD5
-from model.serving.artifacts import shipped_archs
+from model.data.mnist_sources import IDX_MD5, data_copy_dir, find_mnist
+from model.serving.artifacts import short_path, shipped_archs
 
 TEACHER_CODE_ENV = "DIGITLAB_TEACHER_CODE"
-MNIST_ENV = "MNIST_DIR"
 CUSTOM = "custom"  # the recipe name of the Train page's own small builder
 # Optimizer -> the learning rate it starts from; "recipe" keeps the recipe's own (and its schedule).
 OPTIMIZERS = {"recipe": None, "adam": 1e-3, "sgd": 0.05, "rmsprop": 1e-3}
@@ -133,21 +132,12 @@ class Job:
 
 
 def mnist_problem(environ: dict | None = None) -> str | None:
-    """What stops a job from finding MNIST, as the fix to make; None when the files are there."""
-    environ = os.environ if environ is None else environ
-    where = environ.get(MNIST_ENV)
-    files = ", ".join(IDX_MD5)
-    if not where:
-        return (f"Training needs the MNIST digits. Set {MNIST_ENV} to a folder holding the four files {files} "
-                f"(or a Keras mnist.npz), then restart the app: {MNIST_ENV}=/path/to/mnist streamlit run app.py")
-    path = Path(where).expanduser()
-    if path.is_file() and path.suffix == ".npz":
+    """What stops a job from finding MNIST, and how to get it; None when it is there."""
+    if find_mnist(environ) is not None:
         return None
-    missing = [name for name in IDX_MD5 if not (path / name).is_file()]
-    if path.is_dir() and (not missing or (path / "mnist.npz").is_file()):
-        return None
-    return (f"Training needs the MNIST digits, and {MNIST_ENV} ({where}) does not hold them. "
-            f"Point {MNIST_ENV} at a folder holding the four files {files}, then restart the app.")
+    return ("Training needs the MNIST digits, and they are not on this computer yet. Press Get MNIST on the "
+            f"Train page, or copy the four files {', '.join(IDX_MD5)} into the folder "
+            f"{short_path(data_copy_dir(environ))}.")
 
 
 def teacher_code_required(environ: dict | None = None) -> bool:

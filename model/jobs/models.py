@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from model import MODEL_DIR, data_dir
+from model.files import read_json
 from model.jobs.job import JobError
-from model.jobs.slot import read_json
 from model.serving.artifacts import shipped_archs
 
 

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model import MODEL_DIR
+from model.files import read_json, write_json_atomically
 from model.jobs.job import Job, JobError, JobSpec, mnist_problem
 from model.jobs.models import clear_staging_leftovers, user_models
 from model.jobs.processes import JOB_MODULE, process_running, process_started, remember
@@ -42,12 +43,10 @@ from model.jobs.slot import (
     load_job,
     lock_alive,
     lock_path,
-    read_json,
     read_lock,
     slot_free,
     slot_guard,
     training_dir,
-    write_json_atomically,
 )
 
 # Caps for the job's process: one thread for every math library, and a low priority.

@@ -27,12 +27,12 @@ import keras
 import tensorflow as tf
 
 from model.data.mnist import MnistError
+from model.files import read_json, write_json_atomically
 from model.jobs import queue
 from model.jobs.job import CUSTOM, JobError, JobSpec
 from model.jobs.job import OPTIMIZERS as STARTING_RATES  # optimizer -> the learning rate it starts from
 from model.jobs.models import models_dir
 from model.jobs.processes import process_running, process_started
-from model.jobs.slot import read_json, write_json_atomically
 from model.train import TrainingStopped, run
 from model.training.config import TrainConfig
 from model.training.networks import OPTIMIZERS, RECIPES, Recipe, build_custom, custom_summary

@@ -4,22 +4,17 @@
 or, through ``model.jobs.queue.hold_slot``, another kind of training, the Class page's
 fine-tuning (``{"other": name, "pid": ..., "pid_started": ...}``); its liveness comes from the
 process id in it (``model.jobs.processes``). Every change to the lock or the queue happens under
-one file lock (:func:`slot_guard`), and every JSON file here is replaced atomically, so a
-reader sees the old file or the new one, never half of one. A job's folder
+one file lock (:func:`slot_guard`), and every JSON file here is replaced atomically
+(``model.files``), so a reader sees the old file or the new one, never half of one. A job's folder
 (``training/<job id>/``: its spec and progress) is read back here too.
 """
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from model import data_dir
+from model.files import file_lock, read_json, write_json_atomically
 from model.jobs.job import Job, JobError, JobSpec
 from model.jobs.processes import process_alive, process_running
 
@@ -39,47 +34,10 @@ def lock_path() -> Path:
     return training_dir() / "lock.json"
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on the file ``path`` (made if need be) for the block, between threads
-    and processes alike: each call opens the file anew, so two threads of one server exclude
-    each other too. Not re-entrant."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def slot_guard():
     """Held around every read-modify-write of the lock and the queue; functions named
     ``*_guarded`` expect their caller to hold it."""
     return file_lock(training_dir() / ".slot.flock")
-
-
-def write_json_atomically(path: Path, obj) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object from ``path``; None when missing, unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def load_job(job_id: str, alive: bool = False) -> Job | None:
