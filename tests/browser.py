@@ -186,8 +186,7 @@ def _describe(direction: str, payload) -> dict:
     elif kind == "script_finished":
         out["status"] = msg.script_finished
     elif kind == "new_session":
-        out["script_run_id"] = msg.new_session.script_run_id[:8]
-        out["fragments"] = list(msg.new_session.fragment_ids_this_run)
+        out["page"] = msg.new_session.page_script_hash[:8]
     return out
 
 

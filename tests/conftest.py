@@ -36,6 +36,17 @@ def mnist_dir(mnist) -> str:
     return mnist.source
 
 
+@pytest.fixture(scope="session")
+def app_url():
+    """One server of the app as shipped, shared by every browser test module that needs nothing
+    else of it (no other models, data folder or settings): starting and warming a server costs
+    several seconds a module. Each test still opens its own pages, so its own sessions."""
+    from tests.browser import streamlit_server
+
+    with streamlit_server() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium for one test module (its pages and contexts are the module's own)."""

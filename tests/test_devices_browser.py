@@ -100,6 +100,10 @@ def painted(page, timeout: float = 5_000) -> dict | None:
 
 @pytest.fixture(scope="module")
 def base_url():
+    # A server of its own, not the shared one: on the shared, warm server the sideways phone's
+    # canvas opened 7 px under the header 2 times in 2 (the page's one scroll to the drawing area,
+    # 300 ms after opening, comes before the layout above it has settled); see the closing note
+    # of stop 27. Until the page keeps the area in place, this module keeps its cold server.
     with streamlit_server() as url:
         yield url
 

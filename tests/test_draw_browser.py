@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from model.serving.artifacts import shipped_archs
 from pages.common_models import friendly_name
-from tests.browser import browser_available, streamlit_server
+from tests.browser import browser_available
 from tests.drawing import (
     CANVAS,
     EMPTY_HINT,
@@ -39,12 +39,10 @@ BASE_URL_ENV = "DIGITLAB_BASE_URL"
 
 
 @pytest.fixture(scope="module")
-def base_url():
+def base_url(request):
     if os.environ.get(BASE_URL_ENV):
-        yield os.environ[BASE_URL_ENV].rstrip("/")
-        return
-    with streamlit_server() as url:
-        yield url
+        return os.environ[BASE_URL_ENV].rstrip("/")
+    return request.getfixturevalue("app_url")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import box_when_still, browser_available, streamlit_server, wait_for_page_scroll
+from tests.browser import box_when_still, browser_available, wait_for_page_scroll
 from tests.drawing import canvas_box, digit_strokes, draw_digit, open_draw_page, read_prediction, wait_idle
 
 pytestmark = [
@@ -33,9 +33,8 @@ HEADERS = ["1. From your drawing to 28x28", "2. What each layer picks up", "3. W
 
 
 @pytest.fixture(scope="module")
-def base_url():
-    with streamlit_server() as url:
-        yield url
+def base_url(app_url):
+    return app_url
 
 
 @contextlib.contextmanager

@@ -34,9 +34,8 @@ IMAGE = '[data-testid="stImage"]'
 
 
 @pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as base_url:
-        yield base_url
+def server(app_url):
+    return app_url
 
 
 @pytest.fixture

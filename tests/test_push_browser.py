@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from model.explaining.robustness import SLIDERS
-from tests.browser import WebsocketLog, box_when_still, browser_available, streamlit_server
+from tests.browser import WebsocketLog, box_when_still, browser_available
 from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
                            read_prediction, smooth, wait_idle)
 
@@ -43,9 +43,8 @@ PUSHED_IMAGE = '[data-testid="stImage"] img'
 
 
 @pytest.fixture(scope="module")
-def base_url():
-    with streamlit_server() as url:
-        yield url
+def base_url(app_url):
+    return app_url
 
 
 @contextlib.contextmanager
