@@ -16,7 +16,10 @@
 // 3. A phone held sideways (a short, wide screen): the page opens scrolled to the drawing area,
 //    so the canvas and the prediction beside it fill the screen instead of the page's title
 //    (assets/draw.css puts the pen controls under the canvas there). Not if the student has
-//    scrolled already.
+//    scrolled already. The area is kept there while the page above it still moves (the sidebar
+//    folding away unwraps the model's caption, 25 px, often after the first scroll, which left
+//    the canvas's top under the header), until the student first touches, clicks, scrolls or
+//    types: from then on the page is theirs.
 export default function ({ data }) {
   const css = (data && data.css) || "";
   const watched = new WeakSet();
@@ -63,16 +66,25 @@ export default function ({ data }) {
   window.addEventListener("pointerdown", onDown, true);
   window.addEventListener("pointerup", onUp, true);
 
-  let opened = null;
-  if (window.matchMedia("(max-height: 500px) and (min-width: 640px)").matches) {
-    opened = setTimeout(() => {
-      const main = document.querySelector('[data-testid="stMain"]');
-      if (main && main.scrollTop === 0) document.querySelector(".st-key-draw-area")?.scrollIntoView({ block: "start" });
-    }, 300);
+  const main = document.querySelector('[data-testid="stMain"]');
+  const handOver = ["pointerdown", "touchstart", "wheel", "keydown"];
+  let keepArea = null;
+  const releaseArea = () => {
+    keepArea?.disconnect();
+    keepArea = null;
+    handOver.forEach((name) => window.removeEventListener(name, releaseArea, true));
+  };
+  if (main && main.scrollTop === 0 && window.matchMedia("(max-height: 500px) and (min-width: 640px)").matches) {
+    const toArea = () => document.querySelector(".st-key-draw-area")?.scrollIntoView({ block: "start" });
+    keepArea = new ResizeObserver(toArea);
+    for (const moving of [main, main.querySelector('[data-testid="stMainBlockContainer"]')]) {
+      if (moving) keepArea.observe(moving);
+    }
+    handOver.forEach((name) => window.addEventListener(name, releaseArea, true));
   }
 
   return () => {
-    clearTimeout(opened);
+    releaseArea();
     bodyObserver.disconnect();
     observers.forEach((o) => o.disconnect());
     window.removeEventListener("pointerdown", onDown, true);

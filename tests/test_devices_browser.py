@@ -21,7 +21,6 @@ from tests.browser import (
     WebsocketLog,
     box_when_still,
     browser_available,
-    streamlit_server,
     wait_for_app,
     wait_for_page_scroll,
 )
@@ -99,13 +98,8 @@ def painted(page, timeout: float = 5_000) -> dict | None:
 
 
 @pytest.fixture(scope="module")
-def base_url():
-    # A server of its own, not the shared one: on the shared, warm server the sideways phone's
-    # canvas opened 7 px under the header 2 times in 2 (the page's one scroll to the drawing area,
-    # 300 ms after opening, comes before the layout above it has settled); see the closing note
-    # of stop 27. Until the page keeps the area in place, this module keeps its cold server.
-    with streamlit_server() as url:
-        yield url
+def base_url(app_url):
+    return app_url
 
 
 @contextlib.contextmanager
@@ -155,10 +149,11 @@ SETTLED_JS = """() => {
   const host = document.querySelector('.st-key-draw-canvas [data-testid="stBidiComponentIsolated"]');
   const canvas = host && host.shadowRoot && host.shadowRoot.querySelector('canvas.upper-canvas');
   if (!canvas) return false;
-  const width = canvas.getBoundingClientRect().width;
-  const state = window.__digitlabSettle || (window.__digitlabSettle = { width: -1, frames: 0 });
-  state.frames = width === state.width ? state.frames + 1 : 0;
-  state.width = width;
+  const box = canvas.getBoundingClientRect();
+  const place = box.left + "," + box.top + "," + box.width;
+  const state = window.__digitlabSettle || (window.__digitlabSettle = { place: "", frames: 0 });
+  state.frames = place === state.place ? state.frames + 1 : 0;
+  state.place = place;
   return state.frames >= 10;
 }"""
 
