@@ -13,7 +13,7 @@ import streamlit as st
 from model.serving import artifacts
 from pages.common_artifacts import is_search_error
 
-SEARCH_COMMAND = "python -m model.training.search --data-dir $MNIST_DIR"
+SEARCH_COMMAND = "python -m model.training.search"
 
 
 def shown_path(path: Path) -> str:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from model.serving.artifacts import MODEL_FILES, ArtifactError, damaged_files
-from model.serving.export import take_home_zip, zip_file_name
+from model.serving.export import shareable_card, take_home_zip, zip_file_name
 from pages.common_artifacts import (
     cardless_archs,
     load_card,
@@ -192,7 +192,8 @@ def layer_table(arch: str, card: dict) -> None:
 
 
 def card_facts(card: dict) -> None:
-    """How the model was trained, as the card records it."""
+    """How the model was trained, as the card records it (less the server's folders)."""
+    card = shareable_card(card)
     facts = {
         "from": card.get("source"),
         "framework": card.get("framework"),

@@ -281,6 +281,20 @@ def test_models_page_offers_every_model_to_take_home(tmp_path, monkeypatch):
     assert any("Damaged: model.tflite" in w.value for w in at.warning)
 
 
+def test_models_page_shows_how_a_model_was_made_without_the_servers_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
+    folder = tmp_path / "models" / "mlp-mine"
+    shutil.copytree(MODEL_DIR / "seed002_mlp", folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["command"] = f"python -m model.classroom.finetune --db {tmp_path}/class.db --out {folder}"
+    (folder / "card.json").write_text(json.dumps(card))
+    at = render("models", "mlp-mine")
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "`python -m model.classroom.finetune --db class.db --out mlp-mine`" in shown
+    assert str(tmp_path) not in shown
+
+
 def test_pages_do_not_import_tensorflow():
     """The diagnostics pages only read JSON: no TensorFlow (seconds of start-up) behind them."""
     script = f"""

@@ -48,7 +48,7 @@ def load_samples(path: Path = SAMPLES_PATH) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="the folder of the four MNIST IDX files")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR)")
     parser.add_argument("--out", type=Path, default=SAMPLES_PATH)
     args = parser.parse_args(argv)
     test = load_mnist(args.data_dir).test

@@ -3,7 +3,7 @@ the not-a-digit statistics (``novelty.npz``, and its threshold on the card) and 
 the digits (``embedding.npz``). Training makes them; for a model made before, or after its files
 were replaced:
 
-    python -m model.explaining.derived --arch cnn --data-dir $MNIST_DIR
+    python -m model.explaining.derived --arch cnn
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if "novelty_calibrated_on" in load_card(arch, args.model_dir):
             # Set on drawn digits: an MNIST-only refit would undo that.
             print(f"{arch}: left as it is; its not-a-digit check is set on drawn digits. Remake it with: "
-                  f"python -m model.handwriting.calibrate --arch {arch} --data-dir $MNIST_DIR", file=sys.stderr)
+                  f"python -m model.handwriting.calibrate --arch {arch}", file=sys.stderr)
             continue
         added = write_feature_artifacts(arch, splits, args.model_dir)
         made = [name for name in (novelty.STATS_FILE, embedding.EMBEDDING_FILE) if (args.model_dir / arch / name).is_file()]

@@ -17,7 +17,7 @@ bench/README.md).
 Speed: the features come from the shipped LiteRT export itself, with its graph output moved
 from the softmax to the last layer's input (a 4-byte change to the flatbuffer, in memory), so
 they cost one fast forward pass and no new model file; the fitted statistics live in
-``model/<arch>/novelty.npz`` (``python -m model.explaining.derived --arch cnn --data-dir $MNIST_DIR``).
+``model/<arch>/novelty.npz`` (``python -m model.explaining.derived --arch cnn``).
 """
 from __future__ import annotations
 

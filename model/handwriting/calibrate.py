@@ -1,7 +1,7 @@
 """The not-a-digit check of a network for the canvas, set on digits drawn on the canvas.
 
     fit_and_write("cnn_pen", splits, train_drawings, validation_drawings)
-    python -m model.handwriting.calibrate --arch cnn_pen --data-dir $MNIST_DIR   # remake them
+    python -m model.handwriting.calibrate --arch cnn_pen   # remake them
 
 The shipped check (``model.explaining.novelty``) fits its class clouds on MNIST's training digits and flags
 the top 2% of MNIST's validation digits; it then told 7% of real pen-drawn digits that they did

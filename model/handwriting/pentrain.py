@@ -1,6 +1,6 @@
 """Train a shipped network further for the canvas: MNIST plus digits drawn with a pen.
 
-    python -m model.handwriting.pentrain --base cnn --name cnn_pen --data-dir $MNIST_DIR
+    python -m model.handwriting.pentrain --base cnn --name cnn_pen
 
 One run, top to bottom: MNIST's training digits, the pen-domain drawings of
 ``model.handwriting.trainset`` (MNIST redrawn with a round pen, the named styles, real pen

@@ -68,12 +68,12 @@ class PerModel(Generic[T]):
 
 def train_command(arch: str = "cnn") -> str:
     """The command that (re)trains ``arch`` and writes its artifacts."""
-    return f"python -m model.train --arch {arch} --data-dir $MNIST_DIR"
+    return f"python -m model.train --arch {arch}"
 
 
 def features_command(arch: str = "cnn") -> str:
     """The command that (re)makes ``arch``'s not-a-digit statistics and map from its own features."""
-    return f"python -m model.explaining.derived --arch {arch} --data-dir $MNIST_DIR"
+    return f"python -m model.explaining.derived --arch {arch}"
 
 
 def retrain_hint(arch: str) -> str:

@@ -39,7 +39,7 @@ SUBSET = None  # training images per run; None = the whole training split (55,00
 EPOCHS = 1
 SEED = 0
 RESULTS_PATH = Path("search") / "results.json"  # under the model directory
-COMMAND = "python -m model.training.search --data-dir $MNIST_DIR"
+COMMAND = "python -m model.training.search"
 ROW_KEYS = ("learning_rate", "hidden", "weight_decay", "val_accuracy", "val_loss", "seconds")
 
 
