@@ -43,14 +43,16 @@ function crop(img, top, left, h, w) {
 function maskBox(h, w, test) {
   let top = h, bottom = -1, left = w, right = -1;
   for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      if (test(r * w + c)) {
-        if (r < top) top = r;
-        bottom = r;
-        if (c < left) left = c;
-        if (c > right) right = c;
-      }
-    }
+    const row = r * w;
+    let c = 0;
+    while (c < w && !test(row + c)) c++;
+    if (c === w) continue;
+    let last = w - 1;
+    while (!test(row + last)) last--;
+    if (bottom < 0) top = r;
+    bottom = r;
+    if (c < left) left = c;
+    if (last > right) right = last;
   }
   return bottom < 0 ? null : [top, left, bottom - top + 1, right - left + 1];
 }
@@ -64,11 +66,12 @@ function median(values) {
 }
 
 // preprocess.canvas_ink_box for RGBA bytes: the ink in [0, 1] over the drawing's bounding box.
+// (Plain loops: this runs on every animation frame over a canvas of up to 800x800 pixels.)
 export function canvasInkBox(rgba, width, height) {
   const n = width * height;
   const bright = (i) => Math.max(rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]);
   let minAlpha = 255;
-  for (let i = 0; i < n; i++) if (rgba[4 * i + 3] < minAlpha) minAlpha = rgba[4 * i + 3];
+  for (let i = 3; i < 4 * n; i += 4) if (rgba[i] < minAlpha) minAlpha = rgba[i];
   if (minAlpha < 252) { // a transparent background: ink is wherever there is paint
     const ink = image(height, width);
     for (let i = 0; i < n; i++) ink.data[i] = f32(rgba[4 * i + 3] * BY_255);
@@ -84,16 +87,36 @@ export function canvasInkBox(rgba, width, height) {
   const lightPaper = background > 0.5;
   if (lightPaper) background = 1.0 - background;
   // The drawn region: everything outside it has exactly the top-left pixel's colour.
-  const words = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
+  const words = rgba.byteOffset % 4 === 0
+    ? new Uint32Array(rgba.buffer, rgba.byteOffset, n) : new Uint32Array(Uint8Array.from(rgba).buffer);
   const first = words[0];
-  const region = maskBox(height, width, (i) => words[i] !== first);
-  if (!region) return null;
-  const [rTop, rLeft, rH, rW] = region;
+  let rTop = height, rBottom = -1, rLeft = width, rRight = -1;
+  for (let r = 0; r < height; r++) {
+    const row = r * width;
+    let c = 0;
+    while (c < width && words[row + c] === first) c++;
+    if (c === width) continue;
+    let last = width - 1;
+    while (words[row + last] === first) last--;
+    if (rBottom < 0) rTop = r;
+    rBottom = r;
+    if (c < rLeft) rLeft = c;
+    if (last > rRight) rRight = last;
+  }
+  if (rBottom < 0) return null;
+  const rH = rBottom - rTop + 1, rW = rRight - rLeft + 1;
   const level = roundHalfEven(255 * (background + INK_THRESHOLD * (1.0 - background)));
-  const valueAt = (r, c) => bright((rTop + r) * width + rLeft + c);
-  const box = maskBox(rH, rW, lightPaper
-    ? (i) => valueAt(Math.floor(i / rW), i % rW) < 255 - level
-    : (i) => valueAt(Math.floor(i / rW), i % rW) > level);
+  const value = new Uint8Array(rH * rW);
+  for (let r = 0; r < rH; r++) {
+    let at = 4 * ((rTop + r) * width + rLeft);
+    for (let c = 0; c < rW; c++, at += 4) {
+      const red = rgba[at], green = rgba[at + 1], blue = rgba[at + 2];
+      value[r * rW + c] = red > green ? (red > blue ? red : blue) : (green > blue ? green : blue);
+    }
+  }
+  const box = lightPaper
+    ? maskBox(rH, rW, (i) => value[i] < 255 - level)
+    : maskBox(rH, rW, (i) => value[i] > level);
   if (!box) return null;
   const [top, left, h, w] = box;
   const ink = image(h, w);
@@ -101,7 +124,7 @@ export function canvasInkBox(rgba, width, height) {
   const scale = f32(Math.max(1.0 - background, 1e-6));
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
-      let v = f32(valueAt(top + r, left + c) * BY_255);
+      let v = f32(value[(top + r) * rW + left + c] * BY_255);
       if (lightPaper) v = f32(1.0 - v);
       v = f32(f32(v - bg) / scale);
       ink.data[r * w + c] = v < 0 ? 0 : v > 1 ? 1 : v;
@@ -144,41 +167,47 @@ function coefficients(inSize, outSize) {
 }
 
 // Image.frombuffer("F", ...).resize((width, height), LANCZOS), then clipped to [0, 1].
+function horizontalPass(src, h, w, width) {
+  const { bounds, kk, ksize } = coefficients(w, width);
+  const out = new Float32Array(h * width);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let xx = 0; xx < width; xx++) {
+      const start = row + bounds[2 * xx], taps = bounds[2 * xx + 1], k0 = xx * ksize;
+      let ss = 0.0;
+      for (let x = 0; x < taps; x++) ss += src[start + x] * kk[k0 + x];
+      out[y * width + xx] = ss;
+    }
+  }
+  return out;
+}
+
+function verticalPass(src, h, w, height) {
+  const { bounds, kk, ksize } = coefficients(h, height);
+  const out = new Float32Array(height * w);
+  const sums = new Float64Array(w);
+  for (let yy = 0; yy < height; yy++) {
+    const ymin = bounds[2 * yy], taps = bounds[2 * yy + 1], k0 = yy * ksize;
+    sums.fill(0);
+    for (let y = 0; y < taps; y++) { // row by row: the same sums in the same order, read in memory order
+      const k = kk[k0 + y], row = (y + ymin) * w;
+      for (let x = 0; x < w; x++) sums[x] += src[row + x] * k;
+    }
+    out.set(sums, yy * w);
+  }
+  return out;
+}
+
 function resize(img, height, width) {
-  let current = img;
-  if (width !== img.w) {
-    const { bounds, kk, ksize } = coefficients(img.w, width);
-    const out = image(img.h, width);
-    for (let y = 0; y < img.h; y++) {
-      const row = y * img.w;
-      for (let xx = 0; xx < width; xx++) {
-        const xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
-        let ss = 0.0;
-        for (let x = 0; x < xmax; x++) ss += current.data[row + x + xmin] * kk[xx * ksize + x];
-        out.data[y * width + xx] = ss;
-      }
-    }
-    current = out;
+  let data = img.data;
+  if (width !== img.w) data = horizontalPass(data, img.h, img.w, width);
+  if (height !== img.h) data = verticalPass(data, img.h, width, height);
+  const clipped = data === img.data ? Float32Array.from(data) : data;
+  for (let i = 0; i < clipped.length; i++) {
+    const v = clipped[i];
+    clipped[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
-  if (height !== img.h) {
-    const { bounds, kk, ksize } = coefficients(img.h, height);
-    const out = image(height, current.w);
-    for (let yy = 0; yy < height; yy++) {
-      const ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
-      for (let x = 0; x < current.w; x++) {
-        let ss = 0.0;
-        for (let y = 0; y < ymax; y++) ss += current.data[(y + ymin) * current.w + x] * kk[yy * ksize + y];
-        out.data[yy * current.w + x] = ss;
-      }
-    }
-    current = out;
-  }
-  const clipped = image(height, width, Float32Array.from(current.data));
-  for (let i = 0; i < clipped.data.length; i++) {
-    const v = clipped.data[i];
-    clipped.data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-  }
-  return clipped;
+  return image(height, width, clipped);
 }
 
 // The exact Euclidean distance from each pixel where inMask(i) holds to the nearest pixel
