@@ -15,6 +15,8 @@ from model.data.preprocess import ImageError, Reading, upload_to_mnist
 from model.explaining.explain import novelty
 from model.explaining.novelty import NoveltyError
 from model.serving.inference import Classifier, ClassifierError
+from model.serving.live import STATIC_URL, live_files
+from pages.common_artifacts import model_dir
 from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
 from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
@@ -33,6 +35,9 @@ STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
 RUNTIME_NAMES = {"litert": "LiteRT", "numpy": "NumPy", "keras": "Keras"}
 _CANVAS_FIXES = st.components.v2.component("digitlab.canvas_fixes", js=asset_text("canvas_fixes.js"))
 _CANVAS_CSS = asset_text("canvas.css")
+# Live while drawing: the browser reads the drawing as the pen moves (see the file).
+_LIVE = st.components.v2.component("digitlab.live_draw", js=asset_text("live_draw.js"),
+                                   css=asset_text("live_draw.css"))
 
 
 def _novelty_score(arch: str, image: np.ndarray) -> float:
@@ -93,6 +98,20 @@ def show_reading(classifier: Classifier | None, reading: Reading, details=None) 
         st.warning("That's only a dot. Draw a whole digit, as large as you like.", icon=":material/draw:")
     elif classifier is not None:
         show_prediction(classifier, reading.image, details)
+
+
+def live_data(classifier: Classifier | None) -> dict:
+    """What the live panel needs: the runtime's and the model's URL paths, or why it is off."""
+    if classifier is None:
+        return {"off": "there is no model to run"}
+    if classifier.runtime != "litert":
+        return {"off": f"this model runs on {RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)}, "
+                       "which has no browser version"}
+    files = live_files(model_dir(classifier.arch) / classifier.arch, classifier.card)
+    if files is None:
+        return {"off": "this server has no copy of the in-browser runtime"}
+    base = "/" + "/".join(p for p in (st.get_option("server.baseUrlPath").strip("/"), STATIC_URL) if p) + "/"
+    return {"runtime": base + files.runtime, "model": base + files.model}
 
 
 def big_screen() -> bool:
@@ -156,6 +175,8 @@ def drawing_area(classifier: Classifier | None) -> None:
         rgba, reading = read_drawing(result, CANVAS_SIDE, CANVAS_SIDE)
         remember_drawing(rgba, reading)
         with result_column:
+            with st.container(key="draw-live"):
+                _LIVE(key="live-draw", data=live_data(classifier))
             verdict = st.container(key="draw-verdict")
             details = st.container(key="draw-details")
         with verdict:
