@@ -18,7 +18,7 @@
 const STATE = (window.__digitlabLive ??= {
   model: null, loading: null, failed: null, key: null, panel: null,
   down: false, root: null, scheduled: false, busy: false, dirty: false, pendingMoves: [],
-  awaitingServer: false, sawRun: false, last: null, final: null, log: [], installed: false,
+  awaitingServer: false, last: null, final: null, log: [], installed: false,
 });
 
 const NOTE_READY = "Live while you draw: your browser reads the drawing as the pen moves. "
@@ -152,7 +152,7 @@ function onUp() {
   if (!STATE.down) return;
   STATE.down = false;
   STATE.awaitingServer = true;
-  STATE.sawRun = false;
+  if (STATE.root) strokesDrawn.set(STATE.root, (strokesDrawn.get(STATE.root) || 0) + 1);
   // The canvas draws the finished path on its lower canvas in an animation frame it asks for
   // during this pointer-up; a frame asked for after that (a new task) runs after it.
   setTimeout(() => requestAnimationFrame(() => {
@@ -162,22 +162,16 @@ function onUp() {
   }), 0);
 }
 
-// The server's answer is on the page when the app has run (the stroke's send) and gone idle.
-// Both changes can come in one batch of records, so each record's old value is read.
-function watchServer() {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app) return;
-  new MutationObserver((records) => {
-    for (const record of records) {
-      if (!STATE.awaitingServer) return;
-      if (record.oldValue !== "running") STATE.sawRun = true;
-      else if (STATE.sawRun) {
-        STATE.awaitingServer = false;
-        STATE.serverAt = performance.now();
-        if (!STATE.down) show(false);
-      }
-    }
-  }).observe(app, { attributes: true, attributeFilter: ["data-test-script-state"], attributeOldValue: true });
+// The server's answer is on the page once the component is rendered with a stroke count that
+// includes the strokes drawn so far on this canvas: Python mounts it last in each run.
+const strokesDrawn = new WeakMap(); // upper canvas -> strokes drawn on it here
+function serverCaughtUp(strokes) {
+  if (!STATE.awaitingServer) return;
+  const drawn = STATE.root ? strokesDrawn.get(STATE.root) || 0 : 0;
+  if (typeof strokes === "number" && strokes < drawn) return;
+  STATE.awaitingServer = false;
+  STATE.serverAt = performance.now();
+  if (!STATE.down) show(false);
 }
 
 function install() {
@@ -187,7 +181,6 @@ function install() {
   window.addEventListener("pointermove", onMove, true);
   window.addEventListener("pointerup", onUp, true);
   window.addEventListener("pointercancel", onUp, true);
-  watchServer();
 }
 
 function load(data) {
@@ -229,6 +222,7 @@ export default function ({ parentElement, data }) {
     parentElement.appendChild(root);
   }
   STATE.panel = parentElement.querySelector(".live-root");
+  serverCaughtUp(data?.strokes);
   if (data?.off) {
     STATE.key = null;
     STATE.model = null;

@@ -114,6 +114,13 @@ def live_data(classifier: Classifier | None) -> dict:
     return {"runtime": base + files.runtime, "model": base + files.model}
 
 
+def stroke_count(result) -> int | None:
+    """How many strokes the canvas's state holds (the browser sent it: anything else is None)."""
+    objects = getattr(result, "json_data", None)
+    objects = objects.get("objects") if isinstance(objects, dict) else None
+    return len(objects) if isinstance(objects, list) else None
+
+
 def big_screen() -> bool:
     return st.query_params.get(PRESENT_PARAM, "") in ("1", "true", "yes", "on")
 
@@ -175,12 +182,14 @@ def drawing_area(classifier: Classifier | None) -> None:
         rgba, reading = read_drawing(result, CANVAS_SIDE, CANVAS_SIDE)
         remember_drawing(rgba, reading)
         with result_column:
-            with st.container(key="draw-live"):
-                _LIVE(key="live-draw", data=live_data(classifier))
             verdict = st.container(key="draw-verdict")
             details = st.container(key="draw-details")
         with verdict:
             show_reading(classifier, reading, details)
+        # Last in the run (assets/draw.css shows it first): when the browser gets this run's
+        # stroke count, the server's answer to those strokes is already on the page.
+        with result_column, st.container(key="draw-live"):
+            _LIVE(key="live-draw", data={**live_data(classifier), "strokes": stroke_count(result)})
 
 
 def upload_area(classifier: Classifier | None) -> None:
