@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
 export MNIST_DIR
 
-.PHONY: run test test-slow chromium clean
+.PHONY: run test test-slow chromium clean js js-check
 
 run: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py
@@ -47,3 +47,14 @@ chromium: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The Draw page's live predictions run in the browser from static/live-<hash>/, which is
+# committed (make run needs only Python). Rebuild it from package-lock.json and assets/ after
+# changing either; CI checks the committed folder is what they build (docs/live-inference.md).
+js:
+	npm ci --no-audit --no-fund
+	node assets/build_live.mjs
+
+js-check:
+	npm ci --no-audit --no-fund
+	node assets/build_live.mjs --check

@@ -41,15 +41,15 @@ class LiveFiles:
 
 def runtime_folder(static_dir: Path = STATIC_DIR) -> str | None:
     """The built runtime's folder name (``live-<hash>``), or ``None`` if there is none whole."""
-    try:
-        stamp = Path(static_dir).stat().st_mtime_ns
+    try:  # the folders' own times change when a file in them is added or removed
+        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in Path(static_dir).glob(f"{RUNTIME_PREFIX}*"))
     except OSError:
         return None
     return _runtime_folder(str(static_dir), stamp)
 
 
 @functools.lru_cache(maxsize=8)
-def _runtime_folder(static_dir: str, stamp: int) -> str | None:
+def _runtime_folder(static_dir: str, stamp: tuple) -> str | None:
     # Read once per state of the folder: every stroke's rerun asks.
     for folder in sorted(Path(static_dir).glob(f"{RUNTIME_PREFIX}*")):
         try:
