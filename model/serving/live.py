@@ -97,6 +97,7 @@ def _published(path: str, size: int, mtime_ns: int, expected: str | None, static
         # Written beside and renamed: a browser never gets half a file.
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as out:
             out.write(gzip.compress(batch_of_one(data), compresslevel=9, mtime=0))
+        os.chmod(out.name, 0o644)  # a proxy serving static/ itself must be able to read it
         os.replace(out.name, target)
     return name
 
