@@ -17,10 +17,11 @@ import gzip
 import hashlib
 import json
 import os
-import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from model.serving.artifacts import DIGESTS_KEY, REPO_DIR
 
@@ -73,14 +74,10 @@ def batch_of_one(tflite: bytes) -> bytes:
     for g in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(g)
         for t in range(subgraph.TensorsLength()):
-            table = subgraph.Tensors(t)._tab
-            field = table.Offset(18)  # Tensor.shape_signature (schema.fbs)
-            if field == 0:
-                continue
-            start, length = table.Vector(field), table.VectorLen(field)
-            for at in range(start, start + 4 * length, 4):
-                if struct.unpack_from("<i", data, at)[0] == -1:
-                    struct.pack_into("<i", data, at, 1)
+            # A numpy view into `data` itself (flatbuffers' GetVectorAsNumpy), so this writes the file.
+            signature = subgraph.Tensors(t).ShapeSignatureAsNumpy()
+            if isinstance(signature, np.ndarray):
+                signature[signature == -1] = 1
     return bytes(data)
 
 
