@@ -190,6 +190,10 @@ def test_live_bars_move_with_the_pen_and_agree_with_the_server(browser, app_url,
             if not touch:  # a laptop's live panel stands in for the server's answer meanwhile
                 assert page.locator(".st-key-draw-verdict").is_hidden()
             check_pen_up(page, cnn, digit)
+    except Exception:
+        (REPO / "test-results").mkdir(exist_ok=True)
+        page.screenshot(path=str(REPO / "test-results" / f"live-{'phone' if touch else 'desktop'}.png"), full_page=True)
+        raise
     finally:
         context.close()
 
