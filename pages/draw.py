@@ -21,6 +21,7 @@ from pages.common_feedback import ask_feedback
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, page_help, style
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
+from pages.common_rounds import round_panel
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -214,6 +215,7 @@ if present:
         join_panel()
         big_screen_switch(st)
 else:
+    round_panel(classifier)
     draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
     with draw_tab:
         drawing_area(classifier)
