@@ -221,14 +221,19 @@ def start_round_form(code: str | None) -> None:
         st.caption("A fooling round has no time limit: you end it.")
         started = st.form_submit_button("Start the round", type="primary", icon=":material/play_arrow:")
     if started and unlocked():
+        latest = rounds().latest(code)
+        if (latest is not None and latest.is_open and st.session_state.get("round_started") == latest.id
+                and (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - latest.started_at).total_seconds() < 3):
+            return  # one press carried by two reruns: the round it started stays
         try:
             if kind == "Draw a digit":
-                rounds().start(code, "draw", digit=int(digit), seconds=int(seconds))
+                started_round = rounds().start(code, "draw", digit=int(digit), seconds=int(seconds))
             else:
-                rounds().start(code, "fool", voting=bool(voting))
+                started_round = rounds().start(code, "fool", voting=bool(voting))
         except RoundError as error:
             st.error(str(error), icon=":material/error:")
             return
+        st.session_state["round_started"] = started_round.id
         forget_pulse(code)
         st.rerun()
 
@@ -294,8 +299,8 @@ def approval_queue(round_id: int) -> None:
 def _add_to_training(round_id: int) -> None:
     from model.classroom.rounds import RoundError
 
-    if not unlocked():
-        return
+    if not unlocked() or rounds().get(round_id).trained_at is not None:
+        return  # pressed twice: the page says it is done
     try:
         n = rounds().add_to_training(round_id)
     except RoundError as error:

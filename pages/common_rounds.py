@@ -10,6 +10,7 @@ shared by the process's sessions (``PULSE_TTL_S``), so 60 students cost at most 
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import threading
 import time
@@ -133,8 +134,13 @@ def round_watch() -> None:
                 mine = rounds().mine(current.id, session)
                 cached = (key, len(mine), sum(d.approved for d in mine))
                 st.session_state["round_mine"] = cached
-            if cached[1]:
-                st.caption(f"You sent {cached[1]} · {cached[2]} on the wall")
+            sent = len(st.session_state.get(SENT_KEY, {}).get(current.id, ()))  # the teacher deletes rejected ones
+            if sent:
+                st.caption(f"You sent {sent} · {cached[2]} on the wall")
+
+
+def _digest(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image, np.float32).tobytes()).hexdigest()[:16]
 
 
 def _submit(classifier, current) -> None:
@@ -145,10 +151,10 @@ def _submit(classifier, current) -> None:
         st.session_state[NOTICE_KEY] = ("warning", "Draw a digit first, then send it.")
         return
     image = drawing["image"]
-    digest = hash(np.ascontiguousarray(image).tobytes())
+    digest = _digest(image)
     sent = st.session_state.setdefault(SENT_KEY, {}).setdefault(current.id, set())
     if digest in sent:
-        st.session_state[NOTICE_KEY] = ("info", "You sent this drawing already: clear and draw another.")
+        # Sent already (a second tap, or one click carried by two reruns): the form says so.
         return
     intended = st.session_state.get("round_intended") if current.kind == "fool" else None
     try:
@@ -164,7 +170,6 @@ def _submit(classifier, current) -> None:
         st.session_state[NOTICE_KEY] = ("warning", "Your drawing could not be sent right now. Try again.")
         return
     sent.add(digest)
-    st.session_state[NOTICE_KEY] = ("success", "Sent! Your teacher looks at it before the wall shows it.")
 
 
 @st.fragment
@@ -172,17 +177,21 @@ def _round_form(classifier, current) -> None:
     from model.classroom.rounds import suggest_nickname
 
     st.session_state.setdefault(NICKNAME_KEY, suggest_nickname())
+    if current.kind == "fool":
+        st.pills("Which digit did you draw?", list(range(10)), key="round_intended")
     nick_col, send_col = st.columns([3, 2], vertical_alignment="bottom")
     nick_col.text_input("Your nickname (not your real name)", max_chars=20,
                         key=_kept("round_nickname_input", NICKNAME_KEY, ""), on_change=_keep,
                         args=("round_nickname_input", NICKNAME_KEY))
-    if current.kind == "fool":
-        st.pills("Which digit did you draw?", list(range(10)), key="round_intended")
     send_col.button("Send to the wall", icon=":material/send:", type="primary", key="round_send",
                     width="stretch", on_click=_submit, args=(classifier, current),
                     disabled=classifier is None)
     notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice:
+    drawing = current_drawing()
+    if drawing is not None and _digest(drawing["image"]) in st.session_state.get(SENT_KEY, {}).get(current.id, ()):
+        st.success("Sent! Your teacher looks at it before the wall shows it. Clear the canvas to draw another.",
+                   icon=":material/task_alt:")
+    elif notice:
         getattr(st, notice[0])(notice[1])
     with st.expander("What is kept in a round"):
         st.caption(privacy_text())
