@@ -219,7 +219,8 @@ def start_round_form(code: str | None) -> None:
         seconds = c2.slider("Time limit (seconds)", MIN_SECONDS, MAX_SECONDS, 30, step=5, key="round_seconds")
         voting = st.checkbox("Fooling rounds: the class's votes may confirm the digit meant", key="round_voting")
         st.caption("A fooling round has no time limit: you end it.")
-        started = st.form_submit_button("Start the round", type="primary", icon=":material/play_arrow:")
+        started = st.form_submit_button("Start the round", type="primary", icon=":material/play_arrow:",
+                                        key="round_start_button")
     if started and unlocked():
         latest = rounds().latest(code)
         if (latest is not None and latest.is_open and st.session_state.get("round_started") == latest.id
@@ -370,9 +371,9 @@ def wall_view(code: str | None, columns: int) -> None:
                 icon=":material/campaign:")
         return
     wall = rounds().wall(now[0])
-    show_wall(wall, columns=columns)
-    if not wall.round.is_open:
+    if not wall.round.is_open:  # the summary first: it is what the class looks at now
         show_summary(wall)
+    show_wall(wall, columns=columns)
 
 
 def about() -> None:

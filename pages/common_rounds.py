@@ -213,6 +213,7 @@ def round_panel(classifier) -> None:
             return
         with st.container(border=True, key="round-task"):
             st.subheader(f":material/campaign: Class round: {current.task}")
+            st.caption(current.hint)
             round_watch()
             if current.takes_drawings():
                 _round_form(classifier, current)

@@ -126,9 +126,14 @@ class Round:
 
     @property
     def task(self) -> str:
+        return f"Draw a {self.digit}" if self.kind == "draw" else "Fool the network"
+
+    @property
+    def hint(self) -> str:
         if self.kind == "draw":
-            return f"Draw a {self.digit}"
-        return "Fool the network: draw a digit anyone reads at once, that the network gets wrong"
+            return f"Draw a {self.digit} the network reads right, and send it before the time is up."
+        return ("Draw a digit anyone would read at once, but that the network reads as another digit. "
+                "Say which digit you drew, then send it.")
 
 
 @dataclass(frozen=True)
