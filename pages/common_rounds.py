@@ -197,6 +197,41 @@ def _round_form(classifier, current) -> None:
         st.caption(privacy_text())
 
 
+def _vote(drawing_id: int, key: str) -> None:
+    from model.classroom.rounds import RoundError
+
+    digit = st.session_state.get(key)
+    if digit is None:
+        return
+    try:
+        rounds().vote(drawing_id, st.session_state.setdefault(WRITER_KEY, new_session()), int(digit))
+    except RoundError as error:
+        st.session_state[NOTICE_KEY] = ("warning", str(error))
+
+
+@st.fragment(run_every=3 * POLL_S)
+def _vote_form(round_id: int) -> None:
+    """With voting on: the class says which digit each approved fooling drawing shows."""
+    from model.classroom.rounds import RoundError
+
+    try:
+        wall = rounds().wall(round_id)
+    except RoundError:
+        return
+    session = st.session_state.get(WRITER_KEY)
+    others = [d for d in wall.drawings if d.fooled and d.session != session and d.confirmed is None][:6]
+    if not others:
+        return
+    st.markdown("**Vote: which digit is this?** (the class's majority confirms it)")
+    for start in range(0, len(others), 3):
+        for cell, drawing in zip(st.columns(3), others[start:start + 3]):
+            with cell:
+                st.image(digit_image(drawing.image), width=96, alt="A classmate's fooling drawing")
+                key = f"round_vote-{drawing.id}"
+                st.pills("It is a", list(range(10)), key=key, on_change=_vote, args=(drawing.id, key),
+                         label_visibility="collapsed")
+
+
 def round_panel(classifier) -> None:
     """The Draw page's round: the task, the countdown, the nickname and the send button, shown
     while the class's round is open; polls for one otherwise."""
@@ -217,6 +252,8 @@ def round_panel(classifier) -> None:
             round_watch()
             if current.takes_drawings():
                 _round_form(classifier, current)
+            if current.voting:
+                _vote_form(current.id)
 
 
 # --------------------------------------------------------------------------- the wall

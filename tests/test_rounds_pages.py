@@ -200,3 +200,19 @@ def test_a_bad_nickname_is_a_message(db, monkeypatch, nickname, message):  # noq
     student.text_input(key="round_nickname_input").input(nickname).run()
     send(student, 5)
     assert any(message in w.value for w in student.warning), texts(student)
+
+
+def test_with_voting_on_students_vote_and_the_majority_confirms(db, monkeypatch):  # noqa: F811
+    rounds = Rounds(Storage(db))
+    current = rounds.start("7B", "fool", voting=True)
+    x = rounds.submit(current.id, "s-ann", "Ann", a_drawing(1)["image"], np.eye(10, dtype=np.float32)[1],
+                      intended=7)
+    rounds.approve([x])
+    for voter in range(3):
+        student = student_page("7B")
+        assert "Vote: which digit is this?" in texts(student)
+        next(b for b in student.get("button_group") if b.key == f"round_vote-{x}").set_value(7).run()
+        assert not student.exception, [e.value for e in student.exception]
+    wall = rounds.wall(current.id)
+    assert wall.votes[x] == {7: 3} and [f.drawing.id for f in wall.foolings] == [x]
+    assert wall.top3[0][0] == "Ann"
