@@ -24,12 +24,13 @@ from model.jobs.slot import SlotTaken
 from pages.common_artifacts import load_evaluation, model_dir, shipped_archs
 from pages.common_errors import failure_shown, show_failure
 from pages.common_feedback import storage
-from pages.common_figures import digit_grid, digit_image, projector_layout
+from pages.common_figures import digit_grid, projector_layout
 from pages.common_frame import ensure_router, style
 from pages.common_mnist import mnist_here, mnist_offer
 from pages.common_models import selected_arch, serving_classifier
 from pages.common_rounds import (
     POLL_S,
+    drawing_png,
     forget_pulse,
     privacy_text,
     pulse,
@@ -242,7 +243,7 @@ def start_round_form(code: str | None) -> None:
 def _queue_row(current, drawing) -> None:
     r = rounds()
     picture, words, buttons = st.columns([1, 3, 4], vertical_alignment="center")
-    picture.image(digit_image(drawing.image), width=84, alt=f"A drawing sent by {drawing.nickname}")
+    picture.image(drawing_png(drawing), width=84, alt=f"A drawing sent by {drawing.nickname}")
     meant = f"meant **{drawing.intended}** · " if current.kind == "fool" else ""
     words.markdown(f"**{drawing.nickname}** · {meant}read **{drawing.predicted}** ({drawing.confidence:.0%})")
     b = buttons.columns(4)
@@ -282,7 +283,7 @@ def approval_queue(round_id: int) -> None:
             st.markdown("**Fooling drawings to confirm: is it the digit its author meant?**")
         for drawing in unsure[:QUEUE_SHOWN]:
             picture, words, yes, no = st.columns([1, 3, 2, 2], vertical_alignment="center")
-            picture.image(digit_image(drawing.image), width=84, alt=f"A drawing sent by {drawing.nickname}")
+            picture.image(drawing_png(drawing), width=84, alt=f"A drawing sent by {drawing.nickname}")
             votes = wall.votes.get(drawing.id, {})
             words.markdown(f"**{drawing.nickname}** meant **{drawing.intended}**, the network read "
                            f"**{drawing.predicted}** ({drawing.confidence:.0%})"
