@@ -361,6 +361,33 @@ def confirm_delete_class(code: str | None) -> None:
         st.rerun()
 
 
+def before_and_after(code: str | None) -> None:
+    """On the wall: per digit, how the chosen model (and, for a fine-tuned one, the model it was
+    tuned from) reads the class's test set (rounds' drawings never trained on) and MNIST."""
+    from model.classroom.rounds import per_digit_accuracy
+
+    images, labels = rounds().test_set(code)
+    arch = selected_arch()
+    if not len(labels) or arch is None:
+        return
+    card = serving_classifier(arch).card
+    base = (card.get("base") or {}).get("arch")
+    shown = [m for m in (base, arch) if m and m in shipped_archs()]
+    table: dict[str, list] = {"digit": DIGITS, "class test drawings": np.bincount(labels, minlength=10).tolist()}
+    for name in shown:
+        predicted = serving_classifier(name).predict_proba(images).argmax(axis=1)
+        mnist = [row.get("recall") for row in load_evaluation(name).get("per_class", [])] or [None] * 10
+        when = "before" if name == base else ("after" if base else "")
+        table[f"{name} {when}: class".replace("  ", " ")] = [
+            "" if a is None else f"{a:.0%}" for a in per_digit_accuracy(predicted, labels)]
+        table[f"{name} {when}: MNIST".replace("  ", " ")] = ["" if r is None else f"{r:.1%}" for r in mnist]
+    st.subheader("Before and after: the class's test set")
+    st.caption(f"{len(labels)} drawings of the class's rounds kept out of training, and the 10,000 MNIST test "
+               "digits: the share of each digit read right" + (f", by {base} and by {arch}, fine-tuned from it."
+                                                                 if len(shown) == 2 else f", by {arch}."))
+    st.dataframe(table, hide_index=True)
+
+
 @st.fragment(run_every=POLL_S)
 def wall_view(code: str | None, columns: int) -> None:
     """The projector's wall: the class's newest round, approved drawings only."""
@@ -375,6 +402,8 @@ def wall_view(code: str | None, columns: int) -> None:
     if not wall.round.is_open:  # the summary first: it is what the class looks at now
         show_summary(wall)
     show_wall(wall, columns=columns)
+    if not wall.round.is_open:
+        before_and_after(code)
 
 
 def about() -> None:

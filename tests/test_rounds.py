@@ -347,3 +347,10 @@ def test_a_class_submitting_at_once_loses_nothing(rounds):
     assert not errors, errors[:3]
     assert len(rounds.pending(r.id)) == writers * each
     assert rounds.get(r.id).revision == 1 + writers * each
+
+
+def test_per_digit_accuracy():
+    from model.classroom.rounds import per_digit_accuracy
+
+    got = per_digit_accuracy(np.array([4, 4, 9, 1]), np.array([4, 4, 4, 7]))
+    assert got[4] == pytest.approx(2 / 3) and got[7] == 0.0 and got[0] is None

@@ -216,3 +216,20 @@ def test_with_voting_on_students_vote_and_the_majority_confirms(db, monkeypatch)
     wall = rounds.wall(current.id)
     assert wall.votes[x] == {7: 3} and [f.drawing.id for f in wall.foolings] == [x]
     assert wall.top3[0][0] == "Ann"
+
+
+def test_the_wall_shows_the_class_test_set_before_and_after(db, monkeypatch):  # noqa: F811
+    rounds = Rounds(Storage(db))
+    current = rounds.start("7B", "draw", digit=4, seconds=60)
+    for k in range(4):
+        rounds.submit(current.id, f"s{k}", f"Kid {k}", a_drawing(4)["image"], np.eye(10, dtype=np.float32)[4])
+    rounds.approve([d.id for d in rounds.pending(current.id)])
+    rounds.end(current.id)
+    rounds.add_to_training(current.id)
+    wall = teacher_view(monkeypatch, "Wall")
+    assert "Before and after: the class's test set" in texts(wall), texts(wall)
+    (table,) = wall.dataframe
+    frame = table.value
+    assert frame["class test drawings"].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    model_columns = [c for c in frame.columns if c.endswith(": class")]
+    assert model_columns and frame[model_columns[0]].tolist()[4] in ("0%", "100%")

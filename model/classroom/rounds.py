@@ -63,6 +63,12 @@ ANIMALS = ("Otter", "Falcon", "Panda", "Tiger", "Koala", "Fox", "Owl", "Dolphin"
            "Badger", "Gecko", "Moose", "Puffin", "Turtle", "Zebra", "Yak", "Llama", "Bison", "Wren")
 
 
+def per_digit_accuracy(predicted: np.ndarray, labels: np.ndarray) -> list[float | None]:
+    """For each digit, the share of its drawings read right (None where it has none)."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    return [float((predicted[labels == d] == d).mean()) if (labels == d).any() else None for d in range(10)]
+
+
 class RoundError(ValueError):
     """What a student or teacher asked cannot be done; the message says why, for them."""
 
