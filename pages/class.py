@@ -242,7 +242,7 @@ def start_round_form(code: str | None) -> None:
 
 def _queue_row(current, drawing) -> None:
     r = rounds()
-    picture, words, buttons = st.columns([1, 3, 4], vertical_alignment="center")
+    picture, words, buttons = st.columns([1, 2, 5], vertical_alignment="center")
     picture.image(drawing_png(drawing), width=84, alt=f"A drawing sent by {drawing.nickname}")
     meant = f"meant **{drawing.intended}** · " if current.kind == "fool" else ""
     words.markdown(f"**{drawing.nickname}** · {meant}read **{drawing.predicted}** ({drawing.confidence:.0%})")
