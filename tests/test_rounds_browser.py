@@ -150,9 +150,13 @@ def test_a_class_plays_a_drawing_round_and_a_fooling_round(server, browser):
         ids = {d.nickname: d.id for d in rounds.pending(current.id)}
         assert set(ids) == set(names)
         wall.get_by_text("Nothing on the wall yet").wait_for()  # nothing shown before approval
-        teacher.locator(f".st-key-approve-{ids['Kid Ant']} button").click()
-        teacher.locator(f".st-key-approve-{ids['Kid Bee']} button").click()
-        teacher.locator(f".st-key-reject-{ids['Kid Cat']} button").click()
+        for action, name in (("approve", "Kid Ant"), ("approve", "Kid Bee"), ("reject", "Kid Cat")):
+            # Each click reruns the queue, and its rows move up: while that run is under way the
+            # moved row shows twice (Streamlit keeps the old elements until the new ones come).
+            # Wait for the row to be gone, as a teacher sees it go, before the next click.
+            teacher.locator(f".st-key-{action}-{ids[name]} button").click()
+            teacher.locator(f".st-key-{action}-{ids[name]}").wait_for(state="detached")
+            wait_idle(teacher, TIMEOUT)
         teacher.get_by_text("Waiting for you: 0").wait_for()
         grid = wall.locator(".st-key-wall-grid")
         grid.get_by_text("Kid Ant").wait_for()
@@ -187,6 +191,8 @@ def test_a_class_plays_a_drawing_round_and_a_fooling_round(server, browser):
         teacher.get_by_text("Waiting for you: 0").wait_for()
         if fooling["Kid Bee"].fooled:  # the network misread Kid Bee's 0: the teacher says it is no fooling
             teacher.locator(f".st-key-unconfirm-{fooling['Kid Bee'].id} button").click()
+            teacher.locator(f".st-key-unconfirm-{fooling['Kid Bee'].id}").wait_for(state="detached")
+            wait_idle(teacher, TIMEOUT)
         teacher.locator(f".st-key-confirm-{fooling['Kid Ant'].id} button").click()
         wall.get_by_text("Best foolers: 1. Kid Ant").wait_for()
         teacher.get_by_role("button", name="End the round").click()
