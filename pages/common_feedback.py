@@ -33,7 +33,8 @@ _purge_lock = threading.Lock()
 
 
 def storage():
-    """The class database, with answers past the retention period deleted at most hourly."""
+    """The class database, with answers and rounds past the retention period (and nicknames past
+    their lesson) deleted at most hourly."""
     from model.classroom.storage import open_storage
 
     store = open_storage()
@@ -41,6 +42,9 @@ def storage():
         if time.monotonic() - _purged["at"] > PURGE_EVERY_S or _purged["at"] == 0.0:
             _purged["at"] = time.monotonic()
             store.purge()
+            from model.classroom.rounds import Rounds
+
+            Rounds(store).purge()
     return store
 
 

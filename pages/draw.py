@@ -23,6 +23,7 @@ from pages.common_feedback import ask_feedback
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, page_help, style
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
+from pages.common_rounds import round_panel
 
 CANVAS_SIDE = 400
 DEFAULT_PEN = 22  # px; the preprocessing brings any pen's strokes to MNIST's width
@@ -153,6 +154,11 @@ def join_panel() -> None:
     st.markdown(f'<p class="digitlab-join-address">{html.escape(address)}</p>', unsafe_allow_html=True)
 
 
+def _clear() -> None:
+    # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
+    st.session_state.canvas_generation += 1
+
+
 @st.fragment
 def drawing_area(classifier: Classifier | None) -> None:
     # A fragment: a stroke reruns only this, not the page around it.
@@ -163,9 +169,10 @@ def drawing_area(classifier: Classifier | None) -> None:
             with st.container(key="draw-tools"):
                 controls = st.columns([3, 2], vertical_alignment="bottom")
                 stroke = controls[0].slider("Pen width", 8, 48, DEFAULT_PEN, step=2)
-                if controls[1].button("Clear", icon=":material/ink_eraser:", width="stretch"):
-                    # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
-                    st.session_state.canvas_generation += 1
+                # A callback, not ``if st.button``: a click that reaches the server in the same
+                # request as the round watcher's timed rerun (pages.common_rounds) could be read by
+                # that fragment's run and be lost to this one; a callback runs once either way.
+                controls[1].button("Clear", icon=":material/ink_eraser:", width="stretch", on_click=_clear)
             with st.container(key="draw-canvas"):
                 st.write("")  # room for the canvas toolbar, which shows above the canvas on hover
                 result = drawing_canvas(
@@ -244,6 +251,7 @@ if present:
         join_panel()
         big_screen_switch(st)
 else:
+    round_panel(classifier)
     draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
     with draw_tab:
         drawing_area(classifier)

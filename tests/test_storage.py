@@ -154,6 +154,9 @@ def test_the_schema_is_created_and_migrated_in_order(db_url, rng):
         assert storage.version() == st_.SCHEMA_VERSION == len(st_.MIGRATIONS)
         indexes = {i["name"] for i in sa.inspect(storage.engine).get_indexes("answers")}
         assert {"ix_answers_created_at", "ix_answers_stored_at", "ix_answers_class_code"} <= indexes
+        tables = set(sa.inspect(storage.engine).get_table_names())
+        assert {"rounds", "round_drawings", "round_blocks", "round_votes"} <= tables
+        assert "ux_rounds_open" in {i["name"] for i in sa.inspect(storage.engine).get_indexes("rounds")}
         storage.add(_answer(rng))
     finally:
         storage.close()

@@ -195,8 +195,78 @@ def _index_filters(conn: sa.Connection) -> None:
     sa.Index("ix_answers_class_code", answers_table.c.class_code).create(conn)
 
 
+# The class's rounds (model.classroom.rounds owns what they mean): a round, the drawings sent in
+# it (pending until the teacher approves them; a rejected one is deleted), the nicknames the
+# teacher blocked, and the class's votes on fooling drawings. Nicknames live only here.
+NICKNAME_MAX = 24
+rounds_table = sa.Table(
+    "rounds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("class_key", sa.String(32), nullable=False),  # the class code, "" for none
+    sa.Column("kind", sa.String(8), nullable=False),  # "draw" or "fool"
+    sa.Column("digit", sa.SmallInteger),  # the digit asked for ("draw")
+    sa.Column("seconds", sa.SmallInteger),  # the time limit, None for none
+    sa.Column("voting", sa.Boolean, nullable=False),  # the class's votes may confirm ("fool")
+    sa.Column("started_at", sa.DateTime, nullable=False),  # UTC; also the retention clock
+    sa.Column("ends_at", sa.DateTime),  # when drawing stops (started_at + seconds)
+    sa.Column("ended_at", sa.DateTime),  # when the teacher ended it; None while open
+    sa.Column("revision", sa.Integer, nullable=False),  # bumped by every change: what pages poll
+    sa.Column("trained_at", sa.DateTime),  # when its approved drawings joined the class's answers
+)
+round_drawings_table = sa.Table(
+    "round_drawings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("round_id", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("session", sa.String(MAX_TEXT), nullable=False),
+    sa.Column("nickname", sa.String(NICKNAME_MAX)),  # None once forgotten
+    sa.Column("intended", sa.SmallInteger, nullable=False),  # the digit the student drew
+    sa.Column("predicted", sa.SmallInteger, nullable=False),
+    sa.Column("probabilities", sa.LargeBinary, nullable=False),  # 10 little-endian float32
+    sa.Column("model", sa.String(MAX_TEXT)),
+    sa.Column("image", sa.LargeBinary, nullable=False),  # 784 little-endian float32
+    sa.Column("ink", sa.LargeBinary),  # PNG
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("confirmed", sa.Boolean),  # "fool": the teacher's verdict on the intended digit
+    sa.Column("held_out", sa.Boolean, nullable=False),  # the class's test set, never trained on
+)
+round_blocks_table = sa.Table(
+    "round_blocks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("class_key", sa.String(32), nullable=False),
+    sa.Column("nickname", sa.String(NICKNAME_MAX), nullable=False),
+    sa.Column("session", sa.String(MAX_TEXT)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+round_votes_table = sa.Table(
+    "round_votes",
+    metadata,
+    sa.Column("drawing_id", sa.Integer, nullable=False),
+    sa.Column("session", sa.String(MAX_TEXT), nullable=False),
+    sa.Column("digit", sa.SmallInteger, nullable=False),
+    sa.UniqueConstraint("drawing_id", "session", name="uq_round_votes_voter"),
+)
+
+
+def _create_rounds(conn: sa.Connection) -> None:
+    v3 = sa.MetaData()
+    tables = [t.to_metadata(v3) for t in (rounds_table, round_drawings_table, round_blocks_table,
+                                          round_votes_table)]
+    v3.create_all(conn, tables=tables)
+    rounds, drawings = tables[0], tables[1]
+    # One open round per class: two teachers' devices pressing Start at once cannot open two.
+    open_only = rounds.c.ended_at.is_(None)
+    sa.Index("ux_rounds_open", rounds.c.class_key, unique=True, sqlite_where=open_only,
+             postgresql_where=open_only).create(conn)
+    sa.Index("ix_rounds_started_at", rounds.c.started_at).create(conn)
+    sa.Index("ix_round_drawings_round", drawings.c.round_id, drawings.c.approved).create(conn)
+
+
 # In order; a database at version k has had the first k applied. Only ever append.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_create_answers, _index_filters]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_create_answers, _index_filters, _create_rounds]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
