@@ -11,9 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from model.data.mnist import unit_pixels
-
-ACCENT = "#ff4b4b"
-MUTED = "#8c9bb5"
+from pages.common_colours import MODEL_PALETTE, OTHER_BAR, WINNER_BAR
 
 
 def _unit_range(pixels) -> np.ndarray:
@@ -88,7 +86,7 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
         type="bar",
         x=DIGIT_LABELS,
         y=p.tolist(),
-        marker=dict(color=[ACCENT if d == winner else MUTED for d in range(10)]),
+        marker=dict(color=[WINNER_BAR if d == winner else OTHER_BAR for d in range(10)]),
         text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
         textposition="outside",
         textfont=dict(size=16),
@@ -101,10 +99,8 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
 
 
 # --------------------------------------------------------------------------- diagnostics pages
-# Projector-friendly defaults: big type, thick lines, a colour-blind-safe palette (Okabe-Ito).
-# Okabe-Ito without its black (it hid the markers and the best-epoch line) and pale yellow
-# (unreadable on white on a projector); a dark red and a grey-blue take their places.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#5D6D7E"]
+# Projector-friendly defaults: big type, thick lines, a colour-blind-safe palette (common_colours).
+PALETTE = MODEL_PALETTE
 FONT_SIZE = 18
 
 

@@ -17,6 +17,7 @@ from model.data.preprocess import canvas_ink_box
 from model.data.samples import load_samples
 from model.explaining import explain
 from pages.common_artifacts import model_dir
+from pages.common_colours import AGAINST_RGB, CHOSEN_OUTLINE, FOR_RGB
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown
 from pages.common_figures import pixel_grid, probability_figure
@@ -25,14 +26,14 @@ from pages.common_models import open_selected
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
 STEP_SIDE = 168  # px of each pipeline picture
-POSITIVE = np.array([214, 39, 40], np.float32)  # red: evidence for the digit
-NEGATIVE = np.array([31, 119, 180], np.float32)  # blue: evidence against it
+POSITIVE = np.array(FOR_RGB, np.float32)  # orange: evidence for the digit
+NEGATIVE = np.array(AGAINST_RGB, np.float32)  # blue: evidence against it
 TILE_GAP = 2
 TILE_CELL = 48
 TILE_COLUMNS = 8
 MAX_TILES = 64  # the last block of a big model has 128 channels of 1x1: the top 64 are plenty
 GRID_WIDTH = 380  # px a block's grid is drawn for: about a half-page column on a laptop
-CHOSEN = "#ff4b4b"  # the outline of the filter shown up close
+CHOSEN = CHOSEN_OUTLINE  # the outline of the filter shown up close
 TAP_TO_PICK = st.components.v2.component("digitlab.tap_to_pick", js=asset_text("tap_to_pick.js"))
 BLOCK, RANK = "inside_block", "inside_rank"
 
@@ -55,7 +56,7 @@ def framed(values: np.ndarray, side: int = STEP_SIDE) -> Image.Image:
 
 
 def diverging(values: np.ndarray, under: np.ndarray | None = None, limit: float | None = None) -> np.ndarray:
-    """Signed values as colours centred on 0: red positive, blue negative, strength = size
+    """Signed values as colours centred on 0: orange positive, blue negative, strength = size
     (scaled by ``limit``, default the largest magnitude), over ``under`` (ink in [0, 1],
     shown grey) or black. uint8 (H, W, 3)."""
     values = np.asarray(values, np.float32)
@@ -141,7 +142,7 @@ def take_click(key: str, number: int, shown: int) -> None:
 
 
 def kernel_grid(kernels: np.ndarray, columns: int = 8, cell: int = 48, gap: int = 6) -> Image.Image:
-    """The first layer's kernels (kh, kw, C), each in red (adds) and blue (subtracts), apart
+    """The first layer's kernels (kh, kw, C), each in orange (adds) and blue (subtracts), apart
     on white."""
     limit = float(np.abs(kernels).max()) or 1.0
     count = kernels.shape[-1]
@@ -298,8 +299,8 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
         left, right = st.columns([1, 2])
         left.image(kernel_grid(kernels), width="stretch")
         right.caption(f"The {kernels.shape[-1]} filters of the first layer, each "
-                      f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
-                      "pixels subtract it: a filter with red on one side and blue on the other "
+                      f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Orange pixels add up ink, blue "
+                      "pixels subtract it: a filter with orange on one side and blue on the other "
                       "finds edges. Sliding each over the digit makes the first grid below.")
     chosen_block, chosen_rank = keep_choice_in_range(maps)
     for number, (name, activations) in enumerate(maps, start=1):
@@ -369,7 +370,7 @@ def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray
     st.header("3. Which pixels made it say that", anchor="saliency")
     ranked = [int(d) for d in np.argsort(probabilities)[::-1][:2]]
     st.markdown(
-        ":red[**Red**] pixels pushed the model *towards* the digit named above the picture; "
+        ":orange[**Orange**] pixels pushed the model *towards* the digit named above the picture; "
         ":blue[**blue**] pixels pushed it *away*, towards other digits; grey ink barely "
         "mattered. The stronger the colour, the bigger the push.")
     image, rgba = digit["image"], digit["rgba"]

@@ -22,14 +22,14 @@ from pages.common_artifacts import model_dir, shipped_archs
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown, shown_path
 from pages.common_figures import digit_image, pixel_grid, probability_figure
+from pages.common_colours import DIGIT_COLOURS
 from pages.common_frame import ensure_router, page_help, style
 from pages.common_models import open_selected, serving_classifier
 
 ensure_router()
 
-# One colour per digit, the same on the sweep and on the map (Plotly's D3 ten).
-DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# One colour per digit, the same on the sweep and on the map.
+DIGIT_COLORS = DIGIT_COLOURS
 STATIC = {"staticPlot": True}  # a finger scrolling the page must not drag a chart
 ERASER_SIDE = 224  # 8 canvas px per pixel of the 28x28 image
 SAMPLE_KEY = "push_sample"
