@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
 export MNIST_DIR
 
-.PHONY: run test test-slow chromium clean
+.PHONY: run test test-slow chromium clean vendor
 
 run: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py
@@ -44,6 +44,13 @@ chromium: $(VENV)/.dev-installed
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null) || $(PY) -m playwright install chromium; \
 	else $(PY) -m playwright install chromium; fi
+
+# The JavaScript the app and its tests serve themselves (never from a CDN): pinned in package.json
+# and package-lock.json, copied into assets/vendor/ with its licences, committed.
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p assets/vendor/axe-core
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE node_modules/axe-core/LICENSE-3RD-PARTY.txt assets/vendor/axe-core/
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -15,6 +15,9 @@ from model.data.preprocess import ImageError, Reading, upload_to_mnist
 from model.explaining.explain import novelty
 from model.explaining.novelty import NoveltyError
 from model.serving.inference import Classifier, ClassifierError
+from model.data.mnist import unit_pixels
+from model.data.samples import load_samples
+from pages.common_access import announce
 from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
 from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
@@ -28,6 +31,8 @@ UNSURE_BELOW = 0.5
 PRESENT_PARAM = "present"
 PRESENT_KEY = "big_screen"
 STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
+CANVAS_LABEL = ("Drawing area: draw one digit with a mouse, a finger or a pen. Without them, "
+                "use the tab Pick a sample or Upload an image.")
 
 # Sizing, the toolbar and one send per stroke: see the file.
 RUNTIME_NAMES = {"litert": "LiteRT", "numpy": "NumPy", "keras": "Keras"}
@@ -43,9 +48,15 @@ def _novelty_score(arch: str, image: np.ndarray) -> float:
         return float("-inf")
 
 
-def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> None:
+def spoken(best: int, confidence: float) -> str:
+    """The answer as a screen reader says it."""
+    return f"Prediction {best}, {confidence:.0%} sure".replace("%", " percent")
+
+
+def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> str:
     """The verdict (digit, confidence, a warning when unsure) here; the ten probabilities and
-    the 28x28 view in ``details`` (a container; default: here too). ``where``: "draw" or "upload"."""
+    the 28x28 view in ``details`` (a container; default: here too). ``where``: "draw", "upload"
+    or "sample" (a shipped MNIST digit: nothing to ask about). Returns the answer as spoken."""
     probabilities = classifier.predict_proba(image[None])[0]
     ranked = np.argsort(probabilities)[::-1]
     best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
@@ -69,7 +80,8 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
             figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)
         st.plotly_chart(figure, config=STATIC_CHART)
         if not present:
-            ask_feedback(classifier, image, probabilities, where)
+            if where != "sample":
+                ask_feedback(classifier, image, probabilities, where)
             with st.expander("What the model sees (28x28)", expanded=True):
                 st.image(
                     pixel_grid(image),
@@ -79,9 +91,10 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
                 )
             st.page_link("pages/inside.py", label="Why this answer? Look inside the network",
                          icon=":material/neurology:")
+    return spoken(best, confidence)
 
 
-def show_reading(classifier: Classifier | None, reading: Reading, details=None) -> None:
+def show_reading(classifier: Classifier | None, reading: Reading, details=None) -> str:
     if reading.problem == "empty":
         st.info(
             "Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen.",
@@ -92,7 +105,8 @@ def show_reading(classifier: Classifier | None, reading: Reading, details=None) 
     elif reading.problem == "dot":
         st.warning("That's only a dot. Draw a whole digit, as large as you like.", icon=":material/draw:")
     elif classifier is not None:
-        show_prediction(classifier, reading.image, details)
+        return show_prediction(classifier, reading.image, details)
+    return ""
 
 
 def big_screen() -> bool:
@@ -159,7 +173,8 @@ def drawing_area(classifier: Classifier | None) -> None:
             verdict = st.container(key="draw-verdict")
             details = st.container(key="draw-details")
         with verdict:
-            show_reading(classifier, reading, details)
+            message = show_reading(classifier, reading, details)
+        announce("draw", message, canvas_label=CANVAS_LABEL)
 
 
 def upload_area(classifier: Classifier | None) -> None:
@@ -180,7 +195,27 @@ def upload_area(classifier: Classifier | None) -> None:
         st.warning("No digit found in this image: it looks blank or has too little contrast.",
                    icon=":material/image:")
     elif classifier is not None:
-        show_prediction(classifier, image, where="upload")
+        announce("upload", show_prediction(classifier, image, where="upload"))
+
+
+def sample_area(classifier: Classifier | None) -> None:
+    """The keyboard's way in (and a screen reader's): one of the shipped MNIST test digits."""
+    try:
+        samples = load_samples()
+    except (OSError, ValueError) as error:
+        print(f"[digit-lab] sample digits: {error}")
+        st.warning("The sample digits are missing: draw a digit or upload a photo instead.")
+        return
+    labels, indices = samples["labels"], samples["indices"]
+    pick = st.selectbox("A handwritten digit from MNIST's test set", range(len(labels)), index=None,
+                        key="draw_sample", placeholder="Choose a digit",
+                        format_func=lambda i: f"a {labels[i]} (test digit #{indices[i]})")
+    if pick is None:
+        st.info("Pick a digit with the keyboard or the mouse: the model reads it as if you had drawn it.",
+                icon=":material/keyboard:")
+        announce("sample", "")
+    elif classifier is not None:
+        announce("sample", show_prediction(classifier, unit_pixels(samples["images"][pick]), where="sample"))
 
 
 present = big_screen()
@@ -214,8 +249,10 @@ if present:
         join_panel()
         big_screen_switch(st)
 else:
-    draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
+    draw_tab, upload_tab, sample_tab = st.tabs(["Draw", "Upload an image", "Pick a sample"])
     with draw_tab:
         drawing_area(classifier)
     with upload_tab:
         upload_area(classifier)
+    with sample_tab:
+        sample_area(classifier)

@@ -258,7 +258,8 @@ def show_pipeline(arch: str, folder: str, rgba: np.ndarray | None, best: int, co
     for number, (column, (name, image, note)) in enumerate(zip(columns, steps), start=1):
         with column:
             height, width = image.shape
-            st.image(framed(image), caption=f"{number}. {name} ({width}x{height})")
+            st.image(framed(image), caption=f"{number}. {name} ({width}x{height})",
+                     alt=f"Step {number}, {name}: the digit as a {width} by {height} grey picture")
             st.caption(note)
     final = steps[-1][1]
     if final.shape != (28, 28):
@@ -297,7 +298,9 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
     if kernels is not None:
         st.subheader("The first layer's filters")
         left, right = st.columns([1, 2])
-        left.image(kernel_grid(kernels), width="stretch")
+        left.image(kernel_grid(kernels), width="stretch",
+                   alt=f"The {kernels.shape[-1]} first-layer filters as small squares, orange where a "
+                   "filter adds ink, blue where it subtracts")
         right.caption(f"The {kernels.shape[-1]} filters of the first layer, each "
                       f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Orange pixels add up ink, blue "
                       "pixels subtract it: a filter with orange on one side and blue on the other "
@@ -353,10 +356,13 @@ def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
     left, middle, right = st.columns(3)
     top = float(values.max()) or 1.0  # its own scale: a quiet filter's pattern shows too
     left.image(enlarged(np.repeat(np.round(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2), 252),
-               caption=f"Filter {channel} of block {number}: {values.shape[0]}x{values.shape[1]}")
-    middle.image(with_box(image, rows, cols), caption="Where it answers most strongly")
+               caption=f"Filter {channel} of block {number}: {values.shape[0]}x{values.shape[1]}",
+               alt=f"Where filter {channel} of block {number} answers: bright where it answers strongly")
+    middle.image(with_box(image, rows, cols), caption="Where it answers most strongly",
+                 alt="The digit with a box around the place the filter answers most strongly")
     patch = image[rows, cols]
-    right.image(framed(patch, 252), caption=f"The {patch.shape[1]}x{patch.shape[0]} patch it sees there")
+    right.image(framed(patch, 252), caption=f"The {patch.shape[1]}x{patch.shape[0]} patch it sees there",
+                alt=f"The {patch.shape[1]} by {patch.shape[0]} pixel patch of the digit that filter sees")
     if values.max() <= 0:
         st.caption("This filter finds nothing in this digit: all black. Filters answer only to "
                    "their own pattern.")
@@ -401,7 +407,8 @@ def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray
                     pictures.append((diverging(on_canvas, ink, float(np.abs(values[place]).max())),
                                      f"{methods[method]}, on your canvas"))
         for column, (rgb, caption) in zip(st.columns(len(pictures)), pictures):
-            column.image(enlarged(rgb, 252), caption=caption, width="stretch")
+            column.image(enlarged(rgb, 252), caption=caption, width="stretch",
+                         alt=f"{caption}: orange pixels pushed towards the answer, blue ones away")
     st.caption("Occlusion blacks out 4x4 squares one at a time and measures how much less sure "
                "of each digit the model gets. Integrated gradients add the digit up from a black "
                "picture in small steps and track each pixel's share of the change. Both measure "
@@ -423,7 +430,8 @@ if digit is not None:
         probabilities = _probabilities(arch, folder, digit["image"].tobytes())
         best = int(probabilities.argmax())
         left, middle, right = st.columns([1, 1, 2])
-        left.image(pixel_grid(digit["image"], cell=6), caption=f"What the model reads: {digit['name']}")
+        left.image(pixel_grid(digit["image"], cell=6), caption=f"What the model reads: {digit['name']}",
+                   alt=f"{digit['name']}, 28 by 28 pixels, white on black")
         middle.metric("Prediction", str(best))
         middle.metric("Confidence", f"{probabilities[best]:.1%}")
         right.caption(f"Model **{arch}**. Pick another in the sidebar to compare how two "

@@ -210,7 +210,8 @@ with verdict:
             damaged(e, "not-a-digit check", features_command(arch))
 with view:
     with st.container(key="push-details"):
-        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
+        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).",
+                 alt="Your digit after your changes, 28 by 28 pixels, white on black")
         st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC,
                         key="push_probabilities")
 
@@ -248,6 +249,7 @@ with failure_shown("The map"):
         )
         nearest, distance = atlas.neighbours(features)
         st.markdown("**Its 8 nearest MNIST digits**, nearest first:")
-        st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch")
+        st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch",
+                 alt="The 8 nearest MNIST digits: " + ", ".join(str(atlas.labels[atlas.pool[j]]) for j in nearest))
         said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
         st.caption(said + ": the digit each one is, and how far it is from yours in the model's numbers.")
