@@ -54,3 +54,19 @@ vendor:
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Languages (README "Adding a language"): the catalog's template from the code, then a language.
+#   make language-new LANGUAGE=it    starts locales/it/LC_MESSAGES/digitlab.po to translate
+#   make language-check              brings every catalog up to the code and compiles each one,
+#                                    with its statistics (the app compiles them itself when it runs)
+PYBABEL := $(VENV)/bin/pybabel
+locales/digitlab.pot: app.py pages/*.py babel.cfg
+	$(PYBABEL) extract -F babel.cfg -k N_ --sort-output --project "Digit Lab" -o $@ .
+
+.PHONY: language-new language-check locales/digitlab.pot
+language-new: locales/digitlab.pot
+	$(PYBABEL) init -i locales/digitlab.pot -d locales -D digitlab -l $(LANGUAGE)
+
+language-check: locales/digitlab.pot
+	$(PYBABEL) update -i locales/digitlab.pot -d locales -D digitlab --ignore-obsolete
+	$(PYBABEL) compile -d locales -D digitlab --statistics -f

@@ -78,8 +78,11 @@ def _probability_layout(height: int) -> dict:
     ).to_dict()["layout"]
 
 
-def probability_figure(probabilities, height: int = 320) -> go.Figure:
-    """All ten class probabilities, the winner highlighted."""
+def probability_figure(probabilities, height: int = 320, labels: list[str] | None = None,
+                       hover: str = "digit %{x}: %{y:.2%}") -> go.Figure:
+    """All ten class probabilities, the winner highlighted; ``labels`` above the bars (default:
+    whole percentages, none under half a percent), ``hover`` the pointer's text (a page in
+    another language passes its own of both)."""
     p = np.asarray(probabilities, dtype=float)
     winner = int(p.argmax())
     bar = dict(
@@ -87,10 +90,10 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
         x=DIGIT_LABELS,
         y=p.tolist(),
         marker=dict(color=[WINNER_BAR if d == winner else OTHER_BAR for d in range(10)]),
-        text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
+        text=labels if labels is not None else [f"{v:.0%}" if v >= 0.005 else "" for v in p],
         textposition="outside",
         textfont=dict(size=16),
-        hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        hovertemplate=hover + "<extra></extra>",
     )
     # Built unvalidated: plotly's validation is most of what a stroke's page run costs the
     # server (bench/README.md), which a class of thirty shares. The layout was validated once;

@@ -23,6 +23,7 @@ from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, page_help, style
+from pages.common_language import N_, _, join_link, number, percent
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
 
 CANVAS_SIDE = 400
@@ -31,8 +32,8 @@ UNSURE_BELOW = 0.5
 PRESENT_PARAM = "present"
 PRESENT_KEY = "big_screen"
 STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
-CANVAS_LABEL = ("Drawing area: draw one digit with a mouse, a finger or a pen. Without them, "
-                "use the tab Pick a sample or Upload an image.")
+CANVAS_LABEL = N_("Drawing area: draw one digit with a mouse, a finger or a pen. Without them, "
+                  "use the tab Pick a sample or Upload an image.")
 
 # Sizing, the toolbar and one send per stroke: see the file.
 RUNTIME_NAMES = {"litert": "LiteRT", "numpy": "NumPy", "keras": "Keras"}
@@ -50,7 +51,7 @@ def _novelty_score(arch: str, image: np.ndarray) -> float:
 
 def spoken(best: int, confidence: float) -> str:
     """The answer as a screen reader says it."""
-    return f"Prediction {best}, {confidence:.0%} sure".replace("%", " percent")
+    return _("Prediction {digit}, {percent} percent sure").format(digit=best, percent=number(confidence * 100))
 
 
 def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> str:
@@ -61,20 +62,22 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
     ranked = np.argsort(probabilities)[::-1]
     best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
     left, right = st.columns([1, 1])
-    left.metric("Prediction", str(best))
-    right.metric("Confidence", f"{confidence:.1%}",
-                 help="How sure the model is of this digit (a probability), not how often it is right.")
+    left.metric(_("Prediction"), str(best))
+    right.metric(_("Confidence"), percent(confidence, 1),
+                 help=_("How sure the model is of this digit (a probability), not how often it is right."))
     threshold = classifier.card.get("novelty_threshold")
     if threshold is not None and _novelty_score(classifier.arch, image) > threshold:
-        st.warning("This doesn't look much like any digit I know. The bars still add up to 100%: "
-                   "the model must share its vote among the ten digits, even for a letter or a scribble.",
+        st.warning(_("This doesn't look much like any digit I know. The bars still add up to 100%: "
+                     "the model must share its vote among the ten digits, even for a letter or a scribble."),
                    icon=":material/help:")
     if confidence < UNSURE_BELOW:
-        top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
-        st.warning(f"The model is unsure. Its top three: {top3}.", icon=":material/help:")
+        top3 = ", ".join(f"**{d}** ({percent(probabilities[d])})" for d in ranked[:3])
+        st.warning(_("The model is unsure. Its top three: {top3}.").format(top3=top3), icon=":material/help:")
     with details if details is not None else st.container():
         present = big_screen()
-        figure = probability_figure(probabilities, height=380 if present else 320)
+        figure = probability_figure(probabilities, height=380 if present else 320,
+                                    labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
+                                    hover=_("digit %{x}: %{y:.2%}"))
         if present:  # read from the back of the room
             figure.update_layout(font_size=24, xaxis_tickfont_size=34, yaxis_tickfont_size=22)
             figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)
@@ -82,14 +85,14 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
         if not present:
             if where != "sample":
                 ask_feedback(classifier, image, probabilities, where)
-            with st.expander("What the model sees (28x28)", expanded=True):
+            with st.expander(_("What the model sees (28x28)"), expanded=True):
                 st.image(
                     pixel_grid(image),
-                    alt="Your drawing shrunk to 28 by 28 pixels, white on black, as the model reads it.",
-                    caption="Your drawing as the model reads it: shrunk to 28x28 pixels, each square one "
-                    "of the 784 numbers it gets.",
+                    alt=_("Your drawing shrunk to 28 by 28 pixels, white on black, as the model reads it."),
+                    caption=_("Your drawing as the model reads it: shrunk to 28x28 pixels, each square one "
+                              "of the 784 numbers it gets."),
                 )
-            st.page_link("pages/inside.py", label="Why this answer? Look inside the network",
+            st.page_link("pages/inside.py", label=_("Why this answer? Look inside the network"),
                          icon=":material/neurology:")
     return spoken(best, confidence)
 
@@ -97,13 +100,13 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
 def show_reading(classifier: Classifier | None, reading: Reading, details=None) -> str:
     if reading.problem == "empty":
         st.info(
-            "Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen.",
+            _("Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen."),
             icon=":material/draw:",
         )
     elif reading.problem == "full":
-        st.warning("The box is almost all ink. Clear it and draw one digit.", icon=":material/ink_eraser:")
+        st.warning(_("The box is almost all ink. Clear it and draw one digit."), icon=":material/ink_eraser:")
     elif reading.problem == "dot":
-        st.warning("That's only a dot. Draw a whole digit, as large as you like.", icon=":material/draw:")
+        st.warning(_("That's only a dot. Draw a whole digit, as large as you like."), icon=":material/draw:")
     elif classifier is not None:
         return show_prediction(classifier, reading.image, details)
     return ""
@@ -123,20 +126,21 @@ def _switch_big_screen() -> None:
 def big_screen_switch(where) -> None:
     st.session_state[PRESENT_KEY] = big_screen()
     where.toggle(
-        "Big-screen mode", key=PRESENT_KEY, on_change=_switch_big_screen,
-        help="For a projector: a huge prediction, no sidebar, and the address and QR code students open. "
-        "Or add ?present=1 to the address.",
+        _("Big-screen mode"), key=PRESENT_KEY, on_change=_switch_big_screen,
+        help=_("For a projector: a huge prediction, no sidebar, and the address and QR code students open. "
+               "Or add ?present=1 to the address."),
     )
 
 
 def join_panel() -> None:
     """The address students open and its QR code, shown on the projector."""
     address = join_address(st.context.url, net_util.get_internal_ip())
-    st.markdown("**Join on your phone or tablet**")
+    st.markdown(_("**Join on your phone or tablet**"))
     if address is None:
-        st.warning("This computer has no network address students can reach.", icon=":material/wifi_off:")
+        st.warning(_("This computer has no network address students can reach."), icon=":material/wifi_off:")
         return
-    st.image(qr_png(address), alt=f"QR code of {address}", width=220)
+    address = join_link(address)  # students get the class's language
+    st.image(qr_png(address), alt=_("QR code of {address}").format(address=address), width=220)
     # The address comes from the request (its Host): escaped, it can only ever show as text.
     st.markdown(f'<p class="digitlab-join-address">{html.escape(address)}</p>', unsafe_allow_html=True)
 
@@ -150,8 +154,8 @@ def drawing_area(classifier: Classifier | None) -> None:
         with canvas_column:
             with st.container(key="draw-tools"):
                 controls = st.columns([3, 2], vertical_alignment="bottom")
-                stroke = controls[0].slider("Pen width", 8, 48, DEFAULT_PEN, step=2)
-                if controls[1].button("Clear", icon=":material/ink_eraser:", width="stretch"):
+                stroke = controls[0].slider(_("Pen width"), 8, 48, DEFAULT_PEN, step=2)
+                if controls[1].button(_("Clear"), icon=":material/ink_eraser:", width="stretch"):
                     # A new key mounts a fresh, empty canvas: nothing of the old drawing survives.
                     st.session_state.canvas_generation += 1
             with st.container(key="draw-canvas"):
@@ -174,16 +178,16 @@ def drawing_area(classifier: Classifier | None) -> None:
             details = st.container(key="draw-details")
         with verdict:
             message = show_reading(classifier, reading, details)
-        announce("draw", message, canvas_label=CANVAS_LABEL)
+        announce("draw", message, canvas_label=_(CANVAS_LABEL))
 
 
 def upload_area(classifier: Classifier | None) -> None:
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit",
+        _("A photo or scan of one handwritten digit"),
         type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
     )
     if upload is None:
-        st.info("Dark ink on light paper or light on dark both work; crop close to the digit.",
+        st.info(_("Dark ink on light paper or light on dark both work; crop close to the digit."),
                 icon=":material/photo_camera:")
         return
     try:
@@ -192,7 +196,7 @@ def upload_area(classifier: Classifier | None) -> None:
         st.error(str(e), icon=":material/error:")
         return
     if image is None:
-        st.warning("No digit found in this image: it looks blank or has too little contrast.",
+        st.warning(_("No digit found in this image: it looks blank or has too little contrast."),
                    icon=":material/image:")
     elif classifier is not None:
         announce("upload", show_prediction(classifier, image, where="upload"))
@@ -204,14 +208,14 @@ def sample_area(classifier: Classifier | None) -> None:
         samples = load_samples()
     except (OSError, ValueError) as error:
         print(f"[digit-lab] sample digits: {error}")
-        st.warning("The sample digits are missing: draw a digit or upload a photo instead.")
+        st.warning(_("The sample digits are missing: draw a digit or upload a photo instead."))
         return
     labels, indices = samples["labels"], samples["indices"]
-    pick = st.selectbox("A handwritten digit from MNIST's test set", range(len(labels)), index=None,
-                        key="draw_sample", placeholder="Choose a digit",
-                        format_func=lambda i: f"a {labels[i]} (test digit #{indices[i]})")
+    names = [_("a {digit} (test digit #{number})").format(digit=d, number=i) for d, i in zip(labels, indices)]
+    pick = st.selectbox(_("A handwritten digit from MNIST's test set"), range(len(labels)), index=None,
+                        key="draw_sample", placeholder=_("Choose a digit"), format_func=names.__getitem__)
     if pick is None:
-        st.info("Pick a digit with the keyboard or the mouse: the model reads it as if you had drawn it.",
+        st.info(_("Pick a digit with the keyboard or the mouse: the model reads it as if you had drawn it."),
                 icon=":material/keyboard:")
         announce("sample", "")
     elif classifier is not None:
@@ -223,7 +227,7 @@ style("draw.css")
 if present:
     style("present.css")
 else:
-    st.title("Draw a digit")
+    st.title(_("Draw a digit"))
     page_help("draw")
     big_screen_switch(st.sidebar)
 arch = selected_arch()
@@ -233,13 +237,13 @@ if arch is None:
 else:
     try:
         classifier = serving_classifier(arch)
-        st.caption(
-            f"Model **{friendly_name(classifier.arch)}** ({classifier.arch}) · right on "
-            f"{classifier.card.get('test_accuracy', 0):.2%} of the 10,000 MNIST test digits · "
-            f"runs on {RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)}"
-        )
+        st.caption(_("Model **{name}** ({arch}) · right on {accuracy} of the {count} MNIST test digits · "
+                     "runs on {runtime}").format(
+            name=friendly_name(classifier.arch), arch=classifier.arch,
+            accuracy=percent(classifier.card.get("test_accuracy", 0), 2), count=number(10000),
+            runtime=RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)))
     except ClassifierError as e:
-        show_failure(e, f"The model {arch}")
+        show_failure(e, _("The model {arch}").format(arch=arch))
 
 if present:
     drawing_column, join_column = st.columns([9, 2], gap="medium")
@@ -249,7 +253,7 @@ if present:
         join_panel()
         big_screen_switch(st)
 else:
-    draw_tab, upload_tab, sample_tab = st.tabs(["Draw", "Upload an image", "Pick a sample"])
+    draw_tab, upload_tab, sample_tab = st.tabs([_("Draw"), _("Upload an image"), _("Pick a sample")])
     with draw_tab:
         drawing_area(classifier)
     with upload_tab:
