@@ -10,6 +10,7 @@ from model.i18n import catalog
 from model.i18n.catalog import LANG_PARAM, SOURCE
 
 LANG_KEY = "language"
+ASKED_KEY = "language_asked"  # what ?lang= or the picker chose, for the whole session
 PICKER_KEY = "language_picker"
 
 
@@ -26,8 +27,15 @@ def _header(name: str) -> str | None:
 
 
 def set_language() -> str:
-    """Decide this run's language (app.py, first thing in every run)."""
-    lang = catalog.choose_language(st.query_params.get(LANG_PARAM), _header("Accept-Language"))
+    """Decide this run's language (app.py, first thing in every run). A language asked for in
+    the address or the picker stays for the session: a move to another page, which drops the
+    address's query, puts it back there."""
+    asked = catalog.shipped_code(st.query_params.get(LANG_PARAM) or st.session_state.get(ASKED_KEY))
+    lang = asked or catalog.choose_language(None, _header("Accept-Language"))
+    if asked:
+        st.session_state[ASKED_KEY] = asked
+        if st.query_params.get(LANG_PARAM) != asked:
+            st.query_params[LANG_PARAM] = asked
     st.session_state[LANG_KEY] = lang
     return lang
 
@@ -54,7 +62,7 @@ def _picked() -> None:
     lang = st.session_state[PICKER_KEY]
     # In the address, so a reload, a shared link and big-screen mode keep it.
     st.query_params[LANG_PARAM] = lang
-    st.session_state[LANG_KEY] = lang
+    st.session_state[LANG_KEY] = st.session_state[ASKED_KEY] = lang
 
 
 def language_picker() -> None:

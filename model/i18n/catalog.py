@@ -60,13 +60,18 @@ def _accepted(header: str) -> list[str]:
     return [code for _, _, code in sorted(ranked)]
 
 
+def shipped_code(asked: str | None) -> str | None:
+    """The shipped language ``asked`` names ("de", "de-AT"), else None."""
+    code = _code(asked)
+    return code if code in shipped_languages() else None
+
+
 def choose_language(asked: str | None = None, accept_language: str | None = None) -> str:
     """The language to show: ``asked`` (``?lang=xx``) if shipped, else the first shipped one of
     the browser's Accept-Language, else English."""
+    if shipped_code(asked):
+        return shipped_code(asked)
     shipped = shipped_languages()
-    code = _code(asked)
-    if code in shipped:
-        return code
     for code in _accepted(accept_language or ""):
         if code in shipped:
             return code
