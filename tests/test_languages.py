@@ -197,3 +197,20 @@ def test_the_draw_page_speaks_the_language(routed, template, lang):
         # Figures the language's way: the confidence's decimal comma and its spaced % sign.
         confidence = next(m for m in at.metric if m.label == translations.gettext("Confidence")).value
         assert "," in confidence and confidence.endswith("\xa0%"), confidence
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_inside_page_speaks_the_language(routed, template, lang):
+    """The Inside page with a test digit (its first view): no English message left, help included."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/inside.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Inside the network") in [t.value for t in at.title]
+    assert english_left(shown_text(at), lang, template) == []
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"inside.{lang}.md").read_text(encoding="utf-8").strip()
