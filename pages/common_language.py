@@ -69,8 +69,10 @@ def language_picker() -> None:
     """The sidebar's language choice."""
     shipped = catalog.shipped_languages()
     st.session_state[PICKER_KEY] = language()
-    st.sidebar.selectbox(_("Language"), shipped, key=PICKER_KEY, on_change=_picked,
-                         format_func=catalog.language_name)
+    # Radio buttons, not a drop-down: every language in sight, each in its own name, and the
+    # sidebar's one drop-down stays the model picker.
+    st.sidebar.radio(_("Language"), shipped, key=PICKER_KEY, on_change=_picked, horizontal=True,
+                     format_func=catalog.language_name)
 
 
 def join_link(address: str) -> str:

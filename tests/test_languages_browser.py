@@ -42,8 +42,9 @@ def test_the_browser_language_then_the_picker_then_every_page(app_url, german_br
     expect(page.locator(NAV)).to_contain_text("Konfusionsmatrix")
     assert "lang=" not in page.url  # the browser's choice, not the address's
 
-    page.locator(SIDEBAR).get_by_role("combobox", name="Sprache").click()
-    page.get_by_role("option", name="Français").click()
+    languages = page.locator(SIDEBAR).get_by_role("radiogroup", name="Sprache")
+    expect(languages.get_by_role("radio", name="Deutsch")).to_be_checked()
+    languages.get_by_text("Français").click()
     page.get_by_role("heading", name="Dessine un chiffre").wait_for()
     wait_for_app(page)
     assert re.search(r"[?&]lang=fr\b", page.url), page.url
