@@ -97,6 +97,8 @@ def test_a_translation_edited_on_disk_is_used_without_a_restart(tmp_path, monkey
     source = (catalog.LOCALES / "de" / "LC_MESSAGES" / "digitlab.po").read_text(encoding="utf-8")
     (folder / "digitlab.po").write_text(source, encoding="utf-8")
     monkeypatch.setattr(catalog, "LOCALES", tmp_path)
+    monkeypatch.setattr(catalog, "RECHECK_S", 0.0)
+    monkeypatch.setattr(catalog, "_current", {})  # the real catalogs' cache stays as it was
     assert catalog.translations("de").gettext("Pen width") == "Stiftbreite"
     (folder / "digitlab.po").write_text(source.replace('"Stiftbreite"', '"Strichbreite"'), encoding="utf-8")
     import os

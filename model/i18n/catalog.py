@@ -11,6 +11,7 @@ import functools
 import gettext
 import io
 import re
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -92,12 +93,23 @@ def _compiled(lang: str, mtime_ns: int) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
+RECHECK_S = 2.0  # how often a catalog's file is looked at for changes
+_current: dict[str, tuple[float, gettext.NullTranslations]] = {}
+
+
 def translations(lang: str) -> gettext.NullTranslations:
-    """The catalog of ``lang`` (English: none, the messages as written)."""
-    path = _po_path(lang)
-    if lang == SOURCE or not _CODE.match(lang) or not path.is_file():
+    """The catalog of ``lang`` (English: none, the messages as written). A page asks for it on
+    every message, so the file is looked at for changes at most every RECHECK_S seconds."""
+    if lang == SOURCE or not _CODE.match(lang):
         return gettext.NullTranslations()
-    return _compiled(lang, path.stat().st_mtime_ns)
+    now = time.monotonic()
+    checked = _current.get(lang)
+    if checked is not None and now - checked[0] < RECHECK_S:
+        return checked[1]
+    path = _po_path(lang)
+    found = _compiled(lang, path.stat().st_mtime_ns) if path.is_file() else gettext.NullTranslations()
+    _current[lang] = (now, found)
+    return found
 
 
 def language_name(lang: str) -> str:
