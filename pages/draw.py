@@ -17,7 +17,7 @@ from model.explaining.novelty import NoveltyError
 from model.serving.inference import Classifier, ClassifierError
 from model.data.mnist import unit_pixels
 from model.data.samples import load_samples
-from pages.common_access import announce
+from pages.common_access import announce, spoken
 from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
 from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
@@ -47,11 +47,6 @@ def _novelty_score(arch: str, image: np.ndarray) -> float:
         return float(novelty(arch, image[None])[0])
     except NoveltyError:
         return float("-inf")
-
-
-def spoken(best: int, confidence: float) -> str:
-    """The answer as a screen reader says it."""
-    return _("Prediction {digit}, {percent} percent sure").format(digit=best, percent=number(confidence * 100))
 
 
 def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> str:

@@ -22,6 +22,7 @@ from pages.common_artifacts import model_dir, shipped_archs
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown, shown_path
 from pages.common_figures import digit_image, pixel_grid, probability_figure
+from pages.common_access import announce, spoken
 from pages.common_colours import DIGIT_COLOURS
 from pages.common_frame import ensure_router, page_help, style
 from pages.common_models import open_selected, serving_classifier
@@ -197,6 +198,7 @@ with verdict:
     left, right = st.columns([1, 1])
     left.metric("Prediction", str(answer))
     right.metric("Confidence", f"{probabilities[answer]:.1%}")
+    announce("push", spoken(answer, float(probabilities[answer])))  # each slider move's answer, spoken
     with failure_shown("The not-a-digit check"):
         try:
             novelty = scorer(arch, model_dir(arch))

@@ -120,3 +120,18 @@ def test_a_drawing_is_spoken_and_the_canvas_has_a_label(app_url, browser):
         assert SPOKEN.match(said), said
     finally:
         page.close()
+
+
+def test_the_push_page_speaks_its_answer(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    try:
+        open_settled(page, app_url + "/push")
+        live = _live_region(page, "push")
+        said = page.wait_for_function(f"() => ({LIVE_TEXT_JS})('digitlab-announce-push') || null").json_value()
+        assert SPOKEN.match(said), said
+        shown = page.locator('[data-testid="stMetric"]', has_text="Prediction").locator('[data-testid="stMetricValue"]')
+        assert SPOKEN.match(said).group(1) == shown.first.inner_text().strip()
+        assert live.get_attribute("aria-live") == "polite"
+    finally:
+        page.close()
