@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(if $(wildcard ../shared/mnist/train-images-idx3-ubyte.gz),$(abspath ../shared/mnist))
 export MNIST_DIR
 
-.PHONY: run test test-slow chromium clean js js-check
+.PHONY: run test test-slow chromium clean js js-check vendor
 
 run: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py
@@ -45,6 +45,13 @@ chromium: $(VENV)/.dev-installed
 		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null) || $(PY) -m playwright install chromium; \
 	else $(PY) -m playwright install chromium; fi
 
+# The JavaScript the app and its tests serve themselves (never from a CDN): pinned in package.json
+# and package-lock.json, copied into assets/vendor/ with its licences, committed.
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p assets/vendor/axe-core
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE node_modules/axe-core/LICENSE-3RD-PARTY.txt assets/vendor/axe-core/
+
 clean:
 	rm -rf $(VENV) .pytest_cache
 
@@ -58,3 +65,19 @@ js:
 js-check:
 	npm ci --no-audit --no-fund
 	node assets/build_live.mjs --check
+
+# Languages (README "Adding a language"): the catalog's template from the code, then a language.
+#   make language-new LANGUAGE=it    starts locales/it/LC_MESSAGES/digitlab.po to translate
+#   make language-check              brings every catalog up to the code and compiles each one,
+#                                    with its statistics (the app compiles them itself when it runs)
+PYBABEL := $(VENV)/bin/pybabel
+locales/digitlab.pot: app.py pages/*.py babel.cfg
+	$(PYBABEL) extract -F babel.cfg -k N_ --sort-output --project "Digit Lab" -o $@ .
+
+.PHONY: language-new language-check locales/digitlab.pot
+language-new: locales/digitlab.pot
+	$(PYBABEL) init -i locales/digitlab.pot -d locales -D digitlab -l $(LANGUAGE)
+
+language-check: locales/digitlab.pot
+	$(PYBABEL) update -i locales/digitlab.pot -d locales -D digitlab --ignore-obsolete
+	$(PYBABEL) compile -d locales -D digitlab --statistics -f

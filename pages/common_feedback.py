@@ -19,6 +19,7 @@ import streamlit as st
 from model.classroom.privacy import ink_thumbnail, keep_days, new_session, valid_class_code
 from model.data.preprocess import canvas_ink_box
 from pages.common_drawing import current_drawing
+from pages.common_language import _
 
 SHARE_KEY = "feedback_share"
 WRITER_KEY = "feedback_writer"  # the anonymous session id
@@ -49,12 +50,12 @@ def storage():
 
 
 def kept_text() -> str:
-    return (
+    return _(
         "If you answer, the class keeps this drawing (the 28x28 picture the model read and a small "
         "copy of your ink), your answer, what the model said, the time, and a random code for this "
         "browser tab. Never your name or anything else about you. Your teacher can see and delete "
-        f"the drawings; they are deleted by themselves after {keep_days()} days."
-    )
+        "the drawings; they are deleted by themselves after {days} days."
+    ).format(days=keep_days())
 
 
 def _digest(image: np.ndarray) -> str:
@@ -113,7 +114,7 @@ def _save(label: int, image, probabilities, model: str, version: str | None, dig
         return
     except Exception as e:  # noqa: BLE001 - the drawing must still predict
         print(f"[digit-lab] storing an answer: {type(e).__name__}: {e}", file=sys.stderr)
-        st.session_state[PROBLEM_KEY] = "Your answer could not be saved right now. The drawing still works."
+        st.session_state[PROBLEM_KEY] = _("Your answer could not be saved right now. The drawing still works.")
         return
     st.session_state.setdefault(SAVED_KEY, {})[digest] = (answer_id, label)
 
@@ -149,11 +150,11 @@ def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray, where
     with st.container(border=True):
         with contextlib.suppress(ValueError):  # said in the class-code box below
             _class_code()
-        share = st.toggle("Help my class: answer whether the model was right",
+        share = st.toggle(_("Help my class: answer whether the model was right"),
                           key=_kept(share_key, SHARE_KEY, True), help=kept_text(),
                           on_change=_keep, args=(share_key, SHARE_KEY))
         if not share:
-            st.caption("Nothing you draw is kept.")
+            st.caption(_("Nothing you draw is kept."))
             return
         predicted = int(np.argmax(probabilities))
         model, version = classifier.arch, classifier.card.get("sha256") or classifier.card.get("date")
@@ -161,23 +162,24 @@ def ask_feedback(classifier, image: np.ndarray, probabilities: np.ndarray, where
         problem = st.session_state.get(PROBLEM_KEY)
         if saved is not None:
             left, right = st.columns([3, 1], vertical_alignment="center")
-            verdict = "the model was right" if saved[1] == predicted else f"it was a {saved[1]}"
-            left.success(f"Saved: {verdict}. Thank you!", icon=":material/task_alt:")
-            right.button("Undo", icon=":material/undo:", key=f"feedback_undo-{where}", on_click=_undo, args=(digest,))
+            verdict = (_("Saved: the model was right. Thank you!") if saved[1] == predicted
+                       else _("Saved: it was a {digit}. Thank you!").format(digit=saved[1]))
+            left.success(verdict, icon=":material/task_alt:")
+            right.button(_("Undo"), icon=":material/undo:", key=f"feedback_undo-{where}", on_click=_undo, args=(digest,))
         else:
-            st.markdown("**Right?**")
+            st.markdown(_("**Right?**"))
             args = (image, probabilities, model, version, digest)
-            st.button(f"Yes, it's a {predicted}", icon=":material/check:", key=f"feedback_yes-{where}",
+            st.button(_("Yes, it's a {digit}").format(digit=predicted), icon=":material/check:", key=f"feedback_yes-{where}",
                       on_click=_save, args=(predicted, *args))
-            st.pills("No, it was …", [d for d in range(10) if d != predicted], key=pick_key,
+            st.pills(_("No, it was …"), [d for d in range(10) if d != predicted], key=pick_key,
                      on_change=_picked, args=(pick_key, *args))
         if problem:
             st.warning(problem, icon=":material/error:")
-        with st.expander("What is kept, and class code"):
+        with st.expander(_("What is kept, and class code")):
             st.caption(kept_text())
-            st.text_input("Class code (from your teacher; leave empty if you have none)", max_chars=32,
+            st.text_input(_("Class code (from your teacher; leave empty if you have none)"), max_chars=32,
                           key=_kept(class_key, CLASS_KEY, ""), on_change=_keep, args=(class_key, CLASS_KEY))
             try:
                 _class_code()
             except ValueError as e:
-                st.warning(f"{e} Your answers are not saved until it is fixed or empty.")
+                st.warning(_("{problem} Your answers are not saved until it is fixed or empty.").format(problem=e))

@@ -11,9 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from model.data.mnist import unit_pixels
-
-ACCENT = "#ff4b4b"
-MUTED = "#8c9bb5"
+from pages.common_colours import MODEL_PALETTE, OTHER_BAR, WINNER_BAR
 
 
 def _unit_range(pixels) -> np.ndarray:
@@ -80,19 +78,22 @@ def _probability_layout(height: int) -> dict:
     ).to_dict()["layout"]
 
 
-def probability_figure(probabilities, height: int = 320) -> go.Figure:
-    """All ten class probabilities, the winner highlighted."""
+def probability_figure(probabilities, height: int = 320, labels: list[str] | None = None,
+                       hover: str = "digit %{x}: %{y:.2%}") -> go.Figure:
+    """All ten class probabilities, the winner highlighted; ``labels`` above the bars (default:
+    whole percentages, none under half a percent), ``hover`` the pointer's text (a page in
+    another language passes its own of both)."""
     p = np.asarray(probabilities, dtype=float)
     winner = int(p.argmax())
     bar = dict(
         type="bar",
         x=DIGIT_LABELS,
         y=p.tolist(),
-        marker=dict(color=[ACCENT if d == winner else MUTED for d in range(10)]),
-        text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
+        marker=dict(color=[WINNER_BAR if d == winner else OTHER_BAR for d in range(10)]),
+        text=labels if labels is not None else [f"{v:.0%}" if v >= 0.005 else "" for v in p],
         textposition="outside",
         textfont=dict(size=16),
-        hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        hovertemplate=hover + "<extra></extra>",
     )
     # Built unvalidated: plotly's validation is most of what a stroke's page run costs the
     # server (bench/README.md), which a class of thirty shares. The layout was validated once;
@@ -101,10 +102,8 @@ def probability_figure(probabilities, height: int = 320) -> go.Figure:
 
 
 # --------------------------------------------------------------------------- diagnostics pages
-# Projector-friendly defaults: big type, thick lines, a colour-blind-safe palette (Okabe-Ito).
-# Okabe-Ito without its black (it hid the markers and the best-epoch line) and pale yellow
-# (unreadable on white on a projector); a dark red and a grey-blue take their places.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#5D6D7E"]
+# Projector-friendly defaults: big type, thick lines, a colour-blind-safe palette (common_colours).
+PALETTE = MODEL_PALETTE
 FONT_SIZE = 18
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.common_language import _, language
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -22,10 +24,16 @@ def style(name: str) -> None:
     st.html(f"<style>{asset_text(name)}</style>")
 
 
+def help_text(page: str, lang: str) -> str:
+    """assets/help/<page>.<lang>.md, else the English assets/help/<page>.md."""
+    translated = ASSETS / "help" / f"{page}.{lang}.md"
+    return asset_text(translated.relative_to(ASSETS).as_posix() if translated.is_file() else f"help/{page}.md")
+
+
 def page_help(page: str, expanded: bool = False) -> None:
-    """The page's "What am I looking at?" box, its text from assets/help/<page>.md."""
-    with st.expander("What am I looking at?", icon=":material/help:", expanded=expanded):
-        st.markdown(asset_text(f"help/{page}.md"))
+    """The page's "What am I looking at?" box, its text from assets/help/<page>[.<lang>].md."""
+    with st.expander(_("What am I looking at?"), icon=":material/help:", expanded=expanded):
+        st.markdown(help_text(page, language()))
 
 
 # Declared once, when the module is first imported; mounted on every run.

@@ -22,6 +22,7 @@ from pages.common_artifacts import (
     trained_here,
 )
 from pages.common_errors import show_failure
+from pages.common_language import N_, _, number, percent
 
 ARCH_KEY = "arch"
 CHOSEN_KEY = "arch_chosen"  # a model another page chose, for the picker to take on its next run
@@ -33,30 +34,30 @@ T = TypeVar("T")
 # The folder name (the "technical name") stays one click away: the picker's help, the Models
 # page's table. A model not listed here shows its folder name and its card's summary.
 MODEL_NAMES = {
-    "cnn": ("Digit Lab CNN", "Our own convolutional network: three layers of pattern finders, "
-            "trained on shifted and tilted digits."),
-    "cnn_pen": ("Digit Lab CNN for pens", "The Digit Lab CNN trained further on digits drawn with a pen: "
-                "MNIST's digits redrawn, continental 1s, crossed 7s, slashed zeros, and 140 more writers."),
-    "seed004_cnn": ("Deep CNN", "Four layers of pattern finders with large windows, then a big plain layer."),
-    "seed002_cnn": ("Compact CNN", "Three small layers of pattern finders; few weights, trained on "
-                    "shifted digits."),
-    "seed000_cnn": ("Small CNN", "One layer of 28 pattern finders, then a plain layer of 128 neurons."),
-    "seed000_numpy": ("Small CNN, from scratch", "The Small CNN written in plain numpy, without a "
-                      "deep-learning library."),
-    "seed002_mlp": ("Plain network", "No pattern finders: every pixel wired to 512 neurons."),
-    "seed003_fcn": ("Wide plain network", "No pattern finders: every pixel wired to 1,024 neurons."),
-    "seed003_numpy": ("Wide plain network, from scratch", "The Wide plain network written in plain numpy."),
+    "cnn": (N_("Digit Lab CNN"), N_("Our own convolutional network: three layers of pattern finders, "
+            "trained on shifted and tilted digits.")),
+    "cnn_pen": (N_("Digit Lab CNN for pens"), N_("The Digit Lab CNN trained further on digits drawn with a pen: "
+                "MNIST's digits redrawn, continental 1s, crossed 7s, slashed zeros, and 140 more writers.")),
+    "seed004_cnn": (N_("Deep CNN"), N_("Four layers of pattern finders with large windows, then a big plain layer.")),
+    "seed002_cnn": (N_("Compact CNN"), N_("Three small layers of pattern finders; few weights, trained on "
+                    "shifted digits.")),
+    "seed000_cnn": (N_("Small CNN"), N_("One layer of 28 pattern finders, then a plain layer of 128 neurons.")),
+    "seed000_numpy": (N_("Small CNN, from scratch"), N_("The Small CNN written in plain numpy, without a "
+                      "deep-learning library.")),
+    "seed002_mlp": (N_("Plain network"), N_("No pattern finders: every pixel wired to 512 neurons.")),
+    "seed003_fcn": (N_("Wide plain network"), N_("No pattern finders: every pixel wired to 1,024 neurons.")),
+    "seed003_numpy": (N_("Wide plain network, from scratch"), N_("The Wide plain network written in plain numpy.")),
 }
 
 
 def friendly_name(arch: str) -> str:
-    return MODEL_NAMES.get(arch, (arch, ""))[0]
+    return _(MODEL_NAMES[arch][0]) if arch in MODEL_NAMES else arch
 
 
 def model_description(arch: str) -> str:
     """One line on what the model is, for students."""
     if arch in MODEL_NAMES:
-        return MODEL_NAMES[arch][1]
+        return _(MODEL_NAMES[arch][1])
     try:
         return str(load_card(arch).get("summary", ""))
     except artifacts.ArtifactError:
@@ -65,15 +66,15 @@ def model_description(arch: str) -> str:
 
 def arch_label(arch: str) -> str:
     if not is_known_arch(arch):
-        return "(not a shipped model)"
+        return _("(not a shipped model)")
     try:
         card = load_card(arch)
     except artifacts.ArtifactError:
-        return f"{friendly_name(arch)} (files damaged)"
+        return _("{name} (files damaged)").format(name=friendly_name(arch))
     if not is_usable(arch):
-        return f"{friendly_name(arch)} (damaged, cannot be used)"
-    mark = " (trained here)" if trained_here(arch) else ""
-    return f"{friendly_name(arch)}{mark} — {card.get('test_accuracy', 0):.2%}"
+        return _("{name} (damaged, cannot be used)").format(name=friendly_name(arch))
+    name = _("{name} (trained here)").format(name=friendly_name(arch)) if trained_here(arch) else friendly_name(arch)
+    return f"{name} — {percent(card.get('test_accuracy', 0), 2)}"
 
 
 def default_arch(archs: list[str]) -> str | None:
@@ -93,9 +94,11 @@ def model_picker() -> str | None:
         st.session_state[ARCH_KEY] = default_arch(archs)
     current = st.session_state[ARCH_KEY]
     return st.sidebar.selectbox(
-        "Model", archs, key=ARCH_KEY, format_func=arch_label,
-        help=f"{model_description(current)} Technical name: `{current}`. The percentage is how many of "
-        "10,000 test digits it reads right.",
+        # Labels made now, in this run's language (a format function called later may not know it).
+        _("Model"), archs, key=ARCH_KEY, format_func={a: arch_label(a) for a in archs}.get,
+        help=_("{description} Technical name: `{arch}`. The percentage is how many of "
+               "{count} test digits it reads right.").format(
+            description=model_description(current), arch=current, count=number(10000)),
     )
 
 

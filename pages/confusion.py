@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.common_artifacts import load_evaluation
+from pages.common_colours import DIAGONAL_GREY, DIAGONAL_TEXT, ERROR_SCALE
 from pages.common_errors import failure_shown
 from pages.common_figures import digit_grid, projector_layout
 from pages.common_frame import ensure_router, page_help, style
@@ -15,8 +16,6 @@ from pages.common_models import open_selected
 
 DIGITS = list(range(10))
 CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"
-DIAGONAL_GREY = "#d4d4d8"
-ERROR_SCALE = [[0.0, "#ffffff"], [0.02, "#fde0c5"], [0.35, "#f59e0b"], [0.7, "#dc2626"], [1.0, "#7f1d1d"]]
 
 
 def introduction() -> None:
@@ -83,7 +82,7 @@ def matrix_figure(matrix: np.ndarray, normalised: bool) -> go.Figure:
     fig.add_trace(go.Heatmap(
         x=DIGITS, y=DIGITS, z=diagonal_z, zmin=0, zmax=1, showscale=False, hoverinfo="skip",
         colorscale=[[0, DIAGONAL_GREY], [1, DIAGONAL_GREY]], text=diagonal_text,
-        texttemplate="%{text}", textfont=dict(size=16, color="#52525b"), xgap=2, ygap=2,
+        texttemplate="%{text}", textfont=dict(size=16, color=DIAGONAL_TEXT), xgap=2, ygap=2,
     ))
     # Heatmaps cannot be selected in Plotly, so a clickable (invisible) square sits on every
     # cell; the clicked one lights up with an outline.

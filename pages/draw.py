@@ -17,11 +17,15 @@ from model.explaining.novelty import NoveltyError
 from model.serving.inference import Classifier, ClassifierError
 from model.serving.live import STATIC_URL, live_files
 from pages.common_artifacts import model_dir
+from model.data.mnist import unit_pixels
+from model.data.samples import load_samples
+from pages.common_access import announce, spoken
 from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
 from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, page_help, style
+from pages.common_language import N_, _, join_link, number, percent
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
 from pages.common_rounds import round_panel
 
@@ -31,6 +35,8 @@ UNSURE_BELOW = 0.5
 PRESENT_PARAM = "present"
 PRESENT_KEY = "big_screen"
 STATIC_CHART = {"staticPlot": True}  # a finger on the chart scrolls the page
+CANVAS_LABEL = N_("Drawing area: draw one digit with a mouse, a finger or a pen. Without them, "
+                  "use the tab Pick a sample or Upload an image.")
 
 # Sizing, the toolbar and one send per stroke: see the file.
 RUNTIME_NAMES = {"litert": "LiteRT", "numpy": "NumPy", "keras": "Keras"}
@@ -49,56 +55,62 @@ def _novelty_score(arch: str, image: np.ndarray) -> float:
         return float("-inf")
 
 
-def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> None:
+def show_prediction(classifier: Classifier, image: np.ndarray, details=None, where: str = "draw") -> str:
     """The verdict (digit, confidence, a warning when unsure) here; the ten probabilities and
-    the 28x28 view in ``details`` (a container; default: here too). ``where``: "draw" or "upload"."""
+    the 28x28 view in ``details`` (a container; default: here too). ``where``: "draw", "upload"
+    or "sample" (a shipped MNIST digit: nothing to ask about). Returns the answer as spoken."""
     probabilities = classifier.predict_proba(image[None])[0]
     ranked = np.argsort(probabilities)[::-1]
     best, confidence = int(ranked[0]), float(probabilities[ranked[0]])
     left, right = st.columns([1, 1])
-    left.metric("Prediction", str(best))
-    right.metric("Confidence", f"{confidence:.1%}",
-                 help="How sure the model is of this digit (a probability), not how often it is right.")
+    left.metric(_("Prediction"), str(best))
+    right.metric(_("Confidence"), percent(confidence, 1),
+                 help=_("How sure the model is of this digit (a probability), not how often it is right."))
     threshold = classifier.card.get("novelty_threshold")
     if threshold is not None and _novelty_score(classifier.arch, image) > threshold:
-        st.warning("This doesn't look much like any digit I know. The bars still add up to 100%: "
-                   "the model must share its vote among the ten digits, even for a letter or a scribble.",
+        st.warning(_("This doesn't look much like any digit I know. The bars still add up to 100%: "
+                     "the model must share its vote among the ten digits, even for a letter or a scribble."),
                    icon=":material/help:")
     if confidence < UNSURE_BELOW:
-        top3 = ", ".join(f"**{d}** ({probabilities[d]:.0%})" for d in ranked[:3])
-        st.warning(f"The model is unsure. Its top three: {top3}.", icon=":material/help:")
+        top3 = ", ".join(f"**{d}** ({percent(probabilities[d])})" for d in ranked[:3])
+        st.warning(_("The model is unsure. Its top three: {top3}.").format(top3=top3), icon=":material/help:")
     with details if details is not None else st.container():
         present = big_screen()
-        figure = probability_figure(probabilities, height=380 if present else 320)
+        figure = probability_figure(probabilities, height=380 if present else 320,
+                                    labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
+                                    hover=_("digit %{x}: %{y:.2%}"))
         if present:  # read from the back of the room
             figure.update_layout(font_size=24, xaxis_tickfont_size=34, yaxis_tickfont_size=22)
             figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)
         st.plotly_chart(figure, config=STATIC_CHART)
         if not present:
-            ask_feedback(classifier, image, probabilities, where)
-            with st.expander("What the model sees (28x28)", expanded=True):
+            if where != "sample":
+                ask_feedback(classifier, image, probabilities, where)
+            with st.expander(_("What the model sees (28x28)"), expanded=True):
                 st.image(
                     pixel_grid(image),
-                    alt="Your drawing shrunk to 28 by 28 pixels, white on black, as the model reads it.",
-                    caption="Your drawing as the model reads it: shrunk to 28x28 pixels, each square one "
-                    "of the 784 numbers it gets.",
+                    alt=_("Your drawing shrunk to 28 by 28 pixels, white on black, as the model reads it."),
+                    caption=_("Your drawing as the model reads it: shrunk to 28x28 pixels, each square one "
+                              "of the 784 numbers it gets."),
                 )
-            st.page_link("pages/inside.py", label="Why this answer? Look inside the network",
+            st.page_link("pages/inside.py", label=_("Why this answer? Look inside the network"),
                          icon=":material/neurology:")
+    return spoken(best, confidence)
 
 
-def show_reading(classifier: Classifier | None, reading: Reading, details=None) -> None:
+def show_reading(classifier: Classifier | None, reading: Reading, details=None) -> str:
     if reading.problem == "empty":
         st.info(
-            "Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen.",
+            _("Draw a digit, 0 to 9, in the black box. The prediction appears when you lift the pen."),
             icon=":material/draw:",
         )
     elif reading.problem == "full":
-        st.warning("The box is almost all ink. Clear it and draw one digit.", icon=":material/ink_eraser:")
+        st.warning(_("The box is almost all ink. Clear it and draw one digit."), icon=":material/ink_eraser:")
     elif reading.problem == "dot":
-        st.warning("That's only a dot. Draw a whole digit, as large as you like.", icon=":material/draw:")
+        st.warning(_("That's only a dot. Draw a whole digit, as large as you like."), icon=":material/draw:")
     elif classifier is not None:
-        show_prediction(classifier, reading.image, details)
+        return show_prediction(classifier, reading.image, details)
+    return ""
 
 
 def live_data(classifier: Classifier | None) -> dict:
@@ -136,20 +148,21 @@ def _switch_big_screen() -> None:
 def big_screen_switch(where) -> None:
     st.session_state[PRESENT_KEY] = big_screen()
     where.toggle(
-        "Big-screen mode", key=PRESENT_KEY, on_change=_switch_big_screen,
-        help="For a projector: a huge prediction, no sidebar, and the address and QR code students open. "
-        "Or add ?present=1 to the address.",
+        _("Big-screen mode"), key=PRESENT_KEY, on_change=_switch_big_screen,
+        help=_("For a projector: a huge prediction, no sidebar, and the address and QR code students open. "
+               "Or add ?present=1 to the address."),
     )
 
 
 def join_panel() -> None:
     """The address students open and its QR code, shown on the projector."""
     address = join_address(st.context.url, net_util.get_internal_ip())
-    st.markdown("**Join on your phone or tablet**")
+    st.markdown(_("**Join on your phone or tablet**"))
     if address is None:
-        st.warning("This computer has no network address students can reach.", icon=":material/wifi_off:")
+        st.warning(_("This computer has no network address students can reach."), icon=":material/wifi_off:")
         return
-    st.image(qr_png(address), alt=f"QR code of {address}", width=220)
+    address = join_link(address)  # students get the class's language
+    st.image(qr_png(address), alt=_("QR code of {address}").format(address=address), width=220)
     # The address comes from the request (its Host): escaped, it can only ever show as text.
     st.markdown(f'<p class="digitlab-join-address">{html.escape(address)}</p>', unsafe_allow_html=True)
 
@@ -168,11 +181,11 @@ def drawing_area(classifier: Classifier | None) -> None:
         with canvas_column:
             with st.container(key="draw-tools"):
                 controls = st.columns([3, 2], vertical_alignment="bottom")
-                stroke = controls[0].slider("Pen width", 8, 48, DEFAULT_PEN, step=2)
+                stroke = controls[0].slider(_("Pen width"), 8, 48, DEFAULT_PEN, step=2)
                 # A callback, not ``if st.button``: a click that reaches the server in the same
                 # request as the round watcher's timed rerun (pages.common_rounds) could be read by
                 # that fragment's run and be lost to this one; a callback runs once either way.
-                controls[1].button("Clear", icon=":material/ink_eraser:", width="stretch", on_click=_clear)
+                controls[1].button(_("Clear"), icon=":material/ink_eraser:", width="stretch", on_click=_clear)
             with st.container(key="draw-canvas"):
                 st.write("")  # room for the canvas toolbar, which shows above the canvas on hover
                 result = drawing_canvas(
@@ -192,7 +205,8 @@ def drawing_area(classifier: Classifier | None) -> None:
             verdict = st.container(key="draw-verdict")
             details = st.container(key="draw-details")
         with verdict:
-            show_reading(classifier, reading, details)
+            message = show_reading(classifier, reading, details)
+        announce("draw", message, canvas_label=_(CANVAS_LABEL))
         # Last in the run (assets/draw.css shows it first): when the browser gets this run's
         # stroke count, the server's answer to those strokes is already on the page.
         with result_column, st.container(key="draw-live"):
@@ -201,11 +215,11 @@ def drawing_area(classifier: Classifier | None) -> None:
 
 def upload_area(classifier: Classifier | None) -> None:
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit",
+        _("A photo or scan of one handwritten digit"),
         type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
     )
     if upload is None:
-        st.info("Dark ink on light paper or light on dark both work; crop close to the digit.",
+        st.info(_("Dark ink on light paper or light on dark both work; crop close to the digit."),
                 icon=":material/photo_camera:")
         return
     try:
@@ -214,10 +228,30 @@ def upload_area(classifier: Classifier | None) -> None:
         st.error(str(e), icon=":material/error:")
         return
     if image is None:
-        st.warning("No digit found in this image: it looks blank or has too little contrast.",
+        st.warning(_("No digit found in this image: it looks blank or has too little contrast."),
                    icon=":material/image:")
     elif classifier is not None:
-        show_prediction(classifier, image, where="upload")
+        announce("upload", show_prediction(classifier, image, where="upload"))
+
+
+def sample_area(classifier: Classifier | None) -> None:
+    """The keyboard's way in (and a screen reader's): one of the shipped MNIST test digits."""
+    try:
+        samples = load_samples()
+    except (OSError, ValueError) as error:
+        print(f"[digit-lab] sample digits: {error}")
+        st.warning(_("The sample digits are missing: draw a digit or upload a photo instead."))
+        return
+    labels, indices = samples["labels"], samples["indices"]
+    names = [_("a {digit} (test digit #{number})").format(digit=d, number=i) for d, i in zip(labels, indices)]
+    pick = st.selectbox(_("A handwritten digit from MNIST's test set"), range(len(labels)), index=None,
+                        key="draw_sample", placeholder=_("Choose a digit"), format_func=names.__getitem__)
+    if pick is None:
+        st.info(_("Pick a digit with the keyboard or the mouse: the model reads it as if you had drawn it."),
+                icon=":material/keyboard:")
+        announce("sample", "")
+    elif classifier is not None:
+        announce("sample", show_prediction(classifier, unit_pixels(samples["images"][pick]), where="sample"))
 
 
 present = big_screen()
@@ -225,7 +259,7 @@ style("draw.css")
 if present:
     style("present.css")
 else:
-    st.title("Draw a digit")
+    st.title(_("Draw a digit"))
     page_help("draw")
     big_screen_switch(st.sidebar)
 arch = selected_arch()
@@ -235,13 +269,13 @@ if arch is None:
 else:
     try:
         classifier = serving_classifier(arch)
-        st.caption(
-            f"Model **{friendly_name(classifier.arch)}** ({classifier.arch}) · right on "
-            f"{classifier.card.get('test_accuracy', 0):.2%} of the 10,000 MNIST test digits · "
-            f"runs on {RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)}"
-        )
+        st.caption(_("Model **{name}** ({arch}) · right on {accuracy} of the {count} MNIST test digits · "
+                     "runs on {runtime}").format(
+            name=friendly_name(classifier.arch), arch=classifier.arch,
+            accuracy=percent(classifier.card.get("test_accuracy", 0), 2), count=number(10000),
+            runtime=RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)))
     except ClassifierError as e:
-        show_failure(e, f"The model {arch}")
+        show_failure(e, _("The model {arch}").format(arch=arch))
 
 if present:
     drawing_column, join_column = st.columns([9, 2], gap="medium")
@@ -252,8 +286,10 @@ if present:
         big_screen_switch(st)
 else:
     round_panel(classifier)
-    draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
+    draw_tab, upload_tab, sample_tab = st.tabs([_("Draw"), _("Upload an image"), _("Pick a sample")])
     with draw_tab:
         drawing_area(classifier)
     with upload_tab:
         upload_area(classifier)
+    with sample_tab:
+        sample_area(classifier)

@@ -17,22 +17,24 @@ from model.data.preprocess import canvas_ink_box
 from model.data.samples import load_samples
 from model.explaining import explain
 from pages.common_artifacts import model_dir
+from pages.common_colours import AGAINST_RGB, CHOSEN_OUTLINE, FOR_RGB
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, ensure_router, page_help, style
+from pages.common_language import _, percent
 from pages.common_models import open_selected
 
 STATIC = {"staticPlot": True}  # charts that never trap a finger scrolling on a phone
 STEP_SIDE = 168  # px of each pipeline picture
-POSITIVE = np.array([214, 39, 40], np.float32)  # red: evidence for the digit
-NEGATIVE = np.array([31, 119, 180], np.float32)  # blue: evidence against it
+POSITIVE = np.array(FOR_RGB, np.float32)  # orange: evidence for the digit
+NEGATIVE = np.array(AGAINST_RGB, np.float32)  # blue: evidence against it
 TILE_GAP = 2
 TILE_CELL = 48
 TILE_COLUMNS = 8
 MAX_TILES = 64  # the last block of a big model has 128 channels of 1x1: the top 64 are plenty
 GRID_WIDTH = 380  # px a block's grid is drawn for: about a half-page column on a laptop
-CHOSEN = "#ff4b4b"  # the outline of the filter shown up close
+CHOSEN = CHOSEN_OUTLINE  # the outline of the filter shown up close
 TAP_TO_PICK = st.components.v2.component("digitlab.tap_to_pick", js=asset_text("tap_to_pick.js"))
 BLOCK, RANK = "inside_block", "inside_rank"
 
@@ -55,7 +57,7 @@ def framed(values: np.ndarray, side: int = STEP_SIDE) -> Image.Image:
 
 
 def diverging(values: np.ndarray, under: np.ndarray | None = None, limit: float | None = None) -> np.ndarray:
-    """Signed values as colours centred on 0: red positive, blue negative, strength = size
+    """Signed values as colours centred on 0: orange positive, blue negative, strength = size
     (scaled by ``limit``, default the largest magnitude), over ``under`` (ink in [0, 1],
     shown grey) or black. uint8 (H, W, 3)."""
     values = np.asarray(values, np.float32)
@@ -141,7 +143,7 @@ def take_click(key: str, number: int, shown: int) -> None:
 
 
 def kernel_grid(kernels: np.ndarray, columns: int = 8, cell: int = 48, gap: int = 6) -> Image.Image:
-    """The first layer's kernels (kh, kw, C), each in red (adds) and blue (subtracts), apart
+    """The first layer's kernels (kh, kw, C), each in orange (adds) and blue (subtracts), apart
     on white."""
     limit = float(np.abs(kernels).max()) or 1.0
     count = kernels.shape[-1]
@@ -211,96 +213,107 @@ def _samples():
 def choose_digit(arch: str) -> dict | None:
     """The digit to look inside: the current drawing, or a shipped MNIST test digit."""
     drawing = current_drawing()
-    source = "Your drawing"
+    source = "drawing"
     if drawing is not None:
-        source = st.radio("Look inside with", ["Your drawing", "A test digit"], horizontal=True,
-                          key="inside_source")
+        sources = {"drawing": _("Your drawing"), "sample": _("A test digit")}
+        source = st.radio(_("Look inside with"), list(sources), horizontal=True, key="inside_source",
+                          format_func=sources.get)
     else:
-        st.info("No drawing yet. Draw a digit on the Draw page and come back, or pick one of "
-                "MNIST's test digits here.", icon=":material/draw:")
-        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/edit:")
-        source = "A test digit"
-    if source == "Your drawing":
+        st.info(_("No drawing yet. Draw a digit on the Draw page and come back, or pick one of "
+                  "MNIST's test digits here."), icon=":material/draw:")
+        st.page_link("pages/draw.py", label=_("Draw a digit"), icon=":material/edit:")
+        source = "sample"
+    if source == "drawing":
         return {"rgba": np.ascontiguousarray(drawing["rgba"], dtype=np.uint8),
-                "image": np.asarray(drawing["image"], np.float32), "name": "your drawing"}
+                "image": np.asarray(drawing["image"], np.float32), "name": _("your drawing")}
     try:
         samples = _samples()
     except (OSError, ValueError) as error:
-        st.warning("The sample digits are missing, so there is nothing to show without a "
-                   "drawing. Draw one on the Draw page.")
+        st.warning(_("The sample digits are missing, so there is nothing to show without a "
+                     "drawing. Draw one on the Draw page."))
         print(f"[digit-lab] sample digits: {error}")
         return None
     labels, indices = samples["labels"], samples["indices"]
-    pick = st.selectbox("Test digit", range(len(labels)), key="inside_sample",
-                        format_func=lambda i: f"a {labels[i]} (MNIST test digit #{indices[i]})")
+    names = [_("a {digit} (MNIST test digit #{number})").format(digit=d, number=i) for d, i in zip(labels, indices)]
+    pick = st.selectbox(_("Test digit"), range(len(labels)), key="inside_sample", format_func=names.__getitem__)
     return {"rgba": None, "image": unit_pixels(samples["images"][pick]),
-            "name": f"test digit #{indices[pick]}"}
+            "name": _("test digit #{number}").format(number=indices[pick])}
 
 
 def show_pipeline(arch: str, folder: str, rgba: np.ndarray | None, best: int, confidence: float) -> None:
-    st.header("1. From your drawing to 28x28", anchor="pipeline")
+    st.header(_("1. From your drawing to 28x28"), anchor="pipeline")
     if rgba is None:
-        st.caption("A test digit is already 28x28, made by MNIST's own recipe. Draw a digit on "
-                   "the Draw page to see the steps your drawing goes through.")
+        st.caption(_("A test digit is already 28x28, made by MNIST's own recipe. Draw a digit on "
+                     "the Draw page to see the steps your drawing goes through."))
         return
-    st.caption("Each picture is one step of turning your canvas into what the model reads. "
-               "Switch a step off to see what goes wrong without it: the answer below is re-read "
-               "every time.")
+    st.caption(_("Each picture is one step of turning your canvas into what the model reads. "
+                 "Switch a step off to see what goes wrong without it: the answer below is re-read "
+                 "every time."))
     switches = st.columns(len(explain.SWITCHABLE_STEPS))
     off = tuple(step for column, (step, label) in zip(switches, explain.SWITCHABLE_STEPS.items())
                 if not column.toggle(label, value=True, key=f"inside_step_{step}"))
     steps = _pipeline(rgba.tobytes(), rgba.shape, off)
     if not steps:
-        st.warning("Nothing is drawn on the canvas.")
+        st.warning(_("Nothing is drawn on the canvas."))
         return
     columns = st.columns(len(steps))
     for number, (column, (name, image, note)) in enumerate(zip(columns, steps), start=1):
         with column:
             height, width = image.shape
-            st.image(framed(image), caption=f"{number}. {name} ({width}x{height})")
+            st.image(framed(image), caption=f"{number}. {name} ({width}x{height})",
+                     alt=f"Step {number}, {name}: the digit as a {width} by {height} grey picture")
             st.caption(note)
     final = steps[-1][1]
     if final.shape != (28, 28):
-        st.warning("With these steps off, nothing readable came out. Switch a step back on.")
+        st.warning(_("With these steps off, nothing readable came out. Switch a step back on."))
         return
     probabilities = _probabilities(arch, folder, final.astype(np.float32).tobytes())
     now = int(probabilities.argmax())
     if off:
         missing = ", ".join(explain.SWITCHABLE_STEPS[s].lower() for s in off)
-        verdict = (f"With every step on, the model reads **{best}** ({confidence:.0%}). "
-                   f"Without *{missing}*, it reads **{now}** ({probabilities[now]:.0%}).")
+        verdict = _("With every step on, the model reads **{best}** ({confidence}). "
+                    "Without *{missing}*, it reads **{now}** ({share}).").format(
+            best=best, confidence=percent(confidence), missing=missing, now=now, share=percent(probabilities[now]))
     else:
-        verdict = f"With every step on, the model reads **{now}** ({probabilities[now]:.0%})."
+        verdict = _("With every step on, the model reads **{now}** ({share}).").format(
+            now=now, share=percent(probabilities[now]))
     st.markdown(verdict)
-    st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC, key="inside_pipeline_probs")
-    st.caption("The model's ten probabilities for the last picture above.")
+    st.plotly_chart(probability_figure(probabilities, height=260,
+                                       labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
+                                       hover=_("digit %{x}: %{y:.2%}")),
+                    config=STATIC, key="inside_pipeline_probs")
+    st.caption(_("The model's ten probabilities for the last picture above."))
 
 
 def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
-    st.header("2. What each layer picks up", anchor="feature-maps")
+    st.header(_("2. What each layer picks up"), anchor="feature-maps")
     maps = _maps(arch, folder, image.tobytes())
     if not maps and not explain.has_gradients(arch, folder):
-        st.info("This model is written in plain numpy, whose layers this page does not open. "
-                "Pick one of the Keras CNNs in the sidebar to see feature maps.", icon=":material/info:")
+        st.info(_("This model is written in plain numpy, whose layers this page does not open. "
+                  "Pick one of the Keras CNNs in the sidebar to see feature maps."), icon=":material/info:")
         return
     if not maps:
-        st.info("This model has no convolution layers: it looks at all 784 pixels at once, so "
-                "there are no feature maps to show. Pick a CNN in the sidebar to see them.",
+        st.info(_("This model has no convolution layers: it looks at all 784 pixels at once, so "
+                  "there are no feature maps to show. Pick a CNN in the sidebar to see them."),
                 icon=":material/info:")
         return
-    st.caption("Each small square is one filter's answer for your digit: bright where it found "
-               "its pattern, black where it did not. The most active filters come first. Early "
-               "layers see small details (edges); later ones see bigger parts of the digit at a "
-               "coarser grid. Click or tap a square, or pick it in the boxes below, to see that filter up close.")
+    st.caption(_("Each small square is one filter's answer for your digit: bright where it found "
+                 "its pattern, black where it did not. The most active filters come first. Early "
+                 "layers see small details (edges); later ones see bigger parts of the digit at a "
+                 "coarser grid. Click or tap a square, or pick it in the boxes below, to see that "
+                 "filter up close."))
     kernels = explain.first_layer_kernels(arch, folder)
     if kernels is not None:
-        st.subheader("The first layer's filters")
+        st.subheader(_("The first layer's filters"))
         left, right = st.columns([1, 2])
-        left.image(kernel_grid(kernels), width="stretch")
-        right.caption(f"The {kernels.shape[-1]} filters of the first layer, each "
-                      f"{kernels.shape[0]}x{kernels.shape[1]} pixels. Red pixels add up ink, blue "
-                      "pixels subtract it: a filter with red on one side and blue on the other "
-                      "finds edges. Sliding each over the digit makes the first grid below.")
+        left.image(kernel_grid(kernels), width="stretch",
+                   alt=_("The {count} first-layer filters as small squares, orange where a "
+                         "filter adds ink, blue where it subtracts").format(count=kernels.shape[-1]))
+        right.caption(_("The {count} filters of the first layer, each {height}x{width} pixels. "
+                        "Orange pixels add up ink, blue pixels subtract it: a filter with orange on "
+                        "one side and blue on the other finds edges. Sliding each over the digit "
+                        "makes the first grid below.").format(
+            count=kernels.shape[-1], height=kernels.shape[0], width=kernels.shape[1]))
     chosen_block, chosen_rank = keep_choice_in_range(maps)
     for number, (name, activations) in enumerate(maps, start=1):
         height, width, channels = activations.shape
@@ -308,19 +321,21 @@ def show_feature_maps(arch: str, folder: str, image: np.ndarray) -> None:
         if number % 2 == 1:  # a row per two blocks: stacked on a phone, they stay in order
             columns = st.columns(2)
         with columns[(number - 1) % 2]:
-            st.markdown(f"**Block {number} of {len(maps)}**: {channels} filters, each {height}x{width}")
+            st.markdown(_("**Block {number} of {blocks}**: {channels} filters, each {height}x{width}").format(
+                number=number, blocks=len(maps), channels=channels, height=height, width=width))
             chosen = chosen_rank - 1 if number == chosen_block else None
             key = f"inside_grid_{number}"
             with st.container(key=f"inside-grid-{number}"):
                 st.plotly_chart(_grid(arch, folder, image.tobytes(), number, chosen), key=key,
                                 on_select=functools.partial(take_click, key, number, shown),
                                 selection_mode="points", width="stretch", config={"displayModeBar": False})
-            more = f" (the {shown} most active shown)" if shown < channels else ""
+            layer = (_("Layer `{name}` (the {shown} most active shown).").format(name=name, shown=shown)
+                     if shown < channels else _("Layer `{name}`.").format(name=name))
             if height * width == 1:
-                st.caption(f"Layer `{name}`{more}. Each square is a single number: how strongly "
-                           "that filter answers to the digit as a whole. The last layer reads these.")
+                st.caption(layer + " " + _("Each square is a single number: how strongly "
+                                           "that filter answers to the digit as a whole. The last layer reads these."))
             else:
-                st.caption(f"Layer `{name}`{more}. One brightness scale for the whole block.")
+                st.caption(layer + " " + _("One brightness scale for the whole block."))
     with st.container(key="inside-tap-to-pick"):
         TAP_TO_PICK(key="inside-tap-to-pick-script")
     show_channel(arch, folder, image, maps)
@@ -337,14 +352,14 @@ def keep_choice_in_range(maps: list) -> tuple[int, int]:
 
 
 def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
-    st.subheader("One filter, up close")
-    names = [name for name, _ in maps]
+    st.subheader(_("One filter, up close"))
+    blocks = [_("Block {number} ({name})").format(number=n, name=name) for n, (name, _a) in enumerate(maps, start=1)]
     pick = st.columns(2)
-    number = pick[0].selectbox("Block", range(1, len(maps) + 1), key=BLOCK,
-                               format_func=lambda n: f"Block {n} ({names[n - 1]})")
+    number = pick[0].selectbox(_("Block"), range(1, len(maps) + 1), key=BLOCK,
+                               format_func=lambda n: blocks[n - 1])
     name, activations = maps[number - 1]
     order = explain.ranked_channels(activations)
-    rank = pick[1].slider("Filter, by activity (1 = most active)", 1, len(order), key=RANK)
+    rank = pick[1].slider(_("Filter, by activity (1 = most active)"), 1, len(order), key=RANK)
     channel = int(order[rank - 1])
     values = activations[..., channel]
     row, col = np.unravel_index(int(values.argmax()), values.shape)
@@ -352,35 +367,43 @@ def show_channel(arch: str, folder: str, image: np.ndarray, maps: list) -> None:
     left, middle, right = st.columns(3)
     top = float(values.max()) or 1.0  # its own scale: a quiet filter's pattern shows too
     left.image(enlarged(np.repeat(np.round(np.clip(values / top, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2), 252),
-               caption=f"Filter {channel} of block {number}: {values.shape[0]}x{values.shape[1]}")
-    middle.image(with_box(image, rows, cols), caption="Where it answers most strongly")
+               caption=_("Filter {channel} of block {number}: {height}x{width}").format(
+                   channel=channel, number=number, height=values.shape[0], width=values.shape[1]),
+               alt=_("Where filter {channel} of block {number} answers: bright where it answers strongly").format(
+                   channel=channel, number=number))
+    middle.image(with_box(image, rows, cols), caption=_("Where it answers most strongly"),
+                 alt=_("The digit with a box around the place the filter answers most strongly"))
     patch = image[rows, cols]
-    right.image(framed(patch, 252), caption=f"The {patch.shape[1]}x{patch.shape[0]} patch it sees there")
+    right.image(framed(patch, 252), caption=_("The {width}x{height} patch it sees there").format(
+                    width=patch.shape[1], height=patch.shape[0]),
+                alt=_("The {width} by {height} pixel patch of the digit that filter sees").format(
+                    width=patch.shape[1], height=patch.shape[0]))
     if values.max() <= 0:
-        st.caption("This filter finds nothing in this digit: all black. Filters answer only to "
-                   "their own pattern.")
+        st.caption(_("This filter finds nothing in this digit: all black. Filters answer only to "
+                     "their own pattern."))
     else:
-        st.caption(f"The brightest spot of this filter (row {row}, column {col} of its grid) "
-                   f"looks at the boxed {patch.shape[1]}x{patch.shape[0]} pixels of the digit: "
-                   "that patch holds the pattern it is tuned to.")
+        st.caption(_("The brightest spot of this filter (row {row}, column {column} of its grid) "
+                     "looks at the boxed {width}x{height} pixels of the digit: "
+                     "that patch holds the pattern it is tuned to.").format(
+            row=row, column=col, width=patch.shape[1], height=patch.shape[0]))
 
 
 def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray) -> None:
-    st.header("3. Which pixels made it say that", anchor="saliency")
+    st.header(_("3. Which pixels made it say that"), anchor="saliency")
     ranked = [int(d) for d in np.argsort(probabilities)[::-1][:2]]
-    st.markdown(
-        ":red[**Red**] pixels pushed the model *towards* the digit named above the picture; "
+    st.markdown(_(
+        ":orange[**Orange**] pixels pushed the model *towards* the digit named above the picture; "
         ":blue[**blue**] pixels pushed it *away*, towards other digits; grey ink barely "
-        "mattered. The stronger the colour, the bigger the push.")
+        "mattered. The stronger the colour, the bigger the push."))
     image, rgba = digit["image"], digit["rgba"]
-    methods = {"occlusion": "Occlusion", "integrated_gradients": "Integrated gradients"}
+    methods = {"occlusion": _("Occlusion"), "integrated_gradients": _("Integrated gradients")}
     maps = {"occlusion": _saliency(arch, folder, image.tobytes(), tuple(ranked), "occlusion")}
     if explain.has_gradients(arch, folder):
-        with st.spinner("Following the gradients (the first time loads TensorFlow: a few seconds)"):
+        with st.spinner(_("Following the gradients (the first time loads TensorFlow: a few seconds)")):
             maps["integrated_gradients"] = _saliency(arch, folder, image.tobytes(), tuple(ranked),
                                                      "integrated_gradients")
     else:
-        st.caption("This model is plain numpy, without gradients to follow here: occlusion only.")
+        st.caption(_("This model is plain numpy, without gradients to follow here: occlusion only."))
     ink = None
     if rgba is not None:
         found = canvas_ink_box(rgba)
@@ -388,48 +411,53 @@ def show_saliency(arch: str, folder: str, digit: dict, probabilities: np.ndarray
             ink = np.zeros(rgba.shape[:2], np.float32)
             ink[found[1]] = found[0]
     for place, target in enumerate(ranked):
-        label = "The model's answer" if place == 0 else "Its runner-up"
+        label = _("The model's answer") if place == 0 else _("Its runner-up")
         share = probabilities[target]
-        st.subheader(f"{label}: {target} ({'under 0.1%' if share < 0.001 else f'{share:.1%}'})")
-        pictures = [(diverging(values[place], image), f"{methods[method]}, 28x28")
+        amount = _("under {share}").format(share=percent(0.001, 1)) if share < 0.001 else percent(share, 1)
+        st.subheader(f"{label}: {target} ({amount})")
+        pictures = [(diverging(values[place], image), _("{method}, 28x28").format(method=methods[method]))
                     for method, values in maps.items()]
         if ink is not None:
             for method, values in maps.items():
                 on_canvas = explain.field_to_canvas(rgba, values[place])
                 if on_canvas is not None:
                     pictures.append((diverging(on_canvas, ink, float(np.abs(values[place]).max())),
-                                     f"{methods[method]}, on your canvas"))
+                                     _("{method}, on your canvas").format(method=methods[method])))
         for column, (rgb, caption) in zip(st.columns(len(pictures)), pictures):
-            column.image(enlarged(rgb, 252), caption=caption, width="stretch")
-    st.caption("Occlusion blacks out 4x4 squares one at a time and measures how much less sure "
-               "of each digit the model gets. Integrated gradients add the digit up from a black "
-               "picture in small steps and track each pixel's share of the change. Both measure "
-               "the evidence as log-odds, which keep counting where the percentage is already "
-               "near 100%.")
+            column.image(enlarged(rgb, 252), caption=caption, width="stretch",
+                         alt=_("{picture}: orange pixels pushed towards the answer, blue ones away").format(
+                             picture=caption))
+    st.caption(_("Occlusion blacks out 4x4 squares one at a time and measures how much less sure "
+                 "of each digit the model gets. Integrated gradients add the digit up from a black "
+                 "picture in small steps and track each pixel's share of the change. Both measure "
+                 "the evidence as log-odds, which keep counting where the percentage is already "
+                 "near 100%."))
 
 
 ensure_router()
-st.title("Inside the network")
+st.title(_("Inside the network"))
 style("inside.css")
 page_help("inside")
-arch, _ = open_selected()
+arch = open_selected()[0]
 folder = str(model_dir(arch))
 digit = None
-with failure_shown("Choosing a digit"):
+with failure_shown(_("Choosing a digit")):
     digit = choose_digit(arch)
 if digit is not None:
-    with failure_shown(f"The model {arch}"):
+    with failure_shown(_("The model {arch}").format(arch=arch)):
         probabilities = _probabilities(arch, folder, digit["image"].tobytes())
         best = int(probabilities.argmax())
         left, middle, right = st.columns([1, 1, 2])
-        left.image(pixel_grid(digit["image"], cell=6), caption=f"What the model reads: {digit['name']}")
-        middle.metric("Prediction", str(best))
-        middle.metric("Confidence", f"{probabilities[best]:.1%}")
-        right.caption(f"Model **{arch}**. Pick another in the sidebar to compare how two "
-                      "networks look at the same digit.")
-        with failure_shown("The pipeline"):
+        left.image(pixel_grid(digit["image"], cell=6),
+                   caption=_("What the model reads: {name}").format(name=digit["name"]),
+                   alt=_("{name}, 28 by 28 pixels, white on black").format(name=digit["name"]))
+        middle.metric(_("Prediction"), str(best))
+        middle.metric(_("Confidence"), percent(probabilities[best], 1))
+        right.caption(_("Model **{arch}**. Pick another in the sidebar to compare how two "
+                        "networks look at the same digit.").format(arch=arch))
+        with failure_shown(_("The pipeline")):
             show_pipeline(arch, folder, digit["rgba"], best, float(probabilities[best]))
-        with failure_shown("The feature maps"):
+        with failure_shown(_("The feature maps")):
             show_feature_maps(arch, folder, digit["image"])
-        with failure_shown("The saliency maps"):
+        with failure_shown(_("The saliency maps")):
             show_saliency(arch, folder, digit, probabilities)

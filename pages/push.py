@@ -22,14 +22,15 @@ from pages.common_artifacts import model_dir, shipped_archs
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown, shown_path
 from pages.common_figures import digit_image, pixel_grid, probability_figure
+from pages.common_access import announce, spoken
+from pages.common_colours import DIGIT_COLOURS
 from pages.common_frame import ensure_router, page_help, style
 from pages.common_models import open_selected, serving_classifier
 
 ensure_router()
 
-# One colour per digit, the same on the sweep and on the map (Plotly's D3 ten).
-DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# One colour per digit, the same on the sweep and on the map.
+DIGIT_COLORS = DIGIT_COLOURS
 STATIC = {"staticPlot": True}  # a finger scrolling the page must not drag a chart
 ERASER_SIDE = 224  # 8 canvas px per pixel of the 28x28 image
 SAMPLE_KEY = "push_sample"
@@ -197,6 +198,7 @@ with verdict:
     left, right = st.columns([1, 1])
     left.metric("Prediction", str(answer))
     right.metric("Confidence", f"{probabilities[answer]:.1%}")
+    announce("push", spoken(answer, float(probabilities[answer])))  # each slider move's answer, spoken
     with failure_shown("The not-a-digit check"):
         try:
             novelty = scorer(arch, model_dir(arch))
@@ -210,7 +212,8 @@ with verdict:
             damaged(e, "not-a-digit check", features_command(arch))
 with view:
     with st.container(key="push-details"):
-        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).")
+        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).",
+                 alt="Your digit after your changes, 28 by 28 pixels, white on black")
         st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC,
                         key="push_probabilities")
 
@@ -248,6 +251,7 @@ with failure_shown("The map"):
         )
         nearest, distance = atlas.neighbours(features)
         st.markdown("**Its 8 nearest MNIST digits**, nearest first:")
-        st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch")
+        st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch",
+                 alt="The 8 nearest MNIST digits: " + ", ".join(str(atlas.labels[atlas.pool[j]]) for j in nearest))
         said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
         st.caption(said + ": the digit each one is, and how far it is from yours in the model's numbers.")

@@ -66,7 +66,8 @@ def private_uses(path: Path, names: dict[str, Path], this: str) -> list[str]:
     found = []
 
     def private(name: str) -> bool:
-        return name.startswith("_") and not name.startswith("__")
+        # "_" alone is gettext's translate function (pages.common_language), public by convention.
+        return name.startswith("_") and not name.startswith("__") and name != "_"
 
     def check(module: str, name: str) -> None:
         if private(name) and module in names and package_of(module, names) != mine:

@@ -480,7 +480,8 @@ def test_pixel_grid_shows_every_pixel_enlarged_with_lines_between(mnist):
 def test_probability_figure_is_what_plotly_validation_would_make(height):
     import plotly.graph_objects as go
 
-    from pages.common_figures import ACCENT, MUTED, probability_figure, projector_layout
+    from pages.common_colours import OTHER_BAR, WINNER_BAR
+    from pages.common_figures import probability_figure, projector_layout
 
     probabilities = np.array([0.01, 0.002, 0.05, 0.8, 0.0, 0.1, 0.02, 0.008, 0.006, 0.004])
     figure = probability_figure(probabilities, height=height)
@@ -490,7 +491,7 @@ def test_probability_figure_is_what_plotly_validation_would_make(height):
     assert figure.layout.template.layout.font is not None and figure.layout.height == height
     bar = figure.data[0]
     assert list(bar.x) == [str(d) for d in range(10)] and list(bar.y) == probabilities.tolist()
-    assert list(bar.marker.color) == [ACCENT if d == 3 else MUTED for d in range(10)]
+    assert list(bar.marker.color) == [WINNER_BAR if d == 3 else OTHER_BAR for d in range(10)]
     assert list(bar.text) == ["1%", "", "5%", "80%", "", "10%", "2%", "1%", "1%", ""]
     # The mistakes page restyles a validated copy; nothing done to a figure reaches the next one.
     restyled = projector_layout(go.Figure(figure), height=300, title="The ten probabilities")

@@ -1,0 +1,79 @@
+"""Languages in a real browser: the browser's Accept-Language picks the language, the sidebar's
+picker changes it and puts it in the address, and it stays through a move to another page and
+into big-screen mode, whose join QR code carries it.
+
+Run: ``.venv/bin/python -m pytest tests/test_languages_browser.py``
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from model import MODEL_DIR
+from model.serving.artifacts import shipped_archs
+from tests.accessibility import open_settled
+from tests.browser import browser_available, wait_for_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
+    pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet"),
+]
+
+TIMEOUT = 60_000
+NAV = '[data-testid="stSidebarNav"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+@pytest.fixture
+def german_browser(browser):
+    context = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    yield context
+    context.close()
+
+
+def test_the_browser_language_then_the_picker_then_every_page(app_url, german_browser):
+    page = german_browser.new_page()
+    open_settled(page, app_url + "/")
+    page.get_by_role("heading", name="Ziffer zeichnen").wait_for()
+    expect(page.locator(NAV)).to_contain_text("Konfusionsmatrix")
+    assert "lang=" not in page.url  # the browser's choice, not the address's
+
+    languages = page.locator(SIDEBAR).get_by_role("radiogroup", name="Sprache")
+    expect(languages.get_by_role("radio", name="Deutsch")).to_be_checked()
+    languages.get_by_text("Français").click()
+    page.get_by_role("heading", name="Dessine un chiffre").wait_for()
+    wait_for_app(page)
+    assert re.search(r"[?&]lang=fr\b", page.url), page.url
+    expect(page.locator(NAV)).to_contain_text("Matrice de confusion")
+
+    # Another page through the navigation: still French, and the address says so again.
+    page.locator(NAV).get_by_text("Dans le réseau").click()
+    page.wait_for_url(re.compile(r"/inside"))
+    wait_for_app(page)
+    expect(page.locator(NAV)).to_contain_text("Courbes d’apprentissage")
+    page.wait_for_url(re.compile(r"[?&]lang=fr\b"))
+
+
+def test_big_screen_mode_keeps_the_language_and_its_join_link_carries_it(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(TIMEOUT)
+    try:
+        open_settled(page, app_url + "/?lang=es")
+        page.get_by_role("heading", name="Dibuja un dígito").wait_for()
+        page.locator(SIDEBAR).get_by_text("Modo pantalla grande").click()
+        page.wait_for_url(re.compile(r"present=1"))
+        wait_for_app(page)
+        assert re.search(r"[?&]lang=es\b", page.url), page.url
+        panel = page.locator(".st-key-join-panel")
+        expect(panel).to_contain_text("Únete con tu móvil o tableta")
+        # The address (and its QR code) where the server has one students can reach, else why not.
+        expect(panel).to_contain_text(re.compile(r"lang=es|Este ordenador no tiene una dirección de red"))
+        if "lang=es" in panel.inner_text():
+            qr = panel.get_by_role("img", name=re.compile(r"^Código QR de .*[?&]lang=es\b"))
+            expect(qr).to_be_visible()
+    finally:
+        page.close()
