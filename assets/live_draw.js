@@ -222,6 +222,7 @@ export default function ({ parentElement, data }) {
     parentElement.appendChild(root);
   }
   STATE.panel = parentElement.querySelector(".live-root");
+  STATE.panel.toggleAttribute("data-present", Boolean(data?.present));
   serverCaughtUp(data?.strokes);
   if (data?.off) {
     STATE.key = null;

@@ -210,7 +210,7 @@ def drawing_area(classifier: Classifier | None) -> None:
         # Last in the run (assets/draw.css shows it first): when the browser gets this run's
         # stroke count, the server's answer to those strokes is already on the page.
         with result_column, st.container(key="draw-live"):
-            _LIVE(key="live-draw", data={**live_data(classifier), "strokes": stroke_count(result)})
+            _LIVE(key="live-draw", data={**live_data(classifier), "strokes": stroke_count(result), "present": big_screen()})
 
 
 def upload_area(classifier: Classifier | None) -> None:
