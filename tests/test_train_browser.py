@@ -93,8 +93,10 @@ def set_epochs(page, epochs: int) -> None:
     wait_for_app(page, timeout=TIMEOUT)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory, mnist_dir):
+    # A fresh data folder each run: the test expects the first model trained there (seed002-mlp-1);
+    # a repeat against the same folder would meet seed002-mlp-3.
     data = tmp_path_factory.mktemp("data")
     with streamlit_server(env={"DIGITLAB_DATA_DIR": str(data), "MNIST_DIR": mnist_dir}) as url:
         yield url
