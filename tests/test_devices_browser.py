@@ -217,6 +217,9 @@ def test_draw_page_on_device(browser, base_url, name):
         draw(page, digit_strokes(digit), box)
         shown = read_prediction(page, timeout=TIMEOUT)
         assert page_scroll(page) == scrolled, "drawing on the canvas scrolled the page"
+        # The answer replacing the hint above the canvas must not move the canvas under the finger.
+        moved = box_when_still(page.locator(CANVAS).last)
+        assert abs(moved["y"] - box["y"]) <= 1, f"the canvas moved from y={box['y']} to y={moved['y']} after the stroke"
         assert shown == str(digit), f"drew a {digit}, the page says {shown}"
         value = prediction_value(page)
         assert in_viewport(page, value.bounding_box()), "the Prediction is off screen after the stroke"
