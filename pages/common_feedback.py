@@ -93,6 +93,12 @@ def _keep(widget_key: str, store_key: str) -> None:
 
 
 def _save(label: int, image, probabilities, model: str, version: str | None, digest: str) -> None:
+    # One answer per drawing. The pick of a digit is widget state, not a trigger: when the round
+    # watcher's timed fragment run reaches the server just after the full run that stored the
+    # answer (and stopped drawing the question), the browser still sends the old pick, which
+    # then reads as new and calls this again.
+    if digest in st.session_state.get(SAVED_KEY, {}):
+        return
     st.session_state.pop(PROBLEM_KEY, None)
     try:
         from model.classroom.storage import Answer

@@ -85,6 +85,31 @@ def test_no_it_was_stores_the_students_digit(db):
     assert Storage(db).answers().class_codes.tolist() == [""]
 
 
+def picked_twice_script():
+    import numpy as np
+
+    from model.serving.inference import load_classifier
+    from pages.common_feedback import _digest, _picked
+
+    classifier = load_classifier("cnn")
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 12:16] = 1.0
+    probabilities = classifier.predict_proba(image[None])[0]
+    import streamlit as st
+
+    st.session_state["pick"] = 4
+    # The same pick, called back a second time: what a timed fragment run carrying the browser's
+    # stale pick does after the run that stored it.
+    for _ in range(2):
+        _picked("pick", image, probabilities, "cnn", None, _digest(image))
+
+
+def test_a_pick_called_back_twice_is_stored_once(db):
+    at = AppTest.from_function(picked_twice_script, default_timeout=60).run()
+    assert not at.exception
+    assert Storage(db).answers().labels.tolist() == [4]
+
+
 def two_drawings_script():
     import numpy as np
     import streamlit as st
