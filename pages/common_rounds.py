@@ -316,7 +316,7 @@ def show_wall(wall, columns: int = 8) -> None:
             row = st.columns(columns, gap="small")
             for cell, drawing in zip(row, shown[start:start + columns]):
                 with cell:
-                    mark = "✓" if not drawing.fooled else "✗"
+                    mark = ":material/check:" if not drawing.fooled else ":material/close:"
                     _drawing_cell(drawing, f"{mark} read **{drawing.predicted}** · {drawing.confidence:.0%}"
                                   + (f" · {drawing.nickname}" if drawing.nickname else ""))
     if wall.total > WALL_SHOWN:
