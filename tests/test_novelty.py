@@ -131,3 +131,22 @@ def test_the_derived_command_names_a_model_it_does_not_have(tmp_path):
     result = subprocess.run([sys.executable, "-m", "model.explaining.derived", "--arch", "nosuch", "--model-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no trained model named nosuch" in result.stderr
+
+
+def test_the_browser_tests_letter_is_flagged_with_room_to_spare():
+    """The K the browser tests draw (tests.drawing.LETTER_K) is called no digit however a browser
+    samples the pen: 40 renderings with every point moved by about 3 px (s.d.) all score at least
+    20% above the threshold."""
+    from model.data.preprocess import canvas_to_mnist
+    from model.explaining.explain import novelty as novelty_score
+    from tests.drawing import LETTER_K, place, render, smooth
+
+    threshold = load_classifier(ARCH).card["novelty_threshold"]
+    strokes = place([smooth(s, 4) for s in LETTER_K], 0.6)
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(40):
+        moved = [[(x + rng.normal(0, 0.008), y + rng.normal(0, 0.008)) for x, y in s] for s in strokes]
+        images.append(canvas_to_mnist(render(moved)))
+    scores = novelty_score(ARCH, np.stack(images))
+    assert scores.min() > 1.2 * threshold, (scores.min(), threshold)

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from model.explaining.robustness import SLIDERS
 from tests.browser import WebsocketLog, box_when_still, browser_available
-from tests.drawing import (canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
+from tests.drawing import (LETTER_K, canvas_box, clear_canvas, draw_digit, draw_strokes, open_draw_page, place,
                            read_prediction, smooth, wait_idle)
 
 pytestmark = [
@@ -29,8 +29,6 @@ TIMEOUT = 60_000  # ms; generous: the machine is shared
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 664}
 VERDICT = "This doesn't look much like any digit I know"
-# A capital A as people draw it: up and down in one stroke, then the bar.
-LETTER_A = [[(0.08, 0.98), (0.3, 0.5), (0.5, 0.02), (0.7, 0.5), (0.92, 0.98)], [(0.28, 0.5), (0.72, 0.5)]]
 # The bars' heights straight from the Plotly chart of the ten probabilities.
 PROBABILITIES_JS = """() => {
   for (const plot of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
@@ -161,13 +159,13 @@ def test_a_drawn_letter_is_not_a_digit(browser, base_url, request, viewport):
             assert read_prediction(page, timeout=TIMEOUT) == "3"
             assert page.get_by_text(VERDICT).count() == 0
             clear_canvas(page, TIMEOUT)
-        strokes = place([smooth(s, 4) for s in LETTER_A], 0.6)
+        strokes = place([smooth(s, 4) for s in LETTER_K], 0.6)
         draw_strokes(page, strokes)
         read_prediction(page, timeout=TIMEOUT)
         page.get_by_text(VERDICT).wait_for(state="visible", timeout=TIMEOUT)
         # Beside the probabilities, not instead of them.
         assert probabilities(page) is not None
-        shot(page, f"letter-a-{request.node.callspec.id}")
+        shot(page, f"letter-k-{request.node.callspec.id}")
         if viewport is PHONE:
             # The drawing is what Push it pushes, and its sliders work on a phone too.
             go_to(page, "Push it")

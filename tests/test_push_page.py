@@ -12,12 +12,11 @@ from model import MODEL_DIR
 from model.data.preprocess import read_canvas
 from pages.common_artifacts import MODEL_DIR_ENV
 from pages.common_drawing import DRAWING_KEY
-from tests.drawing import place, render as render_strokes, smooth
+from tests.drawing import LETTER_K, place, render as render_strokes, smooth
 from tests.test_pages import routed_server  # noqa: F401 - the fixture, used by every test here
 
 APP = MODEL_DIR.parent / "app.py"
 VERDICT = "This doesn't look much like any digit I know"
-LETTER_A = [[(0.08, 0.98), (0.3, 0.5), (0.5, 0.02), (0.7, 0.5), (0.92, 0.98)], [(0.28, 0.5), (0.72, 0.5)]]
 
 
 def push_page(arch: str = "cnn", drawing: np.ndarray | None = None) -> AppTest:
@@ -46,7 +45,7 @@ def test_sample_digit_is_pushed_by_the_sliders():
 
 
 def test_a_drawn_letter_is_pushed_and_called_no_digit():
-    letter = read_canvas(render_strokes(place([smooth(s, 4) for s in LETTER_A], 0.6), size=400)).image
+    letter = read_canvas(render_strokes(place([smooth(s, 4) for s in LETTER_K], 0.6), size=400)).image
     at = push_page(drawing=letter)
     assert not at.exception, [e.value for e in at.exception]
     assert any("your drawing" in c.value for c in at.caption)
