@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -127,6 +128,10 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_selector(APP_IDLE, timeout=timeout)
 
 
+# A page's log, for helpers that record a failure (tests.drawing.clear_canvas).
+WEBSOCKET_LOGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class WebsocketLog:
     """Every message between one page and the app server, decoded, for a failing test's record:
     which widget values the page sent with each rerun request, and what the server said back
@@ -137,6 +142,7 @@ class WebsocketLog:
         self.rows: list[dict] = []
         self._start = time.monotonic()
         page.on("websocket", self._attach)
+        WEBSOCKET_LOGS[page] = self
 
     def _attach(self, ws) -> None:
         if "_stcore/stream" not in ws.url:
@@ -187,6 +193,16 @@ def _describe(direction: str, payload) -> dict:
         out["status"] = msg.script_finished
     elif kind == "new_session":
         out["page"] = msg.new_session.page_script_hash[:8]
+    elif kind == "delta":
+        out["path"] = list(msg.metadata.delta_path)
+        element = msg.delta.new_element
+        if msg.delta.WhichOneof("type") == "new_element" and element.WhichOneof("type"):
+            out["element"] = element.WhichOneof("type")
+            out["id"] = getattr(getattr(element, out["element"]), "id", "")[-24:]
+    run = msg.metadata.run
+    if run.script_run_id:
+        out["run"] = run.script_run_id[:6]
+        out["fragments"] = [f[:6] for f in run.fragment_ids]
     return out
 
 

@@ -90,7 +90,13 @@ ONE_STROKE = dict(sorted(ONE_STROKE.items()))
 # tests/test_novelty.py checks this one stays far above it under such jitter.
 LETTER_K: list[Stroke] = [[(0.2, 0.02), (0.2, 0.98)], [(0.85, 0.05), (0.22, 0.55), (0.85, 0.95)]]
 
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+# The drawing area a person can see. Not simply the last canvas in the page: when a timed
+# rerun of another fragment (the round watcher) reaches the server while the Draw page's run is
+# still going, Streamlit reports that run as ended early and its browser side skips the clean-up
+# of elements the run replaced (streamlit/streamlit#16708). After a Clear, the old canvas then
+# stays in the page, 0x0 and unseen, until the next stroke's run removes it (1 Clear in about
+# 250 here; the student sees one fresh, empty canvas, and drawing on it works).
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas:visible'
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 EMPTY_HINT = "Draw a digit, 0 to 9"
 
@@ -226,7 +232,7 @@ def wait_idle(page, timeout: float = 30_000) -> None:
 
 
 def clear_canvas(page, timeout: float = 30_000) -> None:
-    """Press Clear and wait for the empty state: a fresh canvas, no Prediction, the hint shown.
+    """Press Clear and wait for the empty state a person sees: a fresh canvas, no Prediction, the hint.
 
     Clear mounts a new canvas. On a canvas that is already empty nothing else on the page
     changes, so the old canvas is marked first and the wait is for one without the mark:
@@ -238,7 +244,12 @@ def clear_canvas(page, timeout: float = 30_000) -> None:
     except Exception as e:  # what the page showed instead, for the record
         seen = page.evaluate(_CLEAR_STATE_JS)
         Path("test-results").mkdir(exist_ok=True)
-        page.screenshot(path=f"test-results/clear-failed-{int(time.time())}.png")
+        stamp = int(time.time())
+        page.screenshot(path=f"test-results/clear-failed-{stamp}.png")
+        from tests.browser import WEBSOCKET_LOGS
+
+        if page in WEBSOCKET_LOGS:
+            WEBSOCKET_LOGS[page].save(Path(f"test-results/clear-failed-{stamp}.websocket.jsonl"))
         raise AssertionError(f"Clear gave no fresh canvas within {timeout:.0f} ms: {seen}") from e
     page.wait_for_function(f"() => ({PREDICTION_JS})() === null", timeout=timeout, polling="raf")
     page.get_by_text(EMPTY_HINT).wait_for(state="visible", timeout=timeout)
@@ -251,14 +262,23 @@ _CANVASES_JS = """() => [...document.querySelectorAll('[data-testid="stBidiCompo
     .filter(Boolean)"""
 _MARK_CANVASES_JS = f"() => ({_CANVASES_JS})().forEach(c => {{ c.dataset.digitlabCleared = '1'; }})"
 _CLEAR_STATE_JS = f"""() => ({{
-  canvases: ({_CANVASES_JS})().map(c => c.dataset.digitlabCleared ? 'old' : 'new'),
+  canvases: ({_CANVASES_JS})().map(c => {{
+    const r = c.getBoundingClientRect();
+    const host = c.getRootNode().host;
+    const stale = host && host.closest('[data-stale="true"]');
+    return [c.dataset.digitlabCleared ? 'old' : 'new', Math.round(r.x), Math.round(r.y), Math.round(r.width),
+            Math.round(r.height), getComputedStyle(c).visibility, stale ? 'stale' : ''];
+  }}),
   running: document.querySelector('[data-testid="stApp"]').dataset.testScriptState,
   prediction: ({PREDICTION_JS})(),
   hint: document.body.innerText.includes({EMPTY_HINT!r}),
 }})"""
 _FRESH_CANVAS_JS = f"""() => {{
-  const all = ({_CANVASES_JS})();
-  return all.length > 0 && all.every(c => !c.dataset.digitlabCleared);
+  const seen = ({_CANVASES_JS})().filter(c => {{
+    const r = c.getBoundingClientRect();
+    return r.width > 0 && r.height > 0;
+  }});
+  return seen.length > 0 && seen.every(c => !c.dataset.digitlabCleared);
 }}"""
 
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from model.serving.artifacts import shipped_archs
 from pages.common_models import friendly_name
-from tests.browser import browser_available
+from tests.browser import WebsocketLog, browser_available
 from tests.drawing import (
     CANVAS,
     EMPTY_HINT,
@@ -49,6 +49,7 @@ def base_url(request):
 def page(browser, base_url):
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(TIMEOUT)
+    WebsocketLog(page)  # saved by clear_canvas when a Clear fails
     open_draw_page(page, base_url, timeout=90_000)
     yield page
     page.close()
