@@ -21,6 +21,7 @@ from tests.drawing import CANVAS, EMPTY_HINT, digit_strokes, read_prediction, to
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a whole round of each kind with a teacher, the projector and three phones (about 45 s)
     pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
 ]
 

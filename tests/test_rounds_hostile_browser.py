@@ -28,6 +28,7 @@ from tests.test_rounds_browser import CLASS_CODE, PASSCODE, open_student, pick_v
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # every teacher trigger forged from a student's page (about 35 s)
     pytest.mark.skipif(not browser_available(), reason="needs playwright and Chromium"),
 ]
 
