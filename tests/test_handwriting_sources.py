@@ -6,13 +6,15 @@ source's folder is absent; the refusal test needs no data and always runs.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from model.handwriting import sources
+from model.handwriting import fetch, sources
 from model.handwriting.sources import (
     MANIFEST_NAME,
     PEN_DIR_ENV,
@@ -158,3 +160,67 @@ def test_missing_or_changed_files_are_refused_before_parsing(tmp_path, monkeypat
     (folder / "digits.txt").write_bytes(bytes(changed))
     with pytest.raises(PenDataError, match=r"made_up: digits\.txt at .* is not the published file"):
         load_strokes("made_up", tmp_path)
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _mirror_clone(folder: Path, files: dict[str, bytes]) -> str:
+    folder.mkdir()
+    _git(folder, "init", "-q")
+    for path, data in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    _git(folder, "add", "-A")
+    _git(folder, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "mirror")
+    return _git(folder, "rev-parse", "HEAD")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_fetch_follows_includes_and_refuses_a_mirror_whose_bytes_differ(tmp_path, monkeypatch):
+    """A UNIPEN-like mirror: the digit file's includes (from include/ and relative) are fetched,
+    the folder's manifest does not hash to the pinned one, and nothing is put in place."""
+    commit = _mirror_clone(tmp_path / "clone", {
+        "data/1a/site/a.dat": b".INCLUDE site/site.doc\n.INCLUDE ../../x.doc\n.SEGMENT CHARACTER 0 ? \"1\"\n",
+        "include/site/site.doc": b".INCLUDE site/data/ink.dat\n",
+        "include/site/data/ink.dat": b".PEN_DOWN\n1 2\n.PEN_UP\n",
+        "data/x.doc": b"relative to the including file\n",
+        "unrelated/letters.dat": b"not a digit file\n",
+        "CDROM-README": b"notice\n",
+    })
+    monkeypatch.setitem(fetch.MIRRORS, "unipen_1a", fetch.Mirror(
+        repo="example/mirror", commit=commit, files=((commit, "CDROM-README", "CDROM-README"),), crawl="data/1a"))
+    pen = tmp_path / "pen"
+    (pen / "unipen_1a").mkdir(parents=True)
+    (pen / "unipen_1a" / "kept.txt").write_text("what was there before")
+
+    with pytest.raises(PenDataError, match=MANIFEST_NAME):
+        fetch.fetch_source("unipen_1a", pen, tmp_path / "clone")
+    assert sorted(p.name for p in pen.iterdir()) == ["unipen_1a"]  # no staging folder left behind
+    assert [p.name for p in (pen / "unipen_1a").iterdir()] == ["kept.txt"]
+
+    written = {}
+    monkeypatch.setattr(sources, "verify_files", lambda name, folder: written.update(
+        (str(p.relative_to(Path(folder) / name)), p.read_bytes()) for p in (Path(folder) / name).rglob("*") if p.is_file()))
+    fetch.fetch_source("unipen_1a", pen, tmp_path / "clone")
+    assert sorted(written) == ["CDROM-README", "SHA256SUMS", "data/1a/site/a.dat", "data/x.doc",
+                               "include/site/data/ink.dat", "include/site/site.doc"]
+    listed = dict(reversed(line.split("  ", 1)) for line in written["SHA256SUMS"].decode().splitlines())
+    assert listed["data/x.doc"] == hashlib.sha256(b"relative to the including file\n").hexdigest()
+    assert (pen / "unipen_1a" / "include" / "site" / "data" / "ink.dat").is_file()
+    assert not (pen / "unipen_1a" / "kept.txt").exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_fetch_from_a_clone_puts_the_published_pendigits_file_in_place(tmp_path, monkeypatch):
+    published = pen_dir() / "uci_pendigits" / "pendigits-orig.tes.Z"
+    if not published.is_file():
+        pytest.skip(f"needs the uci_pendigits pen data: {published} is absent (see docs/pen-data.md)")
+    path = "Unit Tests/Accord.Tests.IO/Resources/pendigits-orig.tes.Z"
+    commit = _mirror_clone(tmp_path / "clone", {path: published.read_bytes()})
+    monkeypatch.setitem(fetch.MIRRORS, "uci_pendigits", fetch.Mirror(
+        repo="example/mirror", commit=commit, files=((commit, path, "pendigits-orig.tes.Z"),)))
+    assert fetch.main(["--to", str(tmp_path / "pen"), "--git", f"uci_pendigits={tmp_path / 'clone'}",
+                       "uci_pendigits"]) == 0
+    assert len(load_strokes("uci_pendigits", tmp_path / "pen")) == 3498
