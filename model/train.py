@@ -130,7 +130,7 @@ class Recorder(keras.callbacks.Callback):
         row["seconds"] = round(time.perf_counter() - self.started, 3)
         self.rows.append(row)
         probabilities = self.model.predict(self.val_x, batch_size=1000, verbose=0)
-        self.val_probabilities[epoch + 1] = probabilities.astype(np.float16)
+        self.val_probabilities[epoch + 1] = probabilities.astype(np.float32)
         if self.best_key is None or epoch_rank(row) > self.best_key:
             self.best_key, self.best_epoch = epoch_rank(row), epoch + 1
             self.best_weights = self.model.get_weights()

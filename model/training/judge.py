@@ -27,14 +27,16 @@ from model import MODEL_DIR
 SPLIT_SEED = 0
 # Every epoch's validation probabilities, kept by ``model.train`` with a run's progress and with
 # each ensemble member (OUT/.members/...); not with shipped models, where 30 x 5,000 x 10
-# float16s (3 MB) per retraining would go into git.
+# float32s (6 MB) per retraining would go into git. Not float16: near 0.1 it keeps about four
+# digits, and an early epoch's near-even probabilities rounded to it tie, so argmax took the lower
+# class and the kept figures disagreed with the run's own val_accuracy (CI, stop 35).
 VALIDATION_PROBABILITIES = "validation_probabilities.npz"
 
 
 def save_epoch_probabilities(path: Path, by_epoch: dict[int, np.ndarray], labels: np.ndarray) -> None:
     """With the labels, so that the file alone is enough to judge."""
     epochs = sorted(by_epoch)
-    empty = np.zeros((0, len(labels), 10), np.float16)
+    empty = np.zeros((0, len(labels), 10), np.float32)
     stacked = np.stack([by_epoch[e] for e in epochs]) if epochs else empty
     np.savez_compressed(path, epochs=np.asarray(epochs, np.int32), probabilities=stacked,
                         labels=np.asarray(labels, np.uint8))

@@ -45,7 +45,7 @@ class TrainResult:
     extras: dict = field(default_factory=dict)
     train_seconds: float | None = None  # when not the wall time of this call (reused ensemble members)
     member_histories: list[dict] | None = None  # an ensemble's: each member's own curves
-    # epoch (1-based) -> (N, 10) float16 validation probabilities after that epoch (Keras runs)
+    # epoch (1-based) -> (N, 10) float32 validation probabilities after that epoch (Keras runs)
     epoch_val_probabilities: dict[int, np.ndarray] | None = None
     model: object = None  # the Keras model (Keras trainers only)
 
