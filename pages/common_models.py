@@ -36,6 +36,8 @@ T = TypeVar("T")
 MODEL_NAMES = {
     "cnn": (N_("Digit Lab CNN"), N_("Our own convolutional network: three layers of pattern finders, "
             "trained on shifted and tilted digits.")),
+    "cnn_blend": (N_("Digit Lab CNN, blended"), N_("The Digit Lab CNN and its version for pens, mixed weight by "
+                  "weight: it reads pens nearly as well as the one and MNIST nearly as well as the other.")),
     "cnn_pen": (N_("Digit Lab CNN for pens"), N_("The Digit Lab CNN trained further on digits drawn with a pen: "
                 "MNIST's digits redrawn, continental 1s, crossed 7s, slashed zeros, and 140 more writers.")),
     "seed004_cnn": (N_("Deep CNN"), N_("Four layers of pattern finders with large windows, then a big plain layer.")),

@@ -146,3 +146,32 @@ def test_the_pen_benchmark_measures_a_model_end_to_end(mnist):
     summary = penbench.card_summary(report)
     assert summary["accuracy"] == report["real_all"]["accuracy"] and summary["digits"] == 200
     assert [met for _, met in penbench.verdicts(report)][0] == (report["real_all"]["accuracy"] >= 0.99)
+
+
+def test_the_shipped_blend_is_the_mix_its_validation_chose_of_its_two_networks(mnist):
+    import json
+
+    import keras
+
+    from model import MODEL_DIR
+    from model.handwriting.blend import blend
+
+    base, pen = [np.full(3, 2.0, np.float32)], [np.full(3, 4.0, np.float32)]
+    assert blend(base, pen, 0.0)[0].tolist() == [2, 2, 2] and blend(base, pen, 1.0)[0].tolist() == [4, 4, 4]
+    assert blend(base, pen, 0.25)[0].tolist() == [2.5, 2.5, 2.5]
+
+    card = json.loads((MODEL_DIR / "cnn_blend" / "card.json").read_text())
+    rows, mix = card["blend"]["mixes"], card["blend"]["mix"]
+    # Chosen on validation digits alone: the most right, the nearer the base on a tie.
+    assert mix == max(rows, key=lambda row: (row["val_accuracy"], -row["mix"]))["mix"]
+    assert card["test_accuracy"] >= 0.995  # the floor for a default
+
+    load = lambda arch: keras.models.load_model(MODEL_DIR / arch / "model.keras", compile=False)  # noqa: E731
+    expected = blend(load("cnn").get_weights(), load("cnn_pen").get_weights(), mix)
+    shipped = load("cnn_blend")
+    for got, want in zip(shipped.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    # The card's MNIST figure is what the shipped weights read on the test digits.
+    x = mnist.test.images.astype(np.float32)[..., None] / 255
+    right = shipped.predict(x, batch_size=2000, verbose=0).argmax(axis=1) == mnist.test.labels
+    assert int(np.sum(~right)) == card["test_errors"]

@@ -18,6 +18,7 @@ from model import MODEL_DIR
 # The order the app lists models in: ours first, then the seeds.
 PREFERRED_ORDER = (
     "cnn",
+    "cnn_blend",
     "cnn_pen",
     "seed004_cnn",
     "seed002_cnn",
