@@ -8,6 +8,7 @@ Run: ``.venv/bin/python -m pytest tests/test_accessibility_browser.py``
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -38,16 +39,26 @@ def context(browser, request):
     context.close()
 
 
-@pytest.mark.parametrize("context", list(PROFILES), indirect=True)
-def test_axe_finds_nothing_serious_on_any_page(app_url, context):
-    found = {}
+@pytest.mark.parametrize("context", ["desktop", pytest.param("phone", marks=pytest.mark.slow)], indirect=True)
+def test_axe_finds_nothing_serious_on_any_page_and_each_has_its_own_title(app_url, context):
+    """One tour of every page: axe's audit, and the browser tab's title (a student with ten tabs
+    open, or a screen reader's list of windows, tells the pages apart by it)."""
+    found, titles = {}, {}
     page = context.new_page()
     for path, _ in PAGES:
         open_settled(page, app_url + path)
+        if path == "/":  # the tour is every page the sidebar links to
+            links = page.locator('[data-testid="stSidebarNavLink"]')
+            linked = {urlsplit(urljoin(app_url + "/", links.nth(i).get_attribute("href") or "")).path
+                      for i in range(links.count())}
+            assert len(linked) >= 5 and linked <= {p for p, _ in PAGES}, linked
+        page.wait_for_function("() => document.title && document.title !== 'Streamlit'")
+        titles[path] = page.title()
         bad = severe(audit(page))
         if bad:
             found[path] = [(v["impact"], v["id"], v["help"], v["nodes"][:2]) for v in bad]
     assert not found, found
+    assert len(set(titles.values())) == len(titles), titles
 
 
 def _live_region(page, region: str):

@@ -1,8 +1,9 @@
 """The Draw page on the screens of a class, in a real Chromium: two phones (one also held
 sideways) and a tablet both ways round with real touch (CDP ``Input.dispatchTouchEvent``), a 720p projector and a 1080p
-desktop with the mouse; then big-screen mode (``?present=1``) on the projector, and every page's
-browser title. One server and one browser for the module; a failing profile leaves a
-screenshot in ``test-results/``.
+desktop with the mouse; then big-screen mode (``?present=1``) on the projector. The taller phone,
+the sideways tablet and the desktop run with the slow tests (``FURTHER_PROFILES``); every page's
+browser title is checked on the accessibility tour (tests/test_accessibility_browser.py). One
+server and one browser for the module; a failing profile leaves a screenshot in ``test-results/``.
 
 Run: ``.venv/bin/python -m pytest -m browser tests/test_devices_browser.py``  (about 2 minutes)
 """
@@ -198,7 +199,13 @@ def no_sideways_scroll(page) -> tuple[int, int]:
     return page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
 
 
-@pytest.mark.parametrize("name", list(PROFILES))
+# The smallest phone, a sideways phone, a tablet and the projector gate each change (make test);
+# the other profiles run with the slow tests (make test-slow, CI).
+FURTHER_PROFILES = ("phone-412x839", "tablet-1080x810", "desktop-1920x1080")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in FURTHER_PROFILES else n
+                                  for n in PROFILES])
 def test_draw_page_on_device(browser, base_url, name):
     options = PROFILES[name]
     with device(browser, name, options) as page:
@@ -264,7 +271,7 @@ def test_strokes_at_each_edge_of_a_small_canvas_land_at_that_edge(browser, base_
             assert far[edge] <= 0.06, f"{edge} stroke reaches {far[edge]:.1%} into the canvas"
 
 
-@pytest.mark.parametrize("path", ["training", "confusion"])
+@pytest.mark.parametrize("path", ["training", pytest.param("confusion", marks=pytest.mark.slow)])
 def test_a_swipe_over_a_chart_scrolls_the_page(browser, base_url, path):
     # Plotly's drag-to-zoom, if left on, catches the finger: a swipe over a chart moves nothing.
     name = "phone-412x839"
@@ -377,19 +384,3 @@ def test_big_screen_mode_on_a_projector(browser, base_url):
         page.get_by_text("Big-screen mode").click()
         page.get_by_role("heading", name="Draw a digit").wait_for()
         assert "present" not in page.url
-
-
-def test_every_page_has_its_own_browser_title(browser, base_url):
-    with device(browser, "titles", dict(viewport={"width": 1280, "height": 800})) as page:
-        page.goto(base_url + "/")
-        wait_for_app(page, timeout=90_000)
-        links = page.locator('[data-testid="stSidebarNavLink"]')
-        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-        assert len(hrefs) >= 5
-        titles = {}
-        for href in hrefs:
-            page.goto(href if href.startswith("http") else base_url + "/" + href.lstrip("/"))
-            wait_for_app(page, timeout=TIMEOUT)
-            page.wait_for_function("() => document.title && document.title !== 'Streamlit'")
-            titles[href] = page.title()
-        assert len(set(titles.values())) == len(titles), titles

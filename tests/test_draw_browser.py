@@ -74,12 +74,12 @@ def test_empty_canvas_shows_hint_and_no_prediction(page):
     [
         (0, 0.6, None),
         (1, 0.6, None),
-        (2, 0.5, (0.1, 0.1)),  # smaller, towards the top left
-        (3, 0.7, None),
+        pytest.param(2, 0.5, (0.1, 0.1), marks=pytest.mark.slow),  # smaller, towards the top left
+        pytest.param(3, 0.7, None, marks=pytest.mark.slow),
         (4, 0.6, None),
         (5, 0.4, (0.45, 0.5)),  # small, bottom right
         (7, 0.6, None),
-        (8, 0.8, None),  # large
+        pytest.param(8, 0.8, None, marks=pytest.mark.slow),  # large
         (9, 0.6, None),
     ],
 )

@@ -335,8 +335,11 @@ def break_file(path: Path, fault: str) -> None:
         path.write_text(path.read_text()[: 200] + "\n")  # cut short: not valid JSON
 
 
-@pytest.mark.parametrize("fault", ["missing", "corrupt"])
-@pytest.mark.parametrize("page", list(PAGES))
+# Each page with one fault in make test, the fault of the other kind with the slow tests (CI).
+@pytest.mark.parametrize("page, fault", [
+    pytest.param(page, fault, marks=[pytest.mark.slow] if (i + j) % 2 else [], id=f"{page}-{fault}")
+    for i, page in enumerate(PAGES) for j, fault in enumerate(("missing", "corrupt"))
+])
 def test_a_broken_artifact_is_named_and_the_other_pages_work(artifacts, page, fault):
     arch = ARCHS[0]
     name = NEEDS[page]

@@ -149,7 +149,7 @@ def test_every_slider_changes_the_probabilities(browser, base_url, request):
         shot(page, "push-desktop-erased")
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("viewport", [DESKTOP, pytest.param(PHONE, marks=pytest.mark.slow)], ids=["desktop", "phone"])
 def test_a_drawn_letter_is_not_a_digit(browser, base_url, request, viewport):
     options = {"is_mobile": True, "has_touch": True} if viewport is PHONE else {}
     with new_page(browser, viewport, request, **options) as page:
