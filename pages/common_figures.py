@@ -12,6 +12,7 @@ from PIL import Image
 
 from model.data.mnist import unit_pixels
 from pages.common_colours import MODEL_PALETTE, OTHER_BAR, WINNER_BAR
+from pages.common_language import _
 
 
 def _unit_range(pixels) -> np.ndarray:
@@ -146,6 +147,7 @@ def digit_grid(digits: list[dict], caption, columns: int = 8) -> None:
         row = st.columns(columns, gap="small")
         for cell, digit in zip(row, digits[start : start + columns]):
             with cell:
-                alt = f"A handwritten {digit['true']} from the test set" if "true" in digit else "A test digit"
+                alt = (_("A handwritten {digit} from the test set").format(digit=digit["true"]) if "true" in digit
+                       else _("A test digit"))
                 st.image(digit_image(digit["pixels"]), width="stretch", alt=alt)
                 st.markdown(caption(digit))

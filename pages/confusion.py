@@ -12,6 +12,7 @@ from pages.common_colours import DIAGONAL_GREY, DIAGONAL_TEXT, ERROR_SCALE
 from pages.common_errors import failure_shown
 from pages.common_figures import digit_grid, projector_layout
 from pages.common_frame import ensure_router, page_help, style
+from pages.common_language import _, number, percent
 from pages.common_models import open_selected
 
 DIGITS = list(range(10))
@@ -19,7 +20,7 @@ CELL_TRUE, CELL_PREDICTED = "confusion_true", "confusion_predicted"
 
 
 def introduction() -> None:
-    st.title("Confusion matrix")
+    st.title(_("Confusion matrix"))
     style("confusion.css")
     page_help("confusion")
 
@@ -37,19 +38,19 @@ def summary(arch: str, evaluation: dict, matrix: np.ndarray) -> None:
     n = int(evaluation.get("n", matrix.sum()))
     errors = int(evaluation.get("errors", matrix.sum() - np.trace(matrix)))
     worst_true, worst_predicted, worst_count = most_common_mistake(matrix)
-    st.markdown(
-        f"**{arch}** on the {n:,} MNIST test digits. Rows: the digit it really is; "
+    st.markdown(_(
+        "**{arch}** on the {n} MNIST test digits. Rows: the digit it really is; "
         "columns: what the model said. The grey diagonal is right; **every coloured cell is a "
         "mistake**, darker for more."
-    )
+    ).format(arch=arch, n=number(n)))
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Test accuracy", f"{evaluation['accuracy']:.2%}")
-    m2.metric(f"Errors (of {n:,})", f"{errors:,}")
-    m3.metric("Test loss", f"{evaluation['loss']:.4f}")
+    m1.metric(_("Test accuracy"), percent(evaluation["accuracy"], 2))
+    m2.metric(_("Errors (of {n})").format(n=number(n)), number(errors))
+    m3.metric(_("Test loss"), number(evaluation["loss"], 4))
     m4.metric(
-        "Most common mistake",
-        f"{worst_true} → {worst_predicted}" if worst_count else "none",
-        f"{worst_count} digits" if worst_count else None,
+        _("Most common mistake"),
+        f"{worst_true} → {worst_predicted}" if worst_count else _("none"),
+        _("{count} digits").format(count=number(worst_count)) if worst_count else None,
         delta_color="off", delta_arrow="off",
     )
 
@@ -63,7 +64,7 @@ def matrix_figure(matrix: np.ndarray, normalised: bool) -> go.Figure:
     def label(v: float, count: int) -> str:
         if count == 0:
             return ""
-        return f"{v:.1%}" if normalised else f"{count}"
+        return percent(v, 1) if normalised else number(count)
 
     text = [[label(values[t, p], matrix[t, p]) for p in DIGITS] for t in DIGITS]
     eye = np.eye(10, dtype=bool)
@@ -92,52 +93,53 @@ def matrix_figure(matrix: np.ndarray, normalised: bool) -> go.Figure:
         marker=dict(symbol="square-open", size=44, color="#111827", opacity=0, line=dict(width=4)),
         selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
         customdata=[[int(matrix[t, p]), float(shares[t, p])] for t, p in cells],
-        hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]} digits "
-        "(%{customdata[1]:.1%} of the %{y}s)<extra></extra>",
+        hovertemplate=_("true %{y}, predicted %{x}<br>%{customdata[0]} digits "
+                        "(%{customdata[1]:.1%} of the %{y}s)") + "<extra></extra>",
         showlegend=False,
     ))
     projector_layout(fig, height=700, margin=dict(l=10, r=10, t=10, b=10),
                      plot_bgcolor="white", clickmode="event+select", dragmode=False)
-    fig.update_xaxes(title="predicted digit", tickmode="array", tickvals=DIGITS, side="top",
+    fig.update_xaxes(title=_("predicted digit"), tickmode="array", tickvals=DIGITS, side="top",
                      tickfont=dict(size=22), showgrid=False, zeroline=False, range=[-0.5, 9.5],
                      constrain="domain")
-    fig.update_yaxes(title="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed",
+    fig.update_yaxes(title=_("true digit"), tickmode="array", tickvals=DIGITS, autorange="reversed",
                      tickfont=dict(size=22), showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain")
     return fig
 
 
 def per_digit_table(evaluation: dict) -> None:
-    st.markdown("#### Per digit")
+    st.markdown("#### " + _("Per digit"))
     table = pd.DataFrame(
         {
-            "digit": str(row["digit"]),
-            "precision": f"{row['precision']:.1%}",
-            "recall": f"{row['recall']:.1%}",
-            "F1": f"{row['f1']:.1%}",
-            "test digits": f"{row['support']:,}",
+            _("digit"): str(row["digit"]),
+            _("precision"): percent(row["precision"], 1),
+            _("recall"): percent(row["recall"], 1),
+            "F1": percent(row["f1"], 1),
+            _("test digits"): number(row["support"]),
         }
         for row in evaluation["per_class"]
     )
     st.table(table, hide_index=True)
-    st.caption("**Precision**: when it says *d*, how often it is right. "
-               "**Recall**: of the real *d*s, how many it finds.")
+    st.caption(_("**Precision**: when it says *d*, how often it is right. "
+                 "**Recall**: of the real *d*s, how many it finds."))
 
 
 def matrix_and_table(arch: str, evaluation: dict, matrix: np.ndarray):
-    """The matrix beside the per-digit table; the chart's selection event."""
+    """The matrix, then the per-digit table; the chart's selection event."""
     normalised = st.toggle(
-        "Row-normalised: share of each true digit", key="confusion_normalised",
-        help="Each row divided by how many test digits of that kind there are, so rare and "
-        "common digits compare fairly.",
+        _("Row-normalised: share of each true digit"), key="confusion_normalised",
+        help=_("Each row divided by how many test digits of that kind there are, so rare and "
+               "common digits compare fairly."),
     )
-    left, right = st.columns([2, 1], gap="large")
-    with left, st.container(key="confusion-chart"):
+    # The table under the matrix, not beside it: beside it, its five columns were clipped on a
+    # 1280 px projector and on every tablet (157-207 px wide there), in every language.
+    with st.container(key="confusion-chart"):
         event = st.plotly_chart(
             matrix_figure(matrix, normalised), on_select="rerun", selection_mode="points",
             key=f"confusion_heatmap_{arch}", width="stretch", config={"displayModeBar": False},
         )
-    with right:
+    with st.container(key="confusion-per-digit"):
         per_digit_table(evaluation)
     return event
 
@@ -150,14 +152,14 @@ def chosen_cell(event, matrix: np.ndarray) -> tuple[int, int]:
     if clicked is not None and clicked != st.session_state.get("confusion_last_click"):
         st.session_state[CELL_TRUE], st.session_state[CELL_PREDICTED] = clicked
     st.session_state["confusion_last_click"] = clicked
-    worst_true, worst_predicted, _ = most_common_mistake(matrix)
+    worst_true, worst_predicted, _count = most_common_mistake(matrix)
     st.session_state.setdefault(CELL_TRUE, worst_true)
     st.session_state.setdefault(CELL_PREDICTED, worst_predicted)
 
-    st.subheader("The digits in a cell")
-    b1, b2, _ = st.columns([1, 1, 2])
-    true_digit = b1.selectbox("True digit", DIGITS, key=CELL_TRUE)
-    predicted = b2.selectbox("Predicted digit", DIGITS, key=CELL_PREDICTED)
+    st.subheader(_("The digits in a cell"))
+    b1, b2, _rest = st.columns([1, 1, 2])
+    true_digit = b1.selectbox(_("True digit"), DIGITS, key=CELL_TRUE)
+    predicted = b2.selectbox(_("Predicted digit"), DIGITS, key=CELL_PREDICTED)
     return true_digit, predicted
 
 
@@ -166,29 +168,31 @@ def cell_digits(evaluation: dict, matrix: np.ndarray, true_digit: int, predicted
     count = int(matrix[true_digit, predicted])
     if true_digit == predicted:
         examples = evaluation.get("correct_examples", {}).get(str(true_digit), [])
-        st.markdown(
-            f"#### {count:,} {true_digit}s read correctly: the first {len(examples)}"
-            if count else f"#### No {true_digit} was read correctly"
-        )
-        digit_grid(examples, lambda d: f"**{d['confidence']:.0%}** #{d['index']}", columns=8)
+        st.markdown("#### " + (
+            _("{count} {digit}s read correctly: the first {shown}").format(
+                count=number(count), digit=true_digit, shown=len(examples))
+            if count else _("No {digit} was read correctly").format(digit=true_digit)
+        ))
+        digit_grid(examples, lambda d: f"**{percent(d['confidence'])}** #{d['index']}", columns=8)
     else:
         examples = [m for m in evaluation.get("misclassified", [])
                     if m["true"] == true_digit and m["predicted"] == predicted]
         examples.sort(key=lambda m: -m["confidence"])
         if not examples:
-            st.markdown(f"#### No {true_digit} was taken for a {predicted}.")
+            st.markdown("#### " + _("No {digit} was taken for a {predicted}.").format(
+                digit=true_digit, predicted=predicted))
         else:
-            st.markdown(
-                f"#### {len(examples)} × a {true_digit} the model read as {predicted}, most confident "
+            st.markdown("#### " + _(
+                "{count} × a {digit} the model read as {predicted}, most confident "
                 "first (with how sure it was, and the test-set number)"
-            )
-            digit_grid(examples, lambda d: f"**{d['confidence']:.0%}** #{d['index']}", columns=8)
+            ).format(count=len(examples), digit=true_digit, predicted=predicted))
+            digit_grid(examples, lambda d: f"**{percent(d['confidence'])}** #{d['index']}", columns=8)
 
 
 ensure_router()
 introduction()
-arch, evaluation = open_selected(load_evaluation, "The confusion matrix of {arch}")
-with failure_shown(f"The confusion matrix of {arch}"):
+arch, evaluation = open_selected(load_evaluation, _("The confusion matrix of {arch}"))
+with failure_shown(_("The confusion matrix of {arch}").format(arch=arch)):
     matrix = np.asarray(evaluation["confusion_matrix"], dtype=int)
     summary(arch, evaluation, matrix)
     event = matrix_and_table(arch, evaluation, matrix)

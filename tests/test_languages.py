@@ -216,3 +216,25 @@ def test_the_inside_page_speaks_the_language(routed, template, lang):
     help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
     assert help_box.markdown[0].value.strip() == \
         (REPO / "assets" / "help" / f"inside.{lang}.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_confusion_page_speaks_the_language(routed, template, lang):
+    """The Confusion matrix page as it opens (on the most common mistake): no English message
+    left, its help, its table's headings and its figures in the language's own format."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/confusion.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Confusion matrix") in [t.value for t in at.title]
+    assert english_left(shown_text(at), lang, template) == []
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"confusion.{lang}.md").read_text(encoding="utf-8").strip()
+    accuracy = next(m for m in at.metric if m.label == translations.gettext("Test accuracy")).value
+    assert "," in accuracy and accuracy.endswith("\xa0%"), accuracy
+    headings = list(at.table[0].value.columns)
+    assert headings[0] == translations.gettext("digit") != "digit", headings
