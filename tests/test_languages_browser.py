@@ -77,3 +77,29 @@ def test_big_screen_mode_keeps_the_language_and_its_join_link_carries_it(app_url
             expect(qr).to_be_visible()
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 810, "height": 1080}],
+                         ids=["phone", "tablet"])
+def test_the_confusion_pages_table_fits_in_the_longest_language(app_url, browser, viewport):
+    """German's headings are the longest: the per-digit table's five columns stay inside the
+    page, none cut off by its column or the screen (it once sat in a column 157 px wide)."""
+    context = browser.new_context(viewport=viewport, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT)
+    try:
+        page = context.new_page()
+        open_settled(page, app_url + "/confusion?lang=de")
+        table = page.locator('.st-key-confusion-per-digit [data-testid="stTable"]')
+        table.scroll_into_view_if_needed()
+        expect(table).to_contain_text("Trefferquote")
+        inner, outer, right = table.evaluate(
+            "e => [e.querySelector('table').scrollWidth, e.clientWidth, e.querySelector('table').getBoundingClientRect().right]")
+        assert inner <= outer and right <= viewport["width"], (inner, outer, right)
+        # What a person sees at the last heading's right end is that heading.
+        last = table.locator("th").last
+        box = last.bounding_box()
+        seen = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.textContent",
+                             [box["x"] + box["width"] - 3, box["y"] + box["height"] / 2])
+        assert seen == "Testziffern", seen
+    finally:
+        context.close()
