@@ -69,13 +69,14 @@ def forget_pulse(class_code: str | None) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _round_at(url: str, round_id: int, revision: int):
+def _round_at(url: str, round_id: int, started_at, revision: int):
     return rounds().get(round_id)
 
 
-def round_at(round_id: int, revision: int):
-    """A round as it was at a revision (one query per revision per process)."""
-    return _round_at(storage().url, round_id, revision)
+def round_at(round_id: int, revision: int, started_at):
+    """A round as it was at a revision (one query per revision per process); its start too,
+    because a round after a deletion can have a deleted one's id and revision (see ``pulse``)."""
+    return _round_at(storage().url, round_id, started_at, revision)
 
 
 def _student_class() -> str | None:
@@ -109,7 +110,7 @@ def round_watch() -> None:
     class_code = _student_class()
     try:
         now = pulse(class_code)
-        current = None if now is None or not now[2] else round_at(now[0], now[1])
+        current = None if now is None or not now[2] else round_at(now[0], now[1], now[3])
     except Exception as error:  # noqa: BLE001 - the drawing must still predict
         print(f"[digit-lab] class rounds: {type(error).__name__}: {error}", file=sys.stderr)
         return

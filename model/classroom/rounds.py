@@ -285,14 +285,16 @@ class Rounds:
         latest = self.latest(class_code)
         return latest if latest is not None and latest.is_open else None
 
-    def pulse(self, class_code: str | None) -> tuple[int, int, bool] | None:
-        """The cheap question pages poll: the class's newest round's (id, revision, open), which
-        changes whenever anything about it does."""
+    def pulse(self, class_code: str | None) -> tuple[int, int, bool, dt.datetime] | None:
+        """The cheap question pages poll: the class's newest round's (id, revision, open,
+        started_at), which changes whenever anything about it does. With its start: SQLite gives
+        a new round the id of a deleted one (after "delete everything of this class"), and its
+        revision starts at 1 again, so (id, revision) alone can name two rounds."""
         t = rounds_table
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.id, t.c.revision, t.c.ended_at).where(
+            row = conn.execute(sa.select(t.c.id, t.c.revision, t.c.ended_at, t.c.started_at).where(
                 t.c.class_key == class_key(class_code)).order_by(t.c.id.desc()).limit(1)).first()
-        return None if row is None else (row.id, row.revision, row.ended_at is None)
+        return None if row is None else (row.id, row.revision, row.ended_at is None, row.started_at)
 
     # ----------------------------------------------------------------- students
     def submit(self, round_id: int, session: str, nickname: str, image: np.ndarray, probabilities: np.ndarray,
