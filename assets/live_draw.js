@@ -13,7 +13,8 @@
 // answer when the pen lifts), and the small print says so.
 //
 // data: {runtime, model}: absolute URL paths of the runtime's folder and the gzipped .tflite,
-// or {off: "why"} when this model cannot run in the browser.
+// or {off: "why"} when this model cannot run in the browser; {words}: the panel's words in the
+// page's language (its catalog, pages/draw.py) and {lang}, which writes the percentages.
 // window.__digitlabLive.log keeps the last few hundred readings' times (bench/live_latency.py).
 const STATE = (window.__digitlabLive ??= {
   model: null, loading: null, failed: null, key: null, panel: null,
@@ -21,18 +22,33 @@ const STATE = (window.__digitlabLive ??= {
   awaitingServer: false, last: null, final: null, log: [], installed: false,
 });
 
-const NOTE_READY = "Live while you draw: your browser reads the drawing as the pen moves. "
-  + "When you lift the pen, the server's answer replaces it.";
-const NOTE_LOADING = "Live while you draw: loading… (until then, the prediction appears when you lift the pen).";
-const offNote = (why) => `Live while you draw is off: ${why}. The prediction appears when you lift the pen.`;
+let WORDS = {};
+let PERCENT = { whole: (p) => `${Math.round(100 * p)}%`, tenth: (p) => `${(100 * p).toFixed(1)}%` };
+const offNote = (why) => (WORDS.off || "{why}").replace("{why}", why);
+
+function setLanguage(words, lang) {
+  if (words) WORDS = words;
+  if (lang && lang !== PERCENT.lang) {
+    try {
+      const whole = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 });
+      const tenth = new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+      PERCENT = { lang, whole: (p) => whole.format(p), tenth: (p) => tenth.format(p) };
+    } catch { /* an unknown language: the percentages stay as they were */ }
+  }
+  const live = STATE.panel?.querySelector(".live");
+  if (!live) return;
+  live.querySelector(".name.prediction").textContent = WORDS.prediction || "";
+  live.querySelector(".name.confidence-name").textContent = WORDS.confidence || "";
+  live.querySelector(".bars").setAttribute("aria-label", WORDS.bars || "");
+}
 
 function panelMarkup() {
   const bars = [...Array(10).keys()].map((d) => `
     <div class="bar" data-digit="${d}"><span class="pct"></span><span class="fill"></span><span class="label">${d}</span></div>`).join("");
   return `<div class="live" data-testid="digitlab-live">
-    <div class="verdict"><div><div class="name">Prediction (live)</div><div class="value" data-testid="digitlab-live-digit"></div></div>
-      <div><div class="name">Confidence</div><div class="confidence"></div></div></div>
-    <div class="bars" role="img" aria-label="The ten probabilities, live">${bars}</div></div>
+    <div class="verdict"><div><div class="name prediction"></div><div class="value" data-testid="digitlab-live-digit"></div></div>
+      <div><div class="name confidence-name"></div><div class="confidence"></div></div></div>
+    <div class="bars" role="img">${bars}</div></div>
     <p class="note" data-testid="digitlab-live-note"></p>`;
 }
 
@@ -59,13 +75,13 @@ function paint(probabilities) {
   let best = 0;
   for (let d = 1; d < 10; d++) if (probabilities[d] > probabilities[best]) best = d;
   live.querySelector(".value").textContent = String(best);
-  live.querySelector(".confidence").textContent = `${(100 * probabilities[best]).toFixed(1)}%`;
+  live.querySelector(".confidence").textContent = PERCENT.tenth(probabilities[best]);
   live.dataset.top1 = String(best);
   live.dataset.probabilities = Array.from(probabilities, (p) => p.toFixed(5)).join(",");
   live.querySelectorAll(".bar").forEach((bar, d) => {
     bar.style.setProperty("--p", probabilities[d].toFixed(4));
     bar.classList.toggle("best", d === best);
-    bar.querySelector(".pct").textContent = `${Math.round(100 * probabilities[d])}%`;
+    bar.querySelector(".pct").textContent = PERCENT.whole(probabilities[d]);
   });
 }
 
@@ -189,7 +205,7 @@ function load(data) {
   STATE.key = key;
   STATE.model = null;
   STATE.failed = null;
-  setNote(NOTE_LOADING, "loading");
+  setNote(WORDS.loading, "loading");
   const origin = window.location.origin;
   const start = () => {
     STATE.loading = import(origin + data.runtime + "live.js")
@@ -198,12 +214,12 @@ function load(data) {
         if (STATE.key !== key) return;
         STATE.model = model;
         STATE.readyAt = performance.now();
-        setNote(NOTE_READY, "ready");
+        setNote(WORDS.ready, "ready");
       })
       .catch((error) => {
         console.warn("[digit-lab] live predictions are off", error);
         STATE.failed = String(error);
-        if (STATE.key === key) setNote(offNote("this browser cannot run the model"), "off");
+        if (STATE.key === key) setNote(offNote(WORDS.noBrowser), "off");
       })
       .finally(() => { STATE.loading = null; });
   };
@@ -222,6 +238,7 @@ export default function ({ parentElement, data }) {
     parentElement.appendChild(root);
   }
   STATE.panel = parentElement.querySelector(".live-root");
+  setLanguage(data?.words, data?.lang);
   STATE.panel.toggleAttribute("data-present", Boolean(data?.present));
   serverCaughtUp(data?.strokes);
   if (data?.off) {
@@ -231,9 +248,9 @@ export default function ({ parentElement, data }) {
     setNote(offNote(data.off), "off");
   } else if (data?.runtime && data?.model) {
     const same = STATE.key === `${data.runtime}|${data.model}`;
-    if (same && STATE.model) setNote(NOTE_READY, "ready");
-    else if (same && STATE.loading) setNote(NOTE_LOADING, "loading");
-    else if (same && STATE.failed) setNote(offNote("this browser cannot run the model"), "off");
+    if (same && STATE.model) setNote(WORDS.ready, "ready");
+    else if (same && STATE.loading) setNote(WORDS.loading, "loading");
+    else if (same && STATE.failed) setNote(offNote(WORDS.noBrowser), "off");
     else load(data);
   }
   return () => {

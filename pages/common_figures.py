@@ -11,8 +11,9 @@ import streamlit as st
 from PIL import Image
 
 from model.data.mnist import unit_pixels
+from model.i18n.catalog import chart_separators
 from pages.common_colours import MODEL_PALETTE, OTHER_BAR, WINNER_BAR
-from pages.common_language import _
+from pages.common_language import _, language
 
 
 def _unit_range(pixels) -> np.ndarray:
@@ -120,6 +121,7 @@ def projector_layout(fig: go.Figure, height: int = 420, **layout) -> go.Figure:
         # No drag-to-zoom: on a touch screen a swipe over a chart scrolls the page instead of
         # being caught by the chart. Hover and click (the confusion matrix's cells) still work.
         dragmode=False,
+        separators=chart_separators(language()),
     )
     fig.update_layout(**layout)
     fig.update_xaxes(title_font=dict(size=FONT_SIZE + 2), tickfont=dict(size=FONT_SIZE))

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from model.i18n import catalog
+from model.i18n import N_, catalog  # noqa: F401  (N_ for the pages: one marker everywhere)
 from model.i18n.catalog import LANG_PARAM, SOURCE
 
 LANG_KEY = "language"
 ASKED_KEY = "language_asked"  # what ?lang= or the picker chose, for the whole session
 PICKER_KEY = "language_picker"
-
-
-def N_(message: str) -> str:
-    """Marks a constant for the catalog (pybabel extract); it is translated where it is shown."""
-    return message
 
 
 def _header(name: str) -> str | None:
@@ -56,6 +51,10 @@ def percent(value: float, decimals: int = 0) -> str:
 
 def number(value: float, decimals: int = 0) -> str:
     return catalog.number(value, language(), decimals)
+
+
+def short_number(value: float) -> str:
+    return catalog.short_number(value, language())
 
 
 def _picked() -> None:

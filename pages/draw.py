@@ -25,7 +25,7 @@ from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
 from pages.common_figures import pixel_grid, probability_figure
 from pages.common_frame import asset_text, page_help, style
-from pages.common_language import N_, _, join_link, number, percent
+from pages.common_language import N_, _, join_link, language, number, percent
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
 from pages.common_rounds import round_panel
 
@@ -116,15 +116,32 @@ def show_reading(classifier: Classifier | None, reading: Reading, details=None) 
 def live_data(classifier: Classifier | None) -> dict:
     """What the live panel needs: the runtime's and the model's URL paths, or why it is off."""
     if classifier is None:
-        return {"off": "there is no model to run"}
+        return {"off": _("there is no model to run")}
     if classifier.runtime != "litert":
-        return {"off": f"this model runs on {RUNTIME_NAMES.get(classifier.runtime, classifier.runtime)}, "
-                       "which has no browser version"}
+        return {"off": _("this model runs on {runtime}, which has no browser version").format(
+            runtime=RUNTIME_NAMES.get(classifier.runtime, classifier.runtime))}
     files = live_files(model_dir(classifier.arch) / classifier.arch, classifier.card)
     if files is None:
-        return {"off": "this server has no copy of the in-browser runtime"}
+        return {"off": _("this server has no copy of the in-browser runtime")}
     base = "/" + "/".join(p for p in (st.get_option("server.baseUrlPath").strip("/"), STATIC_URL) if p) + "/"
     return {"runtime": base + files.runtime, "model": base + files.model}
+
+
+def live_words() -> dict:
+    """The live panel's words in this session's language, and the language its percentages use."""
+    return {
+        "lang": language(),
+        "words": {
+            "prediction": _("Prediction (live)"),
+            "confidence": _("Confidence"),
+            "bars": _("The ten probabilities, live"),
+            "ready": _("Live while you draw: your browser reads the drawing as the pen moves. "
+                       "When you lift the pen, the server's answer replaces it."),
+            "loading": _("Live while you draw: loading… (until then, the prediction appears when you lift the pen)."),
+            "off": _("Live while you draw is off: {why}. The prediction appears when you lift the pen."),
+            "noBrowser": _("this browser cannot run the model"),
+        },
+    }
 
 
 def stroke_count(result) -> int | None:
@@ -210,7 +227,7 @@ def drawing_area(classifier: Classifier | None) -> None:
         # Last in the run (assets/draw.css shows it first): when the browser gets this run's
         # stroke count, the server's answer to those strokes is already on the page.
         with result_column, st.container(key="draw-live"):
-            _LIVE(key="live-draw", data={**live_data(classifier), "strokes": stroke_count(result), "present": big_screen()})
+            _LIVE(key="live-draw", data={**live_data(classifier), **live_words(), "strokes": stroke_count(result), "present": big_screen()})
 
 
 def upload_area(classifier: Classifier | None) -> None:

@@ -25,6 +25,7 @@ from pages.common_figures import digit_image, pixel_grid, probability_figure
 from pages.common_access import announce, spoken
 from pages.common_colours import DIGIT_COLOURS
 from pages.common_frame import ensure_router, page_help, style
+from pages.common_language import N_, _, number, percent, short_number
 from pages.common_models import open_selected, serving_classifier
 
 ensure_router()
@@ -45,13 +46,23 @@ def reset_sliders() -> None:
         st.session_state[slider_key(name)] = float(slider.neutral)
 
 
+# What a page says of a part the model lacks, and of a part whose file is damaged.
+PARTS = {
+    "not-a-digit check": (N_("This model has no not-a-digit check."),
+                          N_("**The not-a-digit check is unavailable:** `{path}` is damaged. "
+                             "Make it again with `{command}`.")),
+    "map": (N_("This model has no map."),
+            N_("**The map is unavailable:** `{path}` is damaged. Make it again with `{command}`.")),
+}
+
+
 def damaged(error: NoveltyError | EmbeddingError, what: str, command: str) -> None:
     """A missing file is a caption (the model simply has no such part); a damaged one, a warning."""
+    missing, broken = PARTS[what]
     if error.missing or error.path is None:
-        st.caption(f"This model has no {what}.")
+        st.caption(_(missing))
     else:
-        st.warning(f"**The {what} is unavailable:** `{shown_path(error.path)}` is damaged. "
-                   f"Make it again with `{command}`.")
+        st.warning(_(broken).format(path=shown_path(error.path), command=command))
         print(f"[digit-lab] {what}: {error}", file=sys.stderr)
 
 
@@ -96,7 +107,7 @@ def sweep_figure(curve, current: float) -> go.Figure:
     layout = dict(
         height=300, margin=dict(l=10, r=10, t=30, b=10), showlegend=True,
         legend=dict(orientation="h", y=-0.25, font=dict(size=14)),
-        xaxis=dict(title=dict(text=f"{slider.label} ({slider.unit})" if slider.unit else slider.label)),
+        xaxis=dict(title=dict(text=f"{_(slider.label)} ({slider.unit})" if slider.unit else _(slider.label))),
         yaxis=dict(range=[0, 1.08], tickformat=".0%"), shapes=shapes, annotations=annotations,
     )
     return go.Figure(data=traces, layout=layout, _validate=False)
@@ -108,8 +119,9 @@ def map_figure(atlas, here: np.ndarray, answer: int) -> go.Figure:
         xy = atlas.points[atlas.labels == d]
         traces.append(dict(type="scattergl", mode="markers", x=xy[:, 0], y=xy[:, 1],
                            name=str(d), marker=dict(size=4, color=DIGIT_COLORS[d], opacity=0.45)))
+    yours = _("yours")
     traces.append(dict(type="scatter", mode="markers+text", x=[float(here[0])], y=[float(here[1])],
-                       name="yours", text=["yours"], textposition="top center", textfont=dict(size=16),
+                       name=yours, text=[yours], textposition="top center", textfont=dict(size=16),
                        marker=dict(size=22, color="black", symbol="star", line=dict(color="white", width=2))))
     layout = dict(height=420, margin=dict(l=10, r=10, t=10, b=10),
                   legend=dict(font=dict(size=14), orientation="h", y=-0.05),
@@ -140,21 +152,21 @@ def remembered_sweep(classifier: Classifier, original, push: Push, name: str, er
 
 
 def eraser(original: np.ndarray, source_id: str) -> np.ndarray | None:
-    st.subheader("Rub it out")
-    st.caption("Rub out part of the digit with your finger or the mouse; the prediction changes.")
+    st.subheader(_("Rub it out"))
+    st.caption(_("Rub out part of the digit with your finger or the mouse; the prediction changes."))
     background = digit_image(original, scale=ERASER_SIDE // 28).convert("RGB")
     result = st_canvas(
         stroke_width=16, stroke_color="#FF0000", background_image=background, width=ERASER_SIDE,
         height=ERASER_SIDE, drawing_mode="freedraw", return_image_data=True,
         key=f"push-eraser-{source_id}-{st.session_state.get('push_eraser_generation', 0)}",
     )
-    if st.button("Undo all erasing", icon=":material/ink_eraser_off:"):
+    if st.button(_("Undo all erasing"), icon=":material/ink_eraser_off:"):
         st.session_state.push_eraser_generation = st.session_state.get("push_eraser_generation", 0) + 1
         st.rerun()
     return eraser_mask(result.image_data)
 
 
-st.title("Push it")
+st.title(_("Push it"))
 style("push.css")
 page_help("push")
 
@@ -163,14 +175,14 @@ arch, classifier = open_selected(serving_classifier)
 drawing = current_drawing()
 if drawing is not None:
     original = np.asarray(drawing["image"], np.float32)
-    st.caption("Pushing **your drawing** from the Draw page.")
+    st.caption(_("Pushing **your drawing** from the Draw page."))
 else:
-    st.info("No drawing yet, so here is an MNIST test digit. Draw on the Draw page to push your own.",
+    st.info(_("No drawing yet, so here is an MNIST test digit. Draw on the Draw page to push your own."),
             icon=":material/draw:")
-    st.segmented_control("Sample digit", list(range(10)), key=SAMPLE_KEY, default=3)
+    st.segmented_control(_("Sample digit"), list(range(10)), key=SAMPLE_KEY, default=3)
     original = sample_digit(arch)
     if original is None:
-        st.warning("No sample digits are shipped with this model. Draw one on the Draw page.")
+        st.warning(_("No sample digits are shipped with this model. Draw one on the Draw page."))
         st.stop()
 source_id = hashlib.sha1(original.tobytes()).hexdigest()[:10]
 
@@ -183,10 +195,10 @@ controls, view = st.columns([1, 1], gap="large")
 with controls:
     with st.container(key="push-sliders"):
         for name, slider in SLIDERS.items():
-            st.slider(slider.label, float(slider.low), float(slider.high), step=float(slider.step),
-                      key=slider_key(name), help=slider.help,
+            st.slider(_(slider.label), float(slider.low), float(slider.high), step=float(slider.step),
+                      key=slider_key(name), help=_(slider.help),
                       format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
-        st.button("Reset the sliders", icon=":material/restart_alt:", on_click=reset_sliders)
+        st.button(_("Reset the sliders"), icon=":material/restart_alt:", on_click=reset_sliders)
     with st.container(key="push-eraser"):
         erased = eraser(original, source_id)
 
@@ -196,44 +208,51 @@ probabilities = classifier.predict_proba(pushed[None])[0]
 answer = int(probabilities.argmax())
 with verdict:
     left, right = st.columns([1, 1])
-    left.metric("Prediction", str(answer))
-    right.metric("Confidence", f"{probabilities[answer]:.1%}")
+    left.metric(_("Prediction"), str(answer))
+    right.metric(_("Confidence"), percent(probabilities[answer], 1))
     announce("push", spoken(answer, float(probabilities[answer])))  # each slider move's answer, spoken
-    with failure_shown("The not-a-digit check"):
+    with failure_shown(_("The not-a-digit check")):
         try:
             novelty = scorer(arch, model_dir(arch))
             score = float(novelty.scores(pushed[None])[0])
             if score > novelty.threshold:
-                st.warning("This doesn't look much like any digit I know.", icon=":material/help:")
+                st.warning(_("This doesn't look much like any digit I know."), icon=":material/help:")
             else:
-                st.caption(f"Looks like a digit: distance {score:.0f} to the nearest digit cloud "
-                           f"(flagged above {novelty.threshold:.0f}).")
+                st.caption(_("Looks like a digit: distance {score} to the nearest digit cloud "
+                             "(flagged above {threshold}).").format(score=number(score),
+                                                                     threshold=number(novelty.threshold)))
         except NoveltyError as e:
             damaged(e, "not-a-digit check", features_command(arch))
 with view:
     with st.container(key="push-details"):
-        st.image(pixel_grid(pushed, cell=8), caption="What the model reads after your changes (28x28).",
-                 alt="Your digit after your changes, 28 by 28 pixels, white on black")
-        st.plotly_chart(probability_figure(probabilities, height=260), config=STATIC,
+        st.image(pixel_grid(pushed, cell=8), caption=_("What the model reads after your changes (28x28)."),
+                 alt=_("Your digit after your changes, 28 by 28 pixels, white on black"))
+        st.plotly_chart(probability_figure(probabilities, height=260,
+                                           labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
+                                           hover=_("digit %{x}: %{y:.2%}")), config=STATIC,
                         key="push_probabilities")
 
-st.subheader("One slider, its whole range")
-chosen = st.segmented_control("Sweep", list(SLIDERS), key="push_sweep", default="rotation",
-                              format_func=lambda n: SLIDERS[n].label) or "rotation"
+st.subheader(_("One slider, its whole range"))
+slider_names = {name: _(slider.label) for name, slider in SLIDERS.items()}
+chosen = st.segmented_control(_("Sweep"), list(SLIDERS), key="push_sweep", default="rotation",
+                              format_func=slider_names.get) or "rotation"
 curve = remembered_sweep(classifier, original, push, chosen, erased, source_id)
 st.plotly_chart(sweep_figure(curve, getattr(push, chosen)), config=STATIC, key="push_sweep_chart")
 unit = SLIDERS[chosen].unit
 if curve.flips:
-    said = "; ".join(f"at **{f.value:g}{unit}** it becomes a **{f.after}**" for f in curve.flips)
+    said = "; ".join(_("at **{value}** it becomes a **{digit}**").format(
+        value=short_number(f.value) + unit, digit=f.after) for f in curve.flips)
     neutral = SLIDERS[chosen].neutral
     at_neutral = curve.answers[np.argmin(np.abs(curve.values - neutral))]
-    st.markdown(f"With the other sliders where they are, the model says **{at_neutral}** at {neutral:g}{unit}; "
-                f"{said}. Each line is one digit's probability; the thick ones win somewhere.")
+    st.markdown(_("With the other sliders where they are, the model says **{answer}** at {neutral}; "
+                  "{flips}. Each line is one digit's probability; the thick ones win somewhere.").format(
+        answer=at_neutral, neutral=short_number(neutral) + unit, flips=said))
 else:
-    st.markdown(f"The answer stays **{curve.answers[0]}** over the whole range of this slider.")
+    st.markdown(_("The answer stays **{answer}** over the whole range of this slider.").format(
+        answer=curve.answers[0]))
 
-st.subheader("Where it lands")
-with failure_shown("The map"):
+st.subheader(_("Where it lands"))
+with failure_shown(_("The map")):
     try:
         atlas = load_embedding(arch, model_dir(arch))
         features = feature_model(arch, model_dir(arch)).features(pushed[None])[0]
@@ -241,17 +260,19 @@ with failure_shown("The map"):
         damaged(e, "map", features_command(arch))
     else:
         st.plotly_chart(map_figure(atlas, atlas.place(features)[0], answer), config=STATIC, key="push_map")
-        st.caption(
-            f"Each dot is one of {len(atlas.points):,} MNIST test digits, placed by the "
-            f"{len(features)} numbers the model computes just before its answer, squeezed to 2 by a "
+        st.caption(_(
+            "Each dot is one of {count} MNIST test digits, placed by the "
+            "{features} numbers the model computes just before its answer, squeezed to 2 by a "
             "fixed straight-line projection (the two directions that best pull the ten digits apart). "
             "Your star is placed by the same formula. Two numbers cannot hold all of them: dots "
             "that overlap here may be far apart for the model, so the 8 digits below are found in "
             "all the numbers, not on this map."
-        )
+        ).format(count=number(len(atlas.points)), features=number(len(features))))
         nearest, distance = atlas.neighbours(features)
-        st.markdown("**Its 8 nearest MNIST digits**, nearest first:")
+        st.markdown(_("**Its 8 nearest MNIST digits**, nearest first:"))
         st.image(neighbour_strip(atlas.pool_images[nearest]), width="stretch",
-                 alt="The 8 nearest MNIST digits: " + ", ".join(str(atlas.labels[atlas.pool[j]]) for j in nearest))
-        said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({dist:.1f})" for j, dist in zip(nearest, distance))
-        st.caption(said + ": the digit each one is, and how far it is from yours in the model's numbers.")
+                 alt=_("The 8 nearest MNIST digits: {digits}").format(
+                     digits=", ".join(str(atlas.labels[atlas.pool[j]]) for j in nearest)))
+        said = " · ".join(f"**{atlas.labels[atlas.pool[j]]}** ({number(dist, 1)})" for j, dist in zip(nearest, distance))
+        st.caption(_("{neighbours}: the digit each one is, and how far it is from yours in the model's "
+                     "numbers.").format(neighbours=said))

@@ -137,6 +137,14 @@ def shown_text(at: AppTest) -> list[str]:
     return texts
 
 
+def in_text(words: str, texts: list[str]) -> bool:
+    """``words`` in a page's texts, or in a chart's JSON (which writes "é" as "\\u00e9")."""
+    import json
+
+    joined = " ".join(texts)
+    return words in joined or json.dumps(words)[1:-1] in joined
+
+
 def english_left(texts: list[str], lang: str, template) -> list[str]:
     """The English messages (with a translation that differs) found in the page's texts: a
     message of several words anywhere in a text, a one-word message as a whole text."""
@@ -238,3 +246,75 @@ def test_the_confusion_page_speaks_the_language(routed, template, lang):
     assert "," in accuracy and accuracy.endswith("\xa0%"), accuracy
     headings = list(at.table[0].value.columns)
     assert headings[0] == translations.gettext("digit") != "digit", headings
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_misclassified_page_speaks_the_language(routed, template, lang):
+    """The Misclassified page with one mistake opened for a closer look: no English message
+    left, its help, the captions' and the closer look's figures in the language's format."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/mistakes.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Misclassified digits") in [t.value for t in at.title]
+    first = next(b for b in at.button if b.key and b.key.startswith("mistake_"))
+    assert first.label.endswith("\xa0%)"), first.label  # "4 → 9 (98 %)": the language's percent
+    first.click().run()
+    assert not at.exception
+    texts = shown_text(at)
+    assert in_text(translations.gettext("The ten probabilities"), texts)
+    assert english_left(texts, lang, template) == []
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"mistakes.{lang}.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_training_page_speaks_the_language(routed, template, lang):
+    """The Training curves page as it opens: no English message left (the charts' titles, axes
+    and legends included), its help, its figures and its charts' numbers in the language's way."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/training.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Training curves") in [t.value for t in at.title]
+    texts = shown_text(at)
+    assert english_left(texts, lang, template) == []
+    for chart_word in ("Loss (lower is better)", "Learning rate at the end of each epoch", "validation"):
+        assert in_text(translations.gettext(chart_word), texts), chart_word
+    assert '"separators":",' in " ".join(texts)  # 0,5 on the charts' axes, as in the text
+    accuracy = next(m for m in at.metric if m.label == translations.gettext("Validation accuracy at best")).value
+    assert "," in accuracy and accuracy.endswith("\xa0%"), accuracy
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"training.{lang}.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_push_it_page_speaks_the_language(routed, template, lang):
+    """The Push it page with a sample digit: no English message left (the sliders' names and
+    help, written in model/, included), its help, its figures in the language's format."""
+    from model.explaining.robustness import SLIDERS
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/push.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Push it") in [t.value for t in at.title]
+    assert [s.label for s in at.slider] == [translations.gettext(s.label) for s in SLIDERS.values()]
+    assert all(s.label != english.label for s, english in zip(at.slider, SLIDERS.values()))
+    assert english_left(shown_text(at), lang, template) == []
+    confidence = next(m for m in at.metric if m.label == translations.gettext("Confidence")).value
+    assert "," in confidence and confidence.endswith("\xa0%"), confidence
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"push.{lang}.md").read_text(encoding="utf-8").strip()

@@ -105,3 +105,44 @@ def test_the_confusion_pages_table_fits_in_the_longest_language(app_url, browser
         assert seen == ["TH", "Testziffern"] or seen[1] == "Testziffern", seen
     finally:
         context.close()
+
+
+# Every metric's label and every chart's title on a page: those whose text is wider than the
+# room they have (a metric label ends in "…", a chart title runs past its chart's right edge).
+CUT_OFF_JS = """() => {
+  const cut = [];
+  for (const label of document.querySelectorAll('[data-testid="stMetricLabel"]')) {
+    // Streamlit ends a label too long for its column with an ellipsis (its markdown box clips it).
+    if ([label, ...label.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+      cut.push('metric: ' + label.textContent);
+  }
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    const right = chart.querySelector('.main-svg').getBoundingClientRect().right;
+    for (const title of chart.querySelectorAll('.gtitle'))
+      if (title.getBoundingClientRect().right > right + 1) cut.push('chart: ' + title.textContent);
+  }
+  return cut;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["de", pytest.param("fr", marks=pytest.mark.slow),
+                                  pytest.param("es", marks=pytest.mark.slow),
+                                  pytest.param("en", marks=pytest.mark.slow)])
+def test_no_metric_or_chart_title_is_cut_off_on_a_projector(app_url, browser, lang):
+    """A 1280 px projector (a narrow laptop too), where four metrics share a row: every label
+    and chart title of the translated diagnostics pages is whole, in each language. (Caught in
+    German, French and Spanish: "Validierungsgenauigkeit dort", "Réussite en validation à ce
+    point", "Taux d’apprentissage à la fin de chaque époque", "Acierto en validación en ella".)"""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(TIMEOUT)
+    try:
+        cut = {}
+        for path in ("training", "confusion", "push"):
+            open_settled(page, f"{app_url}/{path}?lang={lang}")
+            page.locator('[data-testid="stMetricLabel"]').first.wait_for()
+            if path == "training":
+                page.locator(".js-plotly-plot .gtitle").nth(3).wait_for()
+            cut[path] = page.evaluate(CUT_OFF_JS)
+        assert not any(cut.values()), cut
+    finally:
+        page.close()

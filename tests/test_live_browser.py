@@ -198,6 +198,39 @@ def test_live_bars_move_with_the_pen_and_agree_with_the_server(browser, app_url,
         context.close()
 
 
+def test_the_live_panel_speaks_the_pages_language(browser, app_url):
+    """In German, the live panel's words (its small print, its headings, the bars' label for a
+    screen reader) are the catalog's, and its percentages are written the German way."""
+    from model.i18n import catalog
+
+    german = catalog.translations("de").gettext
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        page.goto(app_url.rstrip("/") + "/?lang=de", timeout=90_000)
+        wait_idle(page, 90_000)
+        wait_live_ready(page)
+        assert live(page)["note"] == german("Live while you draw: your browser reads the drawing as the pen "
+                                            "moves. When you lift the pen, the server's answer replaces it.")
+        draw_live(page, 3, touch=False)
+        words = page.evaluate(f"""() => {{ const l = ({PANEL_JS})().querySelector('.live');
+            return {{ name: l.querySelector('.name.prediction').textContent,
+                     confidence: l.querySelector('.confidence').textContent,
+                     bars: l.querySelector('.bars').getAttribute('aria-label'),
+                     pct: [...l.querySelectorAll('.pct')].map(p => p.textContent) }}; }}""")
+        assert words["name"] == german("Prediction (live)") != "Prediction (live)"
+        assert words["bars"] == german("The ten probabilities, live")
+        assert re.fullmatch(r"\d{1,3},\d\xa0%", words["confidence"]), words["confidence"]
+        assert all(re.fullmatch(r"\d{1,3}\xa0%", p) for p in words["pct"]), words["pct"]
+    except Exception:
+        (REPO / "test-results").mkdir(exist_ok=True)
+        page.screenshot(path=str(REPO / "test-results" / "live-german.png"), full_page=True)
+        raise
+    finally:
+        context.close()
+
+
 def test_without_webassembly_the_page_answers_on_pen_up_and_says_so(browser, app_url):
     context = browser.new_context(**DESKTOP)
     context.add_init_script("delete globalThis.WebAssembly;")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from model.i18n import N_
+
 SIDE = 28
 CENTRE = (SIDE - 1) / 2
 NOISE_SEED = 2026
@@ -35,16 +37,17 @@ class Slider:
     help: str
 
 
+# The labels and help are English, marked for the catalog: the Push it page shows them translated.
 SLIDERS: dict[str, Slider] = {
-    "dx": Slider("Shift right", -10, 10, 0, 1, "px",
-                 "Moves the digit sideways, in pixels of the 28x28 image."),
-    "dy": Slider("Shift down", -10, 10, 0, 1, "px", "Moves the digit up or down, in pixels."),
-    "rotation": Slider("Turn", -90, 90, 0, 3, "°",
-                       "Turns the digit about the image's centre, anticlockwise."),
-    "scale": Slider("Size", 0.3, 1.7, 1.0, 0.05, "x", "Shrinks or grows the digit about the centre."),
-    "thickness": Slider("Stroke width", -1.5, 2.5, 0, 0.25, "px",
-                        "Thins (below 0) or thickens the strokes, in pixels on each side."),
-    "noise": Slider("Noise", 0, 0.8, 0, 0.02, "", "Random speckles added to every pixel (their spread)."),
+    "dx": Slider(N_("Shift right"), -10, 10, 0, 1, "px",
+                 N_("Moves the digit sideways, in pixels of the 28x28 image.")),
+    "dy": Slider(N_("Shift down"), -10, 10, 0, 1, "px", N_("Moves the digit up or down, in pixels.")),
+    "rotation": Slider(N_("Turn"), -90, 90, 0, 3, "°",
+                       N_("Turns the digit about the image's centre, anticlockwise.")),
+    "scale": Slider(N_("Size"), 0.3, 1.7, 1.0, 0.05, "x", N_("Shrinks or grows the digit about the centre.")),
+    "thickness": Slider(N_("Stroke width"), -1.5, 2.5, 0, 0.25, "px",
+                        N_("Thins (below 0) or thickens the strokes, in pixels on each side.")),
+    "noise": Slider(N_("Noise"), 0, 0.8, 0, 0.02, "", N_("Random speckles added to every pixel (their spread).")),
 }
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCALES = ROOT / "locales"
@@ -133,6 +133,17 @@ def number(value: float, lang: str, decimals: int = 0) -> str:
     """10000 -> "10,000" (en), "10.000" (de, es), "10 000" (fr)."""
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_decimal(value, pattern, locale=lang)
+
+
+def short_number(value: float, lang: str) -> str:
+    """As few places as the value needs (up to 3): 12 -> "12", -1.5 -> "-1,5" (de), 0.35 -> "0,35"."""
+    return format_decimal(value, locale=lang)
+
+
+def chart_separators(lang: str) -> str:
+    """Plotly's ``separators`` for ``lang``: its decimal sign, then its thousands sign (".," in
+    English, ",." in German), so a chart's axes and hover texts write figures as the page does."""
+    return get_decimal_symbol(lang) + get_group_symbol(lang)
 
 
 def with_language(address: str, lang: str) -> str:
