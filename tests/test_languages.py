@@ -318,3 +318,24 @@ def test_the_push_it_page_speaks_the_language(routed, template, lang):
     help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
     assert help_box.markdown[0].value.strip() == \
         (REPO / "assets" / "help" / f"push.{lang}.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_models_page_speaks_the_language(routed, template, lang):
+    """The Models page: no English message left (the table's headings and help, the chart, the
+    downloads, the selected model's facts, the search), its help, figures the language's way."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/models.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Models") in [t.value for t in at.title]
+    texts = shown_text(at)
+    assert english_left(texts, lang, template) == []
+    assert in_text(translations.gettext("Test accuracy: ours (bars) vs published (black line)"), texts)
+    assert [b.label for b in at.get("download_button")][:1] == [translations.gettext("Download")]
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"models.{lang}.md").read_text(encoding="utf-8").strip()
