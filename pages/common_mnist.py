@@ -18,8 +18,12 @@ from model.data.mnist_download import (
 )
 from model.data.mnist_sources import MNIST_ENV, data_copy_dir, find_mnist, mnist_dir_setting
 from pages.common_errors import shown_path
+from pages.common_language import _, number
 
-GET_MNIST = f"Get MNIST (about {TOTAL_BYTES / MEGABYTE:.0f} MB)"
+
+def get_mnist() -> str:
+    """The button's words: "Get MNIST (about 11 MB)"."""
+    return _("Get MNIST (about {size} MB)").format(size=number(TOTAL_BYTES / MEGABYTE))
 
 
 def mnist_here() -> bool:
@@ -32,8 +36,9 @@ def mnist_offer(why: str, allowed: bool = True, key: str = "mnist") -> None:
     disabled (a class where only the teacher, with the passcode, may fetch it)."""
     st.info(why, icon=":material/dataset:")
     if mnist_dir_setting() is not None:
-        st.caption(f"`{MNIST_ENV}` is set on this computer, but its folder does not hold the four MNIST files "
-                   f"whole; Digit Lab looks in `{shown_path(data_copy_dir())}` next, where Get MNIST puts them.")
+        st.caption(_("`{setting}` is set on this computer, but its folder does not hold the four MNIST files "
+                     "whole; Digit Lab looks in `{folder}` next, where Get MNIST puts them.").format(
+            setting=MNIST_ENV, folder=shown_path(data_copy_dir())))
     _offer(allowed, key)
 
 
@@ -47,18 +52,18 @@ def _offer(allowed: bool, key: str) -> None:
     where = shown_path(folder)
     status = download_status(folder)
     if status.running:
-        st.progress(status.fraction, text=f"Downloading MNIST from {status.source}: {megabytes(status.done)} "
-                    f"of {megabytes(status.total)}")
+        st.progress(status.fraction, text=_("Downloading MNIST from {source}: {done} of {total}").format(
+            source=status.source, done=megabytes(status.done), total=megabytes(status.total)))
         return
     failed = status.state == "failed"
     if failed:
-        st.error(f"**MNIST could not be downloaded.** {status.message}", icon=":material/cloud_off:")
+        st.error(_("**MNIST could not be downloaded.**") + f" {status.message}", icon=":material/cloud_off:")
         st.markdown(by_hand(where))
     # Started in the click's callback, so the run it causes already shows the progress bar;
     # nothing starts if another tab or server is downloading already.
-    st.button("Try again" if failed else GET_MNIST, type="primary", icon=":material/download:",
+    st.button(_("Try again") if failed else get_mnist(), type="primary", icon=":material/download:",
               key=f"{key}_get", disabled=not allowed, on_click=start_download, args=(folder,),
-              help=None if allowed else "Only the teacher, with the passcode, fetches MNIST.")
+              help=None if allowed else _("Only the teacher, with the passcode, fetches MNIST."))
     if not failed:
-        st.caption(f"The four original MNIST files, checked against their published checksums, go into "
-                   f"`{where}`, once. {by_hand(where)}")
+        st.caption(_("The four original MNIST files, checked against their published checksums, go into "
+                     "`{folder}`, once.").format(folder=where) + f" {by_hand(where)}")

@@ -24,6 +24,7 @@ from pages.common_artifacts import load_card, user_archs
 from pages.common_errors import failure_shown
 from pages.common_figures import PALETTE, projector_layout
 from pages.common_frame import ensure_router, page_help
+from pages.common_language import N_, _, number, percent
 from pages.common_mnist import mnist_here, mnist_offer
 from pages.common_models import choose_model
 
@@ -35,18 +36,18 @@ DIGIT_CHOICES = [1_000, 2_000, 5_000, 10_000, 20_000, FULL_TRAINING_SET]
 BATCH_CHOICES = [32, 64, 128, 256, 512]
 RATE_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
 OPTIMIZER_LABELS = {
-    "recipe": "The network's own recipe",
+    "recipe": N_("The network's own recipe"),
     "adam": "Adam",
-    "sgd": "SGD with momentum",
+    "sgd": N_("SGD with momentum"),
     "rmsprop": "RMSprop",
 }
 STATE_WORDS = {
-    "starting": "Starting",
-    "training": "Training",
-    "saving": "Saving",
-    "finished": "Finished",
-    "stopped": "Stopped",
-    "failed": "Failed",
+    "starting": N_("Starting"),
+    "training": N_("Training"),
+    "saving": N_("Saving"),
+    "finished": N_("Finished"),
+    "stopped": N_("Stopped"),
+    "failed": N_("Failed"),
 }
 
 
@@ -57,21 +58,21 @@ def teacher_ok() -> bool:
 def passcode_box() -> None:
     if teacher_ok():
         return
-    code = st.text_input("Teacher's passcode", type="password",
-                         help="In a class, only the teacher starts and stops trainings.")
+    code = st.text_input(_("Teacher's passcode"), type="password",
+                         help=_("In a class, only the teacher starts and stops trainings."))
     if code:
         if passcode_ok(code):
             st.session_state[TEACHER_KEY] = True
             st.rerun()
-        st.error("That passcode is not right.")
+        st.error(_("That passcode is not right."))
 
 
 def duration_words(seconds: float | None) -> str:
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"about {max(5, round(seconds / 5) * 5):.0f} s"
-    return f"about {seconds / 60:.0f} min"
+        return _("about {seconds} s").format(seconds=max(5, round(seconds / 5) * 5))
+    return _("about {minutes} min").format(minutes=number(seconds / 60))
 
 
 def session_owner() -> str:
@@ -98,46 +99,50 @@ def settings_form(choices: dict[str, dict], busy: bool) -> None:
     default = names.index("seed002_mlp") if "seed002_mlp" in names else 0
     left, right = st.columns(2, gap="large")
     with left:
+        own = _("Build your own")
         recipe = st.selectbox(
-            "Network", names, index=default, key="train_recipe",
-            format_func=lambda n: "Build your own" if n == CUSTOM else f"{n}: {choices[n]['summary']}",
+            _("Network"), names, index=default, key="train_recipe",
+            format_func=lambda n: own if n == CUSTOM else f"{n}: {choices[n]['summary']}",
         )
         knobs = {}
         if recipe == CUSTOM:
-            knobs["conv_blocks"] = st.slider("Convolution blocks", 0, 3, 2,
-                                             help="Each block: a 3x3 convolution, then a 2x2 max-pool.")
-            knobs["filters"] = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16,
-                                                help="Each further block has twice as many.")
-            knobs["dense_units"] = st.select_slider("Dense units", [0, 32, 64, 128, 256, 512], 128)
-            knobs["dropout"] = st.slider("Dropout", 0.0, 0.6, 0.25, 0.05)
-        optimizer = st.selectbox("Optimizer", list(OPTIMIZER_LABELS), format_func=OPTIMIZER_LABELS.get,
+            knobs["conv_blocks"] = st.slider(_("Convolution blocks"), 0, 3, 2,
+                                             help=_("Each block: a 3x3 convolution, then a 2x2 max-pool."))
+            knobs["filters"] = st.select_slider(_("Filters in the first block"), [4, 8, 16, 32, 64], 16,
+                                                help=_("Each further block has twice as many."))
+            knobs["dense_units"] = st.select_slider(_("Dense units"), [0, 32, 64, 128, 256, 512], 128)
+            knobs["dropout"] = st.slider(_("Dropout"), 0.0, 0.6, 0.25, 0.05)
+        optimizer_names = {key: _(label) for key, label in OPTIMIZER_LABELS.items()}
+        optimizer = st.selectbox(_("Optimizer"), list(OPTIMIZER_LABELS), format_func=optimizer_names.get,
                                  key="train_optimizer")
         rate = None
         if optimizer != "recipe":
-            rate = st.select_slider("Learning rate", RATE_CHOICES, value=OPTIMIZERS[optimizer],
+            rate = st.select_slider(_("Learning rate"), RATE_CHOICES, value=OPTIMIZERS[optimizer],
                                     format_func=lambda r: f"{r:g}")
     with right:
-        train_size = st.select_slider("Training digits", DIGIT_CHOICES, value=5_000,
-                                      format_func=lambda n: f"{n:,}", key="train_digits",
-                                      help="5,000 for a demo of a minute or two; 55,000 is all of them.")
-        epochs = st.number_input("Epochs", 1, 30, 2, key="train_epochs")
-        batch_size = st.select_slider("Batch size", BATCH_CHOICES, value=128,
-                                      help="How many digits the network sees before each small weight change.")
+        digit_counts = {n: number(n) for n in DIGIT_CHOICES}
+        train_size = st.select_slider(_("Training digits"), DIGIT_CHOICES, value=5_000,
+                                      format_func=digit_counts.get, key="train_digits",
+                                      help=_("{demo} for a demo of a minute or two; {all} is all of them.").format(
+                                          demo=number(5_000), all=number(FULL_TRAINING_SET)))
+        epochs = st.number_input(_("Epochs"), 1, 30, 2, key="train_epochs")
+        batch_size = st.select_slider(_("Batch size"), BATCH_CHOICES, value=128,
+                                      help=_("How many digits the network sees before each small weight change."))
         recipe_augments = choices.get(recipe, {}).get("augment", False)
-        augment = st.toggle("Augmentation (shifted, turned and zoomed digits)", value=recipe_augments,
+        augment = st.toggle(_("Augmentation (shifted, turned and zoomed digits)"), value=recipe_augments,
                             key=f"train_augment_{recipe}")
         # Keyed on the names taken, so a fresh unused name is offered once one is taken.
         taken = taken_names()
-        name = st.text_input("Name of the new model", value=unused_name(recipe.replace("_", "-"), taken),
+        name = st.text_input(_("Name of the new model"), value=unused_name(recipe.replace("_", "-"), taken),
                              key=f"train_name_{recipe}_{len(taken)}", max_chars=40)
         per_digit = choices.get(recipe, {}).get("seconds_per_digit")
         if per_digit:
             # The job trains on one core, at about half the pace the shipped cards were timed at.
-            st.caption(f"Expected training time: {duration_words(per_digit * train_size * epochs * 2)}, "
-                       "plus up to half a minute to start and to save.")
+            st.caption(_("Expected training time: {duration}, plus up to half a minute to start and to save.").format(
+                duration=duration_words(per_digit * train_size * epochs * 2)))
 
     passcode_box()
-    label, icon = ("Add to queue", ":material/queue:") if busy else ("Start", ":material/play_arrow:")
+    label, icon = (_("Add to queue"), ":material/queue:") if busy else (_("Start"), ":material/play_arrow:")
     if st.button(label, type="primary", icon=icon, disabled=not teacher_ok(), key="train_start"):
         spec = JobSpec(
             name=name.strip(), recipe=recipe, epochs=int(epochs), batch_size=int(batch_size),
@@ -160,56 +165,60 @@ def curves(job: Job) -> go.Figure:
     points, rows = job.progress.get("points", []), job.progress.get("rows", [])
     size = job.spec.train_size
     fig = go.Figure()
-    for key, name, color, axis in (("loss", "loss", PALETTE[1], "y"), ("accuracy", "accuracy", PALETTE[0], "y2")):
+    for key, color, axis in (("loss", PALETTE[1], "y"), ("accuracy", PALETTE[0], "y2")):
+        training, validation = (_("training loss"), _("validation loss")) if key == "loss" \
+            else (_("training accuracy"), _("validation accuracy"))
         fig.add_trace(go.Scatter(
-            x=[p["seen"] / size for p in points], y=[p[key] for p in points], name=f"training {name}",
+            x=[p["seen"] / size for p in points], y=[p[key] for p in points], name=training,
             mode="lines", line=dict(color=color, width=4), yaxis=axis,
         ))
         fig.add_trace(go.Scatter(
-            x=[r["epoch"] for r in rows], y=[r[f"val_{key}"] for r in rows], name=f"validation {name}",
+            x=[r["epoch"] for r in rows], y=[r[f"val_{key}"] for r in rows], name=validation,
             mode="markers", marker=dict(color=color, size=16, symbol="diamond"), yaxis=axis,
         ))
-    projector_layout(fig, height=380, title="Learning so far",
+    projector_layout(fig, height=380, title=_("Learning so far"),
                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     fig.update_layout(
-        yaxis=dict(title="loss", rangemode="tozero"),
-        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1], tickformat=".0%", dtick=0.2,
+        yaxis=dict(title=_("loss"), rangemode="tozero"),
+        yaxis2=dict(title=_("accuracy"), overlaying="y", side="right", range=[0, 1], tickformat=".0%", dtick=0.2,
                     showgrid=False),
     )
-    fig.update_xaxes(title="epochs", range=[0, job.spec.epochs], dtick=1 if job.spec.epochs <= 20 else None)
+    fig.update_xaxes(title=_("epochs"), range=[0, job.spec.epochs], dtick=1 if job.spec.epochs <= 20 else None)
     return fig
 
 
 def spec_words(spec: JobSpec) -> str:
-    what = "its own small network" if spec.recipe == CUSTOM else spec.recipe
-    return f"{what}, {spec.train_size:,} training digits, {spec.epochs} epoch(s), batch {spec.batch_size}"
+    what = _("its own small network") if spec.recipe == CUSTOM else spec.recipe
+    return _("{what}, {digits} training digits, {epochs} epoch(s), batch {batch}").format(
+        what=what, digits=number(spec.train_size), epochs=spec.epochs, batch=spec.batch_size)
 
 
 def job_panel(job: Job) -> None:
     state = job.state
     spec = job.spec
-    st.subheader(f"{spec.name}: {STATE_WORDS.get(state, state)}")
+    st.subheader(f"{spec.name}: {_(STATE_WORDS[state]) if state in STATE_WORDS else state}")
     st.caption(spec_words(spec))
     if job.running:
         eta = job.eta_seconds()
         epoch = job.progress.get("epoch") or 1
-        words = f"Epoch {min(epoch, spec.epochs)} of {spec.epochs}"
+        words = _("Epoch {epoch} of {epochs}").format(epoch=min(epoch, spec.epochs), epochs=spec.epochs)
         if job.progress.get("seen"):
-            words += f" · {job.progress['seen']:,} of {job.progress.get('total', 0):,} digits"
+            words += " · " + _("{seen} of {total} digits").format(
+                seen=number(job.progress["seen"]), total=number(job.progress.get("total", 0)))
         if state == "training" and eta is not None:
-            words += f" · {duration_words(eta)} left"
+            words += " · " + _("{duration} left").format(duration=duration_words(eta))
         elif state != "training":
             words += f" · {job.progress.get('message', '')}"
         st.progress(job.fraction_done, text=words)
-        if teacher_ok() and st.button("Stop", icon=":material/stop:", key="train_stop",
-                                      help="Ends the training now; the best epoch so far is kept."):
+        if teacher_ok() and st.button(_("Stop"), icon=":material/stop:", key="train_stop",
+                                      help=_("Ends the training now; the best epoch so far is kept.")):
             queue.stop()
     elif state == "failed":
         st.error(job.message)
     else:
         st.success(job.message)
         model = job.progress.get("model")
-        if model and model in user_archs() and st.button("Draw with it", icon=":material/draw:", key="train_draw"):
+        if model and model in user_archs() and st.button(_("Draw with it"), icon=":material/draw:", key="train_draw"):
             choose_model(model)
             st.switch_page("pages/draw.py")
     # Drawn while the job starts too, empty: the axes are there before the first point.
@@ -222,20 +231,20 @@ def queue_panel() -> None:
     runs = queue.queued()
     if not runs:
         return
-    st.subheader("Waiting to train")
+    st.subheader(_("Waiting to train"))
     if teacher_code_required():
-        st.caption("Each starts by itself when the one before it is done. Only the teacher (with the "
-                   "passcode) can remove a waiting run.")
+        st.caption(_("Each starts by itself when the one before it is done. Only the teacher (with the "
+                     "passcode) can remove a waiting run."))
     else:
-        st.caption("Each starts by itself when the one before it is done. Anyone using the app here can "
-                   "remove a waiting run.")
+        st.caption(_("Each starts by itself when the one before it is done. Anyone using the app here can "
+                     "remove a waiting run."))
     mine = session_owner()
     for run in runs:
         cells = st.columns([1, 8, 2], vertical_alignment="center")
         cells[0].markdown(f"**{run.position}.**")
-        added = " · added from this browser" if run.owner == mine else ""
+        added = " · " + _("added from this browser") if run.owner == mine else ""
         cells[1].markdown(f"**{run.spec.name}**  \n{spec_words(run.spec)}{added}")
-        if cells[2].button("Remove", icon=":material/close:", key=f"train_unqueue_{run.id}",
+        if cells[2].button(_("Remove"), icon=":material/close:", key=f"train_unqueue_{run.id}",
                            disabled=not teacher_ok()):
             try:
                 queue.dequeue(run.id)
@@ -246,9 +255,9 @@ def queue_panel() -> None:
 
 
 def fine_tuning_panel(name: str) -> None:
-    st.subheader(f"{name}: Fine-tuning for the class")
-    st.caption("Started by the teacher on the Class page, with the class's own drawings. Runs added to the "
-               "queue start when it is done.")
+    st.subheader(_("{name}: Fine-tuning for the class").format(name=name))
+    st.caption(_("Started by the teacher on the Class page, with the class's own drawings. Runs added to the "
+                 "queue start when it is done."))
 
 
 @st.fragment(run_every=1)
@@ -273,20 +282,21 @@ def live_panel() -> None:
 
 def trained_here_list() -> None:
     names = user_archs()
-    st.header("Models trained here")
+    st.header(_("Models trained here"))
     if not names:
-        st.caption("None yet.")
+        st.caption(_("None yet."))
         return
     for name in names:
-        with failure_shown(f"The model {name}"):
+        with failure_shown(_("The model {arch}").format(arch=name)):
             card = load_card(name)
             job = card.get("job") or {}
             cells = st.columns([3, 2, 2, 1], vertical_alignment="center")
             cells[0].markdown(f"**{name}**  \n{card.get('summary', '')}")
-            cells[1].metric("Test accuracy", f"{card.get('test_accuracy', 0):.2%}")
-            cells[2].markdown(f"{card.get('train_size', 0):,} digits, best epoch {card.get('best_epoch')} of "
-                              f"{card.get('epochs')}  \nfrom {job.get('recipe', card.get('source', ''))}")
-            if cells[3].button("Delete", icon=":material/delete:", key=f"train_delete_{name}",
+            cells[1].metric(_("Test accuracy"), percent(card.get("test_accuracy", 0), 2))
+            cells[2].markdown(_("{digits} digits, best epoch {best} of {epochs}").format(
+                digits=number(card.get("train_size", 0)), best=card.get("best_epoch"), epochs=card.get("epochs"))
+                + "  \n" + _("from {source}").format(source=job.get("recipe", card.get("source", ""))))
+            if cells[3].button(_("Delete"), icon=":material/delete:", key=f"train_delete_{name}",
                                disabled=not teacher_ok()):
                 try:
                     delete_model(name)
@@ -297,11 +307,12 @@ def trained_here_list() -> None:
 
 
 ensure_router()
-st.title("Train a network")
+st.title(_("Train a network"))
 page_help("train")
 if not mnist_here():
-    mnist_offer("Training needs the MNIST digits (60,000 handwritten digits to learn from, 10,000 to test "
-                "on), and they are not on this computer yet.", allowed=teacher_ok(), key="train_mnist")
+    mnist_offer(_("Training needs the MNIST digits ({train} handwritten digits to learn from, {test} to test "
+                  "on), and they are not on this computer yet.").format(train=number(60_000), test=number(10_000)),
+                allowed=teacher_ok(), key="train_mnist")
     passcode_box()
     trained_here_list()
     st.stop()
@@ -311,13 +322,14 @@ tuning = current if isinstance(current, str) else None
 busy = tuning is not None or (current is not None and current.running)
 if busy:
     st.session_state[WATCHING_KEY] = FINE_TUNING if tuning else current.id
-    doing = f"{tuning} is being fine-tuned for the class" if tuning else f"{current.spec.name} is training"
-    st.info(f"{doing} now. One network trains at a time; add yours to the queue and it starts by itself when "
-            "the ones before it are done.", icon=":material/hourglass_top:")
+    doing = (_("{name} is being fine-tuned for the class now.") if tuning else _("{name} is training now.")).format(
+        name=tuning or current.spec.name)
+    st.info(doing + " " + _("One network trains at a time; add yours to the queue and it starts by itself when "
+                            "the ones before it are done."), icon=":material/hourglass_top:")
     live_panel()
 elif current is not None:
     job_panel(current)
-st.header("A new training")
-with failure_shown("The training settings"):
+st.header(_("A new training"))
+with failure_shown(_("The training settings")):
     settings_form(recipe_choices(), busy)
 trained_here_list()

@@ -339,3 +339,37 @@ def test_the_models_page_speaks_the_language(routed, template, lang):
     help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
     assert help_box.markdown[0].value.strip() == \
         (REPO / "assets" / "help" / f"models.{lang}.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_train_page_speaks_the_language(routed, template, lang, tmp_path, monkeypatch):
+    """The Train page with MNIST here and an empty data folder: no English message left (the
+    settings, their help, the start button), its help text."""
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    translations = catalog.translations(lang)
+    assert translations.gettext("Train a network") in [t.value for t in at.title]
+    assert translations.gettext("Start") in [b.label for b in at.button]
+    assert english_left(shown_text(at), lang, template) == []
+    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / f"train.{lang}.md").read_text(encoding="utf-8").strip()
+
+    # A fresh laptop without MNIST: the offer to get it, in the language too.
+    from model.data.mnist_sources import MNIST_ENV
+
+    monkeypatch.delenv(MNIST_ENV, raising=False)
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path / "fresh"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    assert any(b.label.startswith(translations.gettext("Get MNIST (about {size} MB)").split("(")[0])
+               for b in at.button), [b.label for b in at.button]
+    assert english_left(shown_text(at), lang, template) == []
