@@ -23,6 +23,7 @@ from model.classroom.privacy import keep_days, new_session
 from pages.common_drawing import current_drawing
 from pages.common_feedback import WRITER_KEY, _class_code, _ink_of, _keep, _kept, storage
 from pages.common_figures import digit_image, projector_layout
+from pages.common_language import _, percent
 
 POLL_S = 1.0  # the teacher's queue and the wall
 # A student's page: with the shared pulse's PULSE_TTL_S, it learns of a round within 1.9 s, and 60
@@ -87,13 +88,26 @@ def _student_class() -> str | None:
 
 
 def privacy_text() -> str:
-    return (
+    return _(
         "In a class round the class keeps your drawing, the nickname you pick (never your real name), "
         "the digit you meant and what the network said, with a random code for this browser tab. "
         "Only your teacher sees drawings before approving them; the projector shows approved ones "
-        f"with their nickname. Nicknames are forgotten at the end of the lesson and rounds are deleted "
-        f"after {keep_days()} days. No addresses, no cookies, no accounts."
-    )
+        "with their nickname. Nicknames are forgotten at the end of the lesson and rounds are deleted "
+        "after {days} days. No addresses, no cookies, no accounts."
+    ).format(days=keep_days())
+
+
+def task_of(current) -> str:
+    """The round's task in this session's language: "Draw a 7", "Fool the network"."""
+    from model.classroom.rounds import TASKS
+
+    return _(TASKS[current.kind]).format(digit=current.digit)
+
+
+def hint_of(current) -> str:
+    from model.classroom.rounds import HINTS
+
+    return _(HINTS[current.kind]).format(digit=current.digit)
 
 
 # --------------------------------------------------------------------------- the student's panel
@@ -125,11 +139,11 @@ def round_watch() -> None:
     left = current.seconds_left()
     with st.container(key="round-status"):
         if left is None:
-            st.markdown("No time limit: your teacher ends the round.")
+            st.markdown(_("No time limit: your teacher ends the round."))
         elif left > 0:
-            st.markdown(f"#### :material/timer: {int(np.ceil(left))} s left")
+            st.markdown("#### :material/timer: " + _("{seconds} s left").format(seconds=int(np.ceil(left))))
         else:
-            st.markdown("#### :material/timer_off: Time's up! Look at the wall.")
+            st.markdown("#### :material/timer_off: " + _("Time's up! Look at the wall."))
         session = st.session_state.get(WRITER_KEY)
         if session:
             key = (current.id, now[1])
@@ -140,7 +154,7 @@ def round_watch() -> None:
                 st.session_state["round_mine"] = cached
             sent = len(st.session_state.get(SENT_KEY, {}).get(current.id, ()))  # the teacher deletes rejected ones
             if sent:
-                st.caption(f"You sent {sent} · {cached[2]} on the wall")
+                st.caption(_("You sent {sent} · {shown} on the wall").format(sent=sent, shown=cached[2]))
 
 
 def _digest(image: np.ndarray) -> str:
@@ -152,7 +166,7 @@ def _submit(classifier, current) -> None:
 
     drawing = current_drawing()
     if drawing is None:
-        st.session_state[NOTICE_KEY] = ("warning", "Draw a digit first, then send it.")
+        st.session_state[NOTICE_KEY] = ("warning", _("Draw a digit first, then send it."))
         return
     image = drawing["image"]
     digest = _digest(image)
@@ -171,7 +185,7 @@ def _submit(classifier, current) -> None:
         return
     except Exception as error:  # noqa: BLE001 - the drawing must still predict
         print(f"[digit-lab] sending a round drawing: {type(error).__name__}: {error}", file=sys.stderr)
-        st.session_state[NOTICE_KEY] = ("warning", "Your drawing could not be sent right now. Try again.")
+        st.session_state[NOTICE_KEY] = ("warning", _("Your drawing could not be sent right now. Try again."))
         return
     sent.add(digest)
 
@@ -182,22 +196,22 @@ def _round_form(classifier, current) -> None:
 
     st.session_state.setdefault(NICKNAME_KEY, suggest_nickname())
     if current.kind == "fool":
-        st.pills("Which digit did you draw?", list(range(10)), key="round_intended")
+        st.pills(_("Which digit did you draw?"), list(range(10)), key="round_intended")
     nick_col, send_col = st.columns([3, 2], vertical_alignment="bottom")
-    nick_col.text_input("Your nickname (not your real name)", max_chars=20,
+    nick_col.text_input(_("Your nickname (not your real name)"), max_chars=20,
                         key=_kept("round_nickname_input", NICKNAME_KEY, ""), on_change=_keep,
                         args=("round_nickname_input", NICKNAME_KEY))
-    send_col.button("Send to the wall", icon=":material/send:", type="primary", key="round_send",
+    send_col.button(_("Send to the wall"), icon=":material/send:", type="primary", key="round_send",
                     width="stretch", on_click=_submit, args=(classifier, current),
                     disabled=classifier is None)
     notice = st.session_state.pop(NOTICE_KEY, None)
     drawing = current_drawing()
     if drawing is not None and _digest(drawing["image"]) in st.session_state.get(SENT_KEY, {}).get(current.id, ()):
-        st.success("Sent! Your teacher looks at it before the wall shows it. Clear the canvas to draw another.",
+        st.success(_("Sent! Your teacher looks at it before the wall shows it. Clear the canvas to draw another."),
                    icon=":material/task_alt:")
     elif notice:
         getattr(st, notice[0])(notice[1])
-    with st.expander("What is kept in a round"):
+    with st.expander(_("What is kept in a round")):
         st.caption(privacy_text())
 
 
@@ -226,13 +240,13 @@ def _vote_form(round_id: int) -> None:
     others = [d for d in wall.drawings if d.fooled and d.session != session and d.confirmed is None][:6]
     if not others:
         return
-    st.markdown("**Vote: which digit is this?** (the class's majority confirms it)")
+    st.markdown(_("**Vote: which digit is this?** (the class's majority confirms it)"))
     for start in range(0, len(others), 3):
         for cell, drawing in zip(st.columns(3), others[start:start + 3]):
             with cell:
-                st.image(drawing_png(drawing), width=96, alt="A classmate's fooling drawing")
+                st.image(drawing_png(drawing), width=96, alt=_("A classmate's fooling drawing"))
                 key = f"round_vote-{drawing.id}"
-                st.pills("It is a", list(range(10)), key=key, on_change=_vote, args=(drawing.id, key),
+                st.pills(_("It is a"), list(range(10)), key=key, on_change=_vote, args=(drawing.id, key),
                          label_visibility="collapsed")
 
 
@@ -251,8 +265,8 @@ def round_panel(classifier) -> None:
             round_watch()
             return
         with st.container(border=True, key="round-task"):
-            st.subheader(f":material/campaign: Class round: {current.task}")
-            st.caption(current.hint)
+            st.subheader(":material/campaign: " + _("Class round: {task}").format(task=task_of(current)))
+            st.caption(hint_of(current))
             round_watch()
             if current.takes_drawings():
                 _round_form(classifier, current)
@@ -267,10 +281,10 @@ def read_as_figure(read_as: list[int], highlight: int | None, title: str) -> go.
     colours = ["#0072B2" if d == highlight else "#8c9bb5" for d in range(10)]
     figure = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=read_as, marker_color=colours,
                               text=[str(n) if n else "" for n in read_as], textposition="outside",
-                              hovertemplate="read as %{x}: %{y}<extra></extra>"))
+                              hovertemplate=_("read as") + " %{x}: %{y}<extra></extra>"))
     projector_layout(figure, height=300, title=title)
-    figure.update_xaxes(type="category", title="the network read")
-    figure.update_yaxes(title="drawings", rangemode="tozero", dtick=max(1, int(max(read_as or [1]) // 5) or 1))
+    figure.update_xaxes(type="category", title=_("the network read"))
+    figure.update_yaxes(title=_("drawings"), rangemode="tozero", dtick=max(1, int(max(read_as or [1]) // 5) or 1))
     return figure
 
 
@@ -290,7 +304,7 @@ def drawing_png(drawing) -> bytes:
 
 def _drawing_cell(drawing, caption: str) -> None:
     st.image(drawing_png(drawing), width="stretch",
-             alt=f"A drawing of a {drawing.intended}, read as {drawing.predicted}")
+             alt=_("A drawing of a {meant}, read as {read}").format(meant=drawing.intended, read=drawing.predicted))
     st.markdown(caption)
 
 
@@ -298,17 +312,19 @@ def show_wall(wall, columns: int = 8) -> None:
     """The round's approved drawings with the network's answer and confidence, the score, the
     per-digit bars; the top three in a fooling round."""
     current = wall.round
-    state = "open" if current.is_open else "over"
-    st.subheader(f"{current.task} · round {state}")
+    state = _("round open") if current.is_open else _("round over")
+    st.subheader(f"{task_of(current)} · {state}")
     m1, m2, m3 = st.columns(3)
-    m1.metric("On the wall", wall.total)
-    m2.metric("Network right", f"{wall.right} of {wall.total}" if wall.total else "–")
-    m3.metric("Waiting for the teacher", wall.pending)
+    m1.metric(_("On the wall"), wall.total)
+    m2.metric(_("Network right"), _("{right} of {total}").format(right=wall.right, total=wall.total)
+              if wall.total else "–")
+    m3.metric(_("Waiting for the teacher"), wall.pending)
     if current.kind == "fool" and wall.top3:
-        st.markdown("**Best foolers:** " + " · ".join(
-            f"{i + 1}. {name} ({score:.0%} sure of the wrong digit)" for i, (name, score) in enumerate(wall.top3)))
+        st.markdown(_("**Best foolers:**") + " " + " · ".join(
+            _("{place}. {name} ({share} sure of the wrong digit)").format(place=i + 1, name=name, share=percent(score))
+            for i, (name, score) in enumerate(wall.top3)))
     if not wall.drawings:
-        st.info("Nothing on the wall yet: drawings appear here once the teacher approves them.",
+        st.info(_("Nothing on the wall yet: drawings appear here once the teacher approves them."),
                 icon=":material/hourglass_top:")
         return
     shown = wall.drawings[:WALL_SHOWN]
@@ -318,36 +334,38 @@ def show_wall(wall, columns: int = 8) -> None:
             for cell, drawing in zip(row, shown[start:start + columns]):
                 with cell:
                     mark = ":material/check:" if not drawing.fooled else ":material/close:"
-                    _drawing_cell(drawing, f"{mark} read **{drawing.predicted}** · {drawing.confidence:.0%}"
+                    _drawing_cell(drawing, f"{mark} " + _("read **{digit}**").format(digit=drawing.predicted)
+                                  + f" · {percent(drawing.confidence)}"
                                   + (f" · {drawing.nickname}" if drawing.nickname else ""))
     if wall.total > WALL_SHOWN:
-        st.caption(f"The newest {WALL_SHOWN} of {wall.total}.")
-    st.plotly_chart(read_as_figure(wall.read_as, current.digit, "What the network read"),
+        st.caption(_("The newest {shown} of {total}.").format(shown=WALL_SHOWN, total=wall.total))
+    st.plotly_chart(read_as_figure(wall.read_as, current.digit, _("What the network read")),
                     config={"displayModeBar": False, "staticPlot": True}, key=f"wall-bars-{current.id}")
 
 
 def show_summary(wall) -> None:
     """The end of a round: the fooling drawings beside the network's top three."""
     current = wall.round
-    st.subheader("End of the round")
+    st.subheader(_("End of the round"))
     if current.kind == "draw":
         share = wall.right / wall.total if wall.total else 0
-        st.markdown(f"The network read **{wall.right} of {wall.total}** drawings of a {current.digit} "
-                    f"right ({share:.0%}).")
+        st.markdown(_("The network read **{right} of {total}** drawings of a {digit} right ({share}).").format(
+            right=wall.right, total=wall.total, digit=current.digit, share=percent(share)))
         wrong = [d for d in wall.drawings if d.fooled]
     else:
         wrong = [f.drawing for f in wall.foolings]
         if wall.top3:
-            st.markdown("**Top three:** " + " · ".join(
-                f"{i + 1}. **{name}**, {score:.0%}" for i, (name, score) in enumerate(wall.top3)))
+            st.markdown(_("**Top three:**") + " " + " · ".join(
+                f"{i + 1}. **{name}**, {percent(score)}" for i, (name, score) in enumerate(wall.top3)))
         else:
-            st.markdown("No confirmed fooling drawings in this round.")
+            st.markdown(_("No confirmed fooling drawings in this round."))
     if wrong:
-        st.markdown("**The drawings the network got wrong, with its top three guesses**")
+        st.markdown(_("**The drawings the network got wrong, with its top three guesses**"))
         for start in range(0, len(wrong), 4):
             row = st.columns(4, gap="medium")
             for cell, drawing in zip(row, wrong[start:start + 4]):
                 with cell:
-                    guesses = ", ".join(f"{d}: {p:.0%}" for d, p in drawing.top3())
-                    _drawing_cell(drawing, f"meant **{drawing.intended}** · network: {guesses}"
+                    guesses = ", ".join(f"{d}: {percent(p)}" for d, p in drawing.top3())
+                    _drawing_cell(drawing, _("meant **{meant}** · network: {guesses}").format(
+                        meant=drawing.intended, guesses=guesses)
                                   + (f" · {drawing.nickname}" if drawing.nickname else ""))

@@ -24,14 +24,21 @@ PYBABEL = Path(sys.executable).with_name("pybabel")
 TRANSLATED = ["de", "fr", "es"]
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> dict[str, object]:
+def extracted_messages() -> dict[str, object]:
     """The messages the code holds now, extracted as a teacher would (babel.cfg, keyword N_)."""
-    pot = tmp_path_factory.mktemp("pot") / "digitlab.pot"
-    subprocess.run([str(PYBABEL), "extract", "-F", "babel.cfg", "-k", "N_", "-o", str(pot), "."],
-                   cwd=REPO, check=True, capture_output=True)
-    with pot.open("rb") as f:
-        return {m.id: m for m in read_po(f) if m.id}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        pot = Path(folder) / "digitlab.pot"
+        subprocess.run([str(PYBABEL), "extract", "-F", "babel.cfg", "-k", "N_", "-o", str(pot), "."],
+                       cwd=REPO, check=True, capture_output=True)
+        with pot.open("rb") as f:
+            return {m.id: m for m in read_po(f) if m.id}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, object]:
+    return extracted_messages()
 
 
 def po(lang: str):

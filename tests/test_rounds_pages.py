@@ -233,3 +233,35 @@ def test_the_wall_shows_the_class_test_set_before_and_after(db, monkeypatch):  #
     assert frame["class test drawings"].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
     model_columns = [c for c in frame.columns if c.endswith(": class")]
     assert model_columns and frame[model_columns[0]].tolist()[4] in ("0%", "100%")
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es"])
+def test_a_students_round_panel_speaks_the_language(db, monkeypatch, lang):  # noqa: F811
+    """A student whose page is in German, French or Spanish: the round's task and hint, the
+    countdown, the form, the privacy text and the sent drawing's count, no English message left."""
+    from model.i18n import catalog
+    from tests.test_languages import english_left, extracted_messages, shown_text
+
+    template = extracted_messages()
+    teacher = teacher_view(monkeypatch, "Round")
+    teacher.selectbox(key="round_digit").set_value(7)
+    next(b for b in teacher.button if b.label == "Start the round").click().run()
+    assert not teacher.exception, [e.value for e in teacher.exception]
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["class"] = "7B"
+    at.query_params["lang"] = lang
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    words = catalog.translations(lang).gettext
+    task = words("Class round: {task}").format(task=words("Draw a {digit}").format(digit=7))
+    assert any(task in s.value for s in at.subheader), texts(at)
+    at.session_state["drawing"] = a_drawing(7)
+    next(b for b in at.button if b.label == words("Send to the wall")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(words("Sent! Your teacher looks at it before the wall shows it. Clear the canvas to draw "
+                     "another.") == s.value for s in at.success), texts(at)
+    at.run()
+    assert words("You sent {sent} · {shown} on the wall").format(sent=1, shown=0) in texts(at)
+    assert english_left(shown_text(at), lang, template) == []

@@ -46,6 +46,7 @@ from model.classroom.storage import (
     round_votes_table,
     rounds_table,
 )
+from model.i18n import N_
 
 KINDS = ("draw", "fool")
 MIN_SECONDS, MAX_SECONDS = 10, 60
@@ -101,6 +102,15 @@ def valid_nickname(nickname: str | None) -> str:
     return text
 
 
+# What a round asks of the class, in English and marked for the catalog: the pages show them translated.
+TASKS = {"draw": N_("Draw a {digit}"), "fool": N_("Fool the network")}
+HINTS = {
+    "draw": N_("Draw a {digit} the network reads right, and send it before the time is up."),
+    "fool": N_("Draw a digit anyone would read at once, but that the network reads as another digit. "
+               "Say which digit you drew, then send it."),
+}
+
+
 @dataclass(frozen=True)
 class Round:
     id: int
@@ -132,14 +142,11 @@ class Round:
 
     @property
     def task(self) -> str:
-        return f"Draw a {self.digit}" if self.kind == "draw" else "Fool the network"
+        return TASKS[self.kind].format(digit=self.digit)
 
     @property
     def hint(self) -> str:
-        if self.kind == "draw":
-            return f"Draw a {self.digit} the network reads right, and send it before the time is up."
-        return ("Draw a digit anyone would read at once, but that the network reads as another digit. "
-                "Say which digit you drew, then send it.")
+        return HINTS[self.kind].format(digit=self.digit)
 
 
 @dataclass(frozen=True)
