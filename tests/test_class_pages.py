@@ -296,3 +296,39 @@ def test_the_train_page_and_the_fine_tuning_share_one_slot(db, monkeypatch, mnis
         assert queue.slot_holder().spec.name == "mlp-now"  # no fine-tuning took the slot
     finally:
         os.kill(slot.running_pid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es"])
+def test_the_class_page_speaks_the_language(db, monkeypatch, mnist_dir, lang):
+    """The teacher's page in German, French and Spanish: its passcode form, the class data (the
+    figures, both matrices, the per-digit table, the mistakes, managing, fine-tuning), the Round
+    view's form, and the empty wall; no English message left anywhere."""
+    from model.i18n import catalog
+    from tests.test_languages import english_left, extracted_messages, shown_text
+
+    monkeypatch.setenv("MNIST_DIR", mnist_dir)
+    template = extracted_messages()
+    words = catalog.translations(lang).gettext
+    _fill(db)
+    monkeypatch.setenv("DIGITLAB_TEACHER_CODE", CODE)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("pages/class.py")
+    at.run()
+    assert words("Our class vs MNIST") in [t.value for t in at.title]
+    assert english_left(shown_text(at), lang, template) == []
+    at.text_input[0].input(CODE)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.label for m in at.metric][:1] == [words("Drawings")]
+    assert english_left(shown_text(at), lang, template) == []
+    for view in ("Round", "Wall"):
+        at.get("button_group")[0].set_value(view).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert english_left(shown_text(at), lang, template) == [], view
+        if view == "Round":
+            assert words("Start the round") in shown_text(at)
+        else:
+            assert [i.value for i in at.info] == [words("No round yet. Start one in the Round view; the wall fills "
+                                                       "as you approve drawings.")]
