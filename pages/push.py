@@ -186,17 +186,18 @@ else:
         st.stop()
 source_id = hashlib.sha1(original.tobytes()).hexdigest()[:10]
 
-for name, slider in SLIDERS.items():
-    st.session_state.setdefault(slider_key(name), float(slider.neutral))
-
 # Filled once the result is known; push.css keeps it in view while the page scrolls under it.
 verdict = st.container(key="push-verdict")
 controls, view = st.columns([1, 1], gap="large")
 with controls:
     with st.container(key="push-sliders"):
         for name, slider in SLIDERS.items():
-            st.slider(_(slider.label), float(slider.low), float(slider.high), step=float(slider.step),
-                      key=slider_key(name), help=_(slider.help),
+            # The neutral value as the widget's own default, not only in session state: a slider
+            # the browser holds no value for takes the default, and Streamlit's default is the
+            # range's low end (traced: a page load's first rerun carried no value for three
+            # sliders, and the next, moving Shift right, sent Shift down -10, Turn -90, Size 0.3).
+            st.slider(_(slider.label), float(slider.low), float(slider.high), float(slider.neutral),
+                      step=float(slider.step), key=slider_key(name), help=_(slider.help),
                       format=f"%g{slider.unit}" if slider.unit in ("°", "px", "x") else "%g")
         st.button(_("Reset the sliders"), icon=":material/restart_alt:", on_click=reset_sliders)
     with st.container(key="push-eraser"):
