@@ -13,7 +13,7 @@ from PIL import Image
 from model.data.mnist import unit_pixels
 from model.i18n.catalog import chart_separators
 from pages.common_colours import MODEL_PALETTE, OTHER_BAR, WINNER_BAR
-from pages.common_language import _, language
+from pages.common_language import _, language, percent
 
 
 def _unit_range(pixels) -> np.ndarray:
@@ -101,6 +101,14 @@ def probability_figure(probabilities, height: int = 320, labels: list[str] | Non
     # server (bench/README.md), which a class of thirty shares. The layout was validated once;
     # a test checks that validating the whole figure changes nothing.
     return go.Figure(data=[bar], layout=_probability_layout(height), _validate=False)
+
+
+def probabilities_in_language(probabilities, height: int = 320) -> go.Figure:
+    """``probability_figure`` as a page shows it: the bars' labels and the pointer's text in this
+    session's language ("98 %", "Ziffer 3")."""
+    return probability_figure(probabilities, height=height,
+                              labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
+                              hover=_("digit %{x}: %{y:.2%}"))
 
 
 # --------------------------------------------------------------------------- diagnostics pages

@@ -23,7 +23,7 @@ from pages.common_access import announce, spoken
 from pages.common_drawing import drawing_canvas, read_drawing, remember_drawing
 from pages.common_errors import show_failure
 from pages.common_feedback import ask_feedback
-from pages.common_figures import pixel_grid, probability_figure
+from pages.common_figures import pixel_grid, probabilities_in_language
 from pages.common_frame import asset_text, page_help, style
 from pages.common_language import N_, _, join_link, language, number, percent
 from pages.common_models import NO_MODEL_YET, friendly_name, selected_arch, serving_classifier
@@ -76,9 +76,7 @@ def show_prediction(classifier: Classifier, image: np.ndarray, details=None, whe
         st.warning(_("The model is unsure. Its top three: {top3}.").format(top3=top3), icon=":material/help:")
     with details if details is not None else st.container():
         present = big_screen()
-        figure = probability_figure(probabilities, height=380 if present else 320,
-                                    labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
-                                    hover=_("digit %{x}: %{y:.2%}"))
+        figure = probabilities_in_language(probabilities, height=380 if present else 320)
         if present:  # read from the back of the room
             figure.update_layout(font_size=24, xaxis_tickfont_size=34, yaxis_tickfont_size=22)
             figure.update_traces(textfont_size=28, constraintext="none", cliponaxis=False)

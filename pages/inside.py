@@ -20,7 +20,7 @@ from pages.common_artifacts import model_dir
 from pages.common_colours import AGAINST_RGB, CHOSEN_OUTLINE, FOR_RGB
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown
-from pages.common_figures import pixel_grid, probability_figure
+from pages.common_figures import pixel_grid, probabilities_in_language
 from pages.common_frame import asset_text, ensure_router, page_help, style
 from pages.common_language import _, percent
 from pages.common_models import open_selected
@@ -278,9 +278,7 @@ def show_pipeline(arch: str, folder: str, rgba: np.ndarray | None, best: int, co
         verdict = _("With every step on, the model reads **{now}** ({share}).").format(
             now=now, share=percent(probabilities[now]))
     st.markdown(verdict)
-    st.plotly_chart(probability_figure(probabilities, height=260,
-                                       labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
-                                       hover=_("digit %{x}: %{y:.2%}")),
+    st.plotly_chart(probabilities_in_language(probabilities, height=260),
                     config=STATIC, key="inside_pipeline_probs")
     st.caption(_("The model's ten probabilities for the last picture above."))
 

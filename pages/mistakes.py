@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.common_artifacts import load_evaluation
 from pages.common_errors import failure_shown
-from pages.common_figures import FONT_SIZE, digit_figure, digit_image, probability_figure, projector_layout
+from pages.common_figures import FONT_SIZE, digit_figure, digit_image, probabilities_in_language, projector_layout
 from pages.common_frame import ensure_router, page_help
 from pages.common_language import N_, _, number, percent
 from pages.common_models import friendly_name, open_selected
@@ -41,9 +41,7 @@ def closer_look(m: dict) -> None:
         probs = m.get("probabilities")
         if probs:
             # A validated copy: probability_figure skips validation, and restyling needs it.
-            figure = projector_layout(go.Figure(probability_figure(
-                probs, labels=[percent(v) if v >= 0.005 else "" for v in probs],
-                hover=_("digit %{x}: %{y:.2%}"))), height=300,
+            figure = projector_layout(go.Figure(probabilities_in_language(probs)), height=300,
                                       title=_("The ten probabilities"))
             figure.update_traces(textfont_size=FONT_SIZE)
             st.plotly_chart(figure, width="stretch", config={"displayModeBar": False},

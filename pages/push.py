@@ -21,7 +21,7 @@ from model.serving.inference import Classifier
 from pages.common_artifacts import model_dir, shipped_archs
 from pages.common_drawing import current_drawing
 from pages.common_errors import failure_shown, shown_path
-from pages.common_figures import digit_image, pixel_grid, probability_figure
+from pages.common_figures import digit_image, pixel_grid, probabilities_in_language
 from pages.common_access import announce, spoken
 from pages.common_colours import DIGIT_COLOURS
 from pages.common_frame import ensure_router, page_help, style
@@ -228,9 +228,7 @@ with view:
     with st.container(key="push-details"):
         st.image(pixel_grid(pushed, cell=8), caption=_("What the model reads after your changes (28x28)."),
                  alt=_("Your digit after your changes, 28 by 28 pixels, white on black"))
-        st.plotly_chart(probability_figure(probabilities, height=260,
-                                           labels=[percent(v) if v >= 0.005 else "" for v in probabilities],
-                                           hover=_("digit %{x}: %{y:.2%}")), config=STATIC,
+        st.plotly_chart(probabilities_in_language(probabilities, height=260), config=STATIC,
                         key="push_probabilities")
 
 st.subheader(_("One slider, its whole range"))
