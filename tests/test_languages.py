@@ -7,8 +7,10 @@ Run: ``.venv/bin/python -m pytest tests/test_languages.py``
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,6 @@ TRANSLATED = ["de", "fr", "es"]
 
 def extracted_messages() -> dict[str, object]:
     """The messages the code holds now, extracted as a teacher would (babel.cfg, keyword N_)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder:
         pot = Path(folder) / "digitlab.pot"
         subprocess.run([str(PYBABEL), "extract", "-F", "babel.cfg", "-k", "N_", "-o", str(pot), "."],
@@ -146,8 +146,6 @@ def shown_text(at: AppTest) -> list[str]:
 
 def in_text(words: str, texts: list[str]) -> bool:
     """``words`` in a page's texts, or in a chart's JSON (which writes "é" as "\\u00e9")."""
-    import json
-
     joined = " ".join(texts)
     return words in joined or json.dumps(words)[1:-1] in joined
 
@@ -186,6 +184,25 @@ def routed(monkeypatch):
     monkeypatch.setattr(app_test, "PagesManager", RoutedPagesManager)
 
 
+def page_in(lang: str, page: str, timeout: float = 60) -> AppTest:
+    """``pages/<page>.py`` rendered once in ``lang``, as a browser asking ``?lang=`` gets it."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    at.query_params["lang"] = lang
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def assert_help_text(at: AppTest, page: str, lang: str) -> None:
+    """The page's "What am I looking at?" box holds its help file in ``lang``."""
+    label = catalog.translations(lang).gettext("What am I looking at?")
+    help_box = next(e for e in at.expander if e.label == label)
+    name = f"{page}.md" if lang == catalog.SOURCE else f"{page}.{lang}.md"
+    assert help_box.markdown[0].value.strip() == \
+        (REPO / "assets" / "help" / name).read_text(encoding="utf-8").strip()
+
+
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
 @pytest.mark.parametrize("lang", ["en"] + TRANSLATED)
 def test_the_draw_page_speaks_the_language(routed, template, lang):
@@ -203,9 +220,7 @@ def test_the_draw_page_speaks_the_language(routed, template, lang):
     caption = translations.gettext("Model **{name}** ({arch}) · right on {accuracy} of the {count} MNIST "
                                    "test digits · runs on {runtime}")
     assert any(t.startswith(caption.split("{")[0]) and caption.split("}")[-1] in t for t in texts)
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / (f"draw.{lang}.md" if lang != "en" else "draw.md")).read_text(encoding="utf-8").strip()
+    assert_help_text(at, "draw", lang)
     if lang == "en":
         # The check below can fail: on the English page it finds dozens of messages.
         assert len(english_left(texts, "de", template)) > 20
@@ -220,17 +235,11 @@ def test_the_draw_page_speaks_the_language(routed, template, lang):
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_the_inside_page_speaks_the_language(routed, template, lang):
     """The Inside page with a test digit (its first view): no English message left, help included."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/inside.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "inside", timeout=120)
     translations = catalog.translations(lang)
     assert translations.gettext("Inside the network") in [t.value for t in at.title]
     assert english_left(shown_text(at), lang, template) == []
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"inside.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "inside", lang)
 
 
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
@@ -238,17 +247,11 @@ def test_the_inside_page_speaks_the_language(routed, template, lang):
 def test_the_confusion_page_speaks_the_language(routed, template, lang):
     """The Confusion matrix page as it opens (on the most common mistake): no English message
     left, its help, its table's headings and its figures in the language's own format."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/confusion.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "confusion")
     translations = catalog.translations(lang)
     assert translations.gettext("Confusion matrix") in [t.value for t in at.title]
     assert english_left(shown_text(at), lang, template) == []
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"confusion.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "confusion", lang)
     accuracy = next(m for m in at.metric if m.label == translations.gettext("Test accuracy")).value
     assert "," in accuracy and accuracy.endswith("\xa0%"), accuracy
     headings = list(at.table[0].value.columns)
@@ -260,11 +263,7 @@ def test_the_confusion_page_speaks_the_language(routed, template, lang):
 def test_the_misclassified_page_speaks_the_language(routed, template, lang):
     """The Misclassified page with one mistake opened for a closer look: no English message
     left, its help, the captions' and the closer look's figures in the language's format."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/mistakes.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "mistakes")
     translations = catalog.translations(lang)
     assert translations.gettext("Misclassified digits") in [t.value for t in at.title]
     first = next(b for b in at.button if b.key and b.key.startswith("mistake_"))
@@ -274,9 +273,7 @@ def test_the_misclassified_page_speaks_the_language(routed, template, lang):
     texts = shown_text(at)
     assert in_text(translations.gettext("The ten probabilities"), texts)
     assert english_left(texts, lang, template) == []
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"mistakes.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "mistakes", lang)
 
 
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
@@ -284,11 +281,7 @@ def test_the_misclassified_page_speaks_the_language(routed, template, lang):
 def test_the_training_page_speaks_the_language(routed, template, lang):
     """The Training curves page as it opens: no English message left (the charts' titles, axes
     and legends included), its help, its figures and its charts' numbers in the language's way."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/training.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "training")
     translations = catalog.translations(lang)
     assert translations.gettext("Training curves") in [t.value for t in at.title]
     texts = shown_text(at)
@@ -298,9 +291,7 @@ def test_the_training_page_speaks_the_language(routed, template, lang):
     assert '"separators":",' in " ".join(texts)  # 0,5 on the charts' axes, as in the text
     accuracy = next(m for m in at.metric if m.label == translations.gettext("Validation accuracy at best")).value
     assert "," in accuracy and accuracy.endswith("\xa0%"), accuracy
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"training.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "training", lang)
 
 
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
@@ -310,11 +301,7 @@ def test_the_push_it_page_speaks_the_language(routed, template, lang):
     help, written in model/, included), its help, its figures in the language's format."""
     from model.explaining.robustness import SLIDERS
 
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/push.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "push", timeout=120)
     translations = catalog.translations(lang)
     assert translations.gettext("Push it") in [t.value for t in at.title]
     assert [s.label for s in at.slider] == [translations.gettext(s.label) for s in SLIDERS.values()]
@@ -322,9 +309,7 @@ def test_the_push_it_page_speaks_the_language(routed, template, lang):
     assert english_left(shown_text(at), lang, template) == []
     confidence = next(m for m in at.metric if m.label == translations.gettext("Confidence")).value
     assert "," in confidence and confidence.endswith("\xa0%"), confidence
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"push.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "push", lang)
 
 
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
@@ -332,20 +317,14 @@ def test_the_push_it_page_speaks_the_language(routed, template, lang):
 def test_the_models_page_speaks_the_language(routed, template, lang):
     """The Models page: no English message left (the table's headings and help, the chart, the
     downloads, the selected model's facts, the search), its help, figures the language's way."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/models.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "models")
     translations = catalog.translations(lang)
     assert translations.gettext("Models") in [t.value for t in at.title]
     texts = shown_text(at)
     assert english_left(texts, lang, template) == []
     assert in_text(translations.gettext("Test accuracy: ours (bars) vs published (black line)"), texts)
     assert [b.label for b in at.get("download_button")][:1] == [translations.gettext("Download")]
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"models.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "models", lang)
 
 
 @pytest.mark.skipif(not shipped_archs(MODEL_DIR), reason="no trained model in model/ yet")
@@ -354,29 +333,19 @@ def test_the_train_page_speaks_the_language(routed, template, lang, tmp_path, mo
     """The Train page with MNIST here and an empty data folder: no English message left (the
     settings, their help, the start button), its help text."""
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/train.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "train")
     translations = catalog.translations(lang)
     assert translations.gettext("Train a network") in [t.value for t in at.title]
     assert translations.gettext("Start") in [b.label for b in at.button]
     assert english_left(shown_text(at), lang, template) == []
-    help_box = next(e for e in at.expander if e.label == translations.gettext("What am I looking at?"))
-    assert help_box.markdown[0].value.strip() == \
-        (REPO / "assets" / "help" / f"train.{lang}.md").read_text(encoding="utf-8").strip()
+    assert_help_text(at, "train", lang)
 
     # A fresh laptop without MNIST: the offer to get it, in the language too.
     from model.data.mnist_sources import MNIST_ENV
 
     monkeypatch.delenv(MNIST_ENV, raising=False)
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path / "fresh"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.switch_page("pages/train.py")
-    at.run()
-    assert not at.exception
+    at = page_in(lang, "train")
     assert any(b.label.startswith(translations.gettext("Get MNIST (about {size} MB)").split("(")[0])
                for b in at.button), [b.label for b in at.button]
     assert english_left(shown_text(at), lang, template) == []
